@@ -13,4 +13,8 @@ export interface CommandEntry {
 }
 
 export const commands: readonly CommandEntry[] = [
+  { path: ['validate'], summary: 'validate a box spec', load: () => import('./validate.js') },
+  { path: ['catalog', 'list'], summary: 'list the apps in the catalog', load: () => import('./catalog-list.js') },
+  { path: ['catalog', 'show'], summary: "show one catalog app's manifest", load: () => import('./catalog-show.js') },
+  { path: ['catalog', 'import'], summary: 'draft a catalog manifest from a Docker Compose file', load: () => import('./catalog-import.js') },
 ];

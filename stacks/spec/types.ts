@@ -274,8 +274,6 @@ export interface TunnelSpec {
    * @default - none: the host tier then does not install `cloudflared` yet
    */
   readonly token?: SecretRef;
-  /** cloudflared version installed on the host. @default - the host package's version */
-  readonly cloudflaredVersion?: string;
 }
 
 export interface GeoSpec {

@@ -32,6 +32,10 @@ export interface AppManifest {
   readonly update?: UpdatePolicy;
   /** Ports that must be reachable other than through the tunnel. @default - none */
   readonly exposedPorts?: readonly ExposedPort[];
+  /** Catalog categories for the customer UI, for example `photos`, `media`. @default - none */
+  readonly categories?: readonly string[];
+  /** The upstream compose file this manifest was written from (URL), so a reviewer can diff it. @default - none */
+  readonly upstreamCompose?: string;
 }
 
 export interface HttpEntry {
@@ -54,6 +58,10 @@ export interface ServiceSpec {
   readonly environment?: Readonly<Record<string, string>>;
   /** Container command override. @default - the image's */
   readonly command?: readonly string[];
+  /** Container entrypoint override. @default - the image's */
+  readonly entrypoint?: readonly string[];
+  /** What the service is for: the customer UI groups them, backups know which one holds the database. @default - app */
+  readonly role?: ServiceRole;
   /** Ports the container listens on inside the app network. @default - none */
   readonly ports?: readonly number[];
   /** Volume mounts into this container. @default - none */
@@ -61,6 +69,15 @@ export interface ServiceSpec {
   readonly healthcheck?: HealthCheck;
   /** Services this one waits for. @default - none */
   readonly dependsOn?: readonly string[];
+  /**
+   * What to wait for per `dependsOn` entry, in Compose's words.
+   * @default - service_started for every entry
+   */
+  readonly dependsOnCondition?: Readonly<Record<string, DependencyCondition>>;
+  /** Linux capabilities added, only from the safe list (docs/catalog.md#refusals). @default - none */
+  readonly capAdd?: readonly string[];
+  /** Size of /dev/shm in MiB (PostgreSQL wants more than Docker's 64). @default - 64 */
+  readonly shmSizeMiB?: number;
   readonly resources?: Resources;
   /** Run as this user (`uid:gid`). @default - the image's */
   readonly user?: string;
@@ -69,6 +86,10 @@ export interface ServiceSpec {
   /** Tmpfs mounts (path → size in MiB). @default - none */
   readonly tmpfs?: Readonly<Record<string, number>>;
 }
+
+export type ServiceRole = 'app' | 'worker' | 'database' | 'cache';
+
+export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
 
 export interface MountSpec {
   /** A volume from the manifest's `volumes`. */
@@ -136,11 +157,15 @@ export interface GeneratedSecret {
 export interface AppBackup {
   /** Commands run in a service before a backup, for example a database dump. @default - none */
   readonly preHooks?: readonly BackupHook[];
+  /** Commands run in a service after a backup, for example to remove the dump. @default - none */
+  readonly postHooks?: readonly BackupHook[];
 }
 
 export interface BackupHook {
   readonly service: string;
   readonly command: readonly string[];
+  /** The backup fails when the hook runs longer. @default - 600 */
+  readonly timeoutSeconds?: number;
 }
 
 export interface UpdatePolicy {
@@ -150,6 +175,8 @@ export interface UpdatePolicy {
   readonly backupBeforeUpdate?: boolean;
   /** Roll back when the health check fails after an update. @default - true */
   readonly rollbackOnFailedHealthCheck?: boolean;
+  /** How long every service has to become healthy after an update before it counts as failed. @default - 300 */
+  readonly healthTimeoutSeconds?: number;
 }
 
 export interface ExposedPort {

@@ -1,0 +1,222 @@
+/**
+ * The box spec validator: the shape first (types, unknown fields, patterns), then the rules
+ * that relate fields to each other (references, duplicates, placement, domain). Every problem
+ * is reported at once, each with its path; nothing here touches Pulumi.
+ */
+import type { AppManifest } from '../../templates/lib/manifest.js';
+import { checkShape, type Problem } from './shape.js';
+import { boxSpecShape } from './schema.js';
+import type { AppSpec, BoxSpec, GuestSpec, StorageSpec } from './types.js';
+
+export type { Problem } from './shape.js';
+
+/** Looks an app template up in the catalog; undefined when there is no such app. */
+export type CatalogLookup = (template: string) => AppManifest | undefined;
+
+export type Validation = { ok: true; spec: BoxSpec } | { ok: false; problems: Problem[] };
+
+export interface ValidateOptions {
+  /** The app catalog. @default - no catalog: app templates and parameters are not checked */
+  readonly catalog?: CatalogLookup;
+}
+
+/** Validates a parsed document; `ok` only when there is no problem at all. */
+export function validateBoxSpec(value: unknown, options: ValidateOptions = {}): Validation {
+  const problems: Problem[] = [];
+  checkShape(value, boxSpecShape, '', problems);
+  // Cross-field rules read the typed spec, so they run only on a well-shaped document;
+  // a shape problem in one place would otherwise cascade into misleading reference errors.
+  if (problems.length === 0) {
+    const spec = value as BoxSpec;
+    for (const rule of crossFieldRules) problems.push(...rule(spec, options));
+  }
+  return problems.length === 0 ? { ok: true, spec: value as BoxSpec } : { ok: false, problems };
+}
+
+type Rule = (spec: BoxSpec, options: ValidateOptions) => Problem[];
+
+/** Reports each value seen before, at the path of its second and later occurrences. */
+function duplicates<T>(items: readonly T[], key: (item: T) => string | number, path: (index: number) => string, what: string): Problem[] {
+  const first = new Map<string | number, number>();
+  const problems: Problem[] = [];
+  items.forEach((item, index) => {
+    const value = key(item);
+    const earlier = first.get(value);
+    if (earlier === undefined) first.set(value, index);
+    else problems.push({ path: path(index), message: `duplicate ${what} ${JSON.stringify(value)}, already used at index ${earlier}` });
+  });
+  return problems;
+}
+
+function inDomain(hostname: string, domain: string): boolean {
+  return hostname === domain || hostname.endsWith(`.${domain}`);
+}
+
+const storagesOf = (spec: BoxSpec): readonly StorageSpec[] => spec.spec.storage ?? [];
+const appsOf = (spec: BoxSpec): readonly AppSpec[] => spec.spec.apps ?? [];
+
+const crossFieldRules: readonly Rule[] = [
+  // Names and ids that Proxmox, Docker or DNS require to be unique.
+  (spec) => duplicates(spec.spec.guests, (guest) => guest.name, (i) => `spec.guests[${i}].name`, 'guest name'),
+  (spec) => duplicates(spec.spec.guests, (guest) => guest.vmId, (i) => `spec.guests[${i}].vmId`, 'VM id'),
+  (spec) => duplicates(storagesOf(spec), (storage) => storage.name, (i) => `spec.storage[${i}].name`, 'storage name'),
+  (spec) => duplicates(spec.spec.backup.jobs, (job) => job.name, (i) => `spec.backup.jobs[${i}].name`, 'backup job name'),
+  (spec) => duplicates(appsOf(spec), (app) => app.name, (i) => `spec.apps[${i}].name`, 'app name'),
+  (spec) => duplicates(storagesOf(spec), (storage) => identityKey(storage), (i) => `spec.storage[${i}].identity`, 'storage identity'),
+
+  // Storage names must not shadow the host's own storages.
+  (spec) => {
+    const reserved = new Set([spec.spec.host.rootStorage ?? 'local-lvm', spec.spec.host.templateStorage ?? 'local', 'rootfs']);
+    return storagesOf(spec).flatMap((storage, i) =>
+      reserved.has(storage.name) ? [{ path: `spec.storage[${i}].name`, message: `"${storage.name}" is the host's own storage or reserved; choose another name` }] : [],
+    );
+  },
+
+  // Roles that only make sense for some storages.
+  (spec) =>
+    storagesOf(spec).flatMap((storage, i) => {
+      const problems: Problem[] = [];
+      if (storage.roles.includes('rootfs') && storage.class !== 'fast') {
+        problems.push({ path: `spec.storage[${i}].roles`, message: `a rootfs storage holds hot data and must be class fast, got class ${storage.class}` });
+      }
+      if (storage.type === 'pbs' && storage.roles.some((role) => role !== 'backup')) {
+        problems.push({ path: `spec.storage[${i}].roles`, message: 'a pbs storage can only have the backup role' });
+      }
+      return problems;
+    }),
+
+  // Guests: static addressing needs a gateway; mounts reference bulk storages.
+  (spec) =>
+    spec.spec.guests.flatMap((guest, g) => {
+      const problems: Problem[] = [];
+      const ipv4 = guest.network?.ipv4 ?? 'dhcp';
+      if (ipv4 !== 'dhcp' && !guest.network?.gateway) {
+        problems.push({ path: `spec.guests[${g}].network.gateway`, message: `required with the static address ${ipv4}` });
+      }
+      (guest.mounts ?? []).forEach((mount, m) => {
+        const storage = storagesOf(spec).find((candidate) => candidate.name === mount.storage);
+        const path = `spec.guests[${g}].mounts[${m}].storage`;
+        if (!storage) problems.push({ path, message: `no storage named "${mount.storage}" in spec.storage` });
+        else if (!storage.roles.includes('bulk')) problems.push({ path, message: `storage "${mount.storage}" has no bulk role (roles: ${storage.roles.join(', ')})` });
+      });
+      problems.push(...duplicates(guest.mounts ?? [], (mount) => mount.storage, (m) => `spec.guests[${g}].mounts[${m}].storage`, 'mount of storage'));
+      return problems;
+    }),
+
+  // Backup jobs and the bulk backup reference existing backup storages and guests.
+  (spec) => {
+    const problems: Problem[] = [];
+    const checkBackupStorage = (name: string, path: string) => {
+      const storage = storagesOf(spec).find((candidate) => candidate.name === name);
+      if (!storage) problems.push({ path, message: `no storage named "${name}" in spec.storage` });
+      else if (!storage.roles.includes('backup')) problems.push({ path, message: `storage "${name}" has no backup role (roles: ${storage.roles.join(', ')})` });
+    };
+    spec.spec.backup.jobs.forEach((job, j) => {
+      checkBackupStorage(job.storage, `spec.backup.jobs[${j}].storage`);
+      (job.guests ?? []).forEach((guest, g) => {
+        if (!spec.spec.guests.some((candidate) => candidate.name === guest)) {
+          problems.push({ path: `spec.backup.jobs[${j}].guests[${g}]`, message: `no guest named "${guest}" in spec.guests` });
+        }
+      });
+      if (Object.values(job.retention).every((keep) => !keep)) {
+        problems.push({ path: `spec.backup.jobs[${j}].retention`, message: 'expected at least one keep-* value above 0: a schedule without retention fills the storage' });
+      }
+    });
+    const bulk = spec.spec.backup.bulk;
+    if (bulk) {
+      checkBackupStorage(bulk.storage, 'spec.backup.bulk.storage');
+      if (Object.values(bulk.retention).every((keep) => !keep)) {
+        problems.push({ path: 'spec.backup.bulk.retention', message: 'expected at least one keep-* value above 0' });
+      }
+    }
+    return problems;
+  },
+
+  // Hostnames: inside the customer domain and not shared.
+  (spec) => {
+    const problems: Problem[] = [];
+    const domain = spec.spec.domain;
+    const controller = spec.spec.edge.controllerHostname;
+    if (controller && !inDomain(controller, domain)) {
+      problems.push({ path: 'spec.edge.controllerHostname', message: `"${controller}" is outside the customer domain ${domain}` });
+    }
+    appsOf(spec).forEach((app, a) => {
+      if (app.hostname && !inDomain(app.hostname, domain)) {
+        problems.push({ path: `spec.apps[${a}].hostname`, message: `"${app.hostname}" is outside the customer domain ${domain}` });
+      }
+    });
+    (spec.spec.edge.geo?.exemptHostnames ?? []).forEach((hostname, h) => {
+      if (!inDomain(hostname, domain)) problems.push({ path: `spec.edge.geo.exemptHostnames[${h}]`, message: `"${hostname}" is outside the customer domain ${domain}` });
+    });
+    const all = [
+      { hostname: controller ?? `controller.${domain}`, path: 'spec.edge.controllerHostname' },
+      ...appsOf(spec).map((app, a) => ({ hostname: app.hostname ?? `${app.name}.${domain}`, path: `spec.apps[${a}].hostname` })),
+    ];
+    problems.push(...duplicates(all, (entry) => entry.hostname, (i) => all[i]!.path, 'hostname'));
+    return problems;
+  },
+
+  // Apps: guest, template, parameters and volume placement.
+  (spec, options) =>
+    appsOf(spec).flatMap((app, a) => {
+      const problems: Problem[] = [];
+      const guest = app.guest ? spec.spec.guests.find((candidate) => candidate.name === app.guest) : spec.spec.guests[0];
+      if (!guest) problems.push({ path: `spec.apps[${a}].guest`, message: `no guest named "${app.guest}" in spec.guests` });
+      if (!options.catalog) return problems;
+      const manifest = options.catalog(app.template);
+      if (!manifest) {
+        problems.push({ path: `spec.apps[${a}].template`, message: `unknown app template "${app.template}"; see felhom catalog list` });
+        return problems;
+      }
+      problems.push(...checkParameters(app, manifest, a));
+      if (guest) problems.push(...checkPlacement(spec, app, manifest, guest, a));
+      return problems;
+    }),
+];
+
+function identityKey(storage: StorageSpec): string {
+  if (storage.type === 'pbs') return `${storage.identity.server}/${storage.identity.datastore}/${storage.namespace ?? ''}`;
+  return `${storage.type}:${storage.identity}`;
+}
+
+function checkParameters(app: AppSpec, manifest: AppManifest, a: number): Problem[] {
+  const problems: Problem[] = [];
+  const declared = new Map((manifest.parameters ?? []).map((parameter) => [parameter.name, parameter]));
+  for (const [key, value] of Object.entries(app.parameters ?? {})) {
+    const parameter = declared.get(key);
+    const path = `spec.apps[${a}].parameters.${key}`;
+    if (!parameter) problems.push({ path, message: `unknown parameter of ${manifest.name}; expected one of ${[...declared.keys()].join(', ') || '(none)'}` });
+    else if (typeof value !== parameter.type) problems.push({ path, message: `expected a ${parameter.type}, got ${typeof value}` });
+  }
+  for (const parameter of declared.values()) {
+    if (parameter.required && parameter.default === undefined && app.parameters?.[parameter.name] === undefined) {
+      problems.push({ path: `spec.apps[${a}].parameters.${parameter.name}`, message: `required by ${manifest.name}: ${parameter.description}` });
+    }
+  }
+  return problems;
+}
+
+function checkPlacement(spec: BoxSpec, app: AppSpec, manifest: AppManifest, guest: GuestSpec, a: number): Problem[] {
+  const problems: Problem[] = [];
+  const volumes = new Map((manifest.volumes ?? []).map((volume) => [volume.name, volume]));
+  for (const [volumeName, placement] of Object.entries(app.volumes ?? {})) {
+    const path = `spec.apps[${a}].volumes.${volumeName}.storage`;
+    const volume = volumes.get(volumeName);
+    if (!volume) {
+      problems.push({ path: `spec.apps[${a}].volumes.${volumeName}`, message: `${manifest.name} has no volume "${volumeName}"; expected one of ${[...volumes.keys()].join(', ') || '(none)'}` });
+      continue;
+    }
+    if (placement.storage === 'rootfs') continue; // the guest's root filesystem is fast storage
+    const storage = (spec.spec.storage ?? []).find((candidate) => candidate.name === placement.storage);
+    if (!storage) {
+      problems.push({ path, message: `no storage named "${placement.storage}" in spec.storage` });
+    } else if (volume.class === 'bulk' && !storage.roles.includes('bulk')) {
+      problems.push({ path, message: `bulk volume "${volumeName}" placed on storage "${storage.name}", which has no bulk role (roles: ${storage.roles.join(', ')})` });
+    } else if (volume.class === 'hot' && storage.class !== 'fast') {
+      problems.push({ path, message: `hot volume "${volumeName}" must be on fast storage; "${storage.name}" is class ${storage.class}` });
+    } else if (!(guest.mounts ?? []).some((mount) => mount.storage === storage.name)) {
+      problems.push({ path, message: `storage "${storage.name}" is not mounted in guest "${guest.name}"; add it to spec.guests[].mounts` });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,870 @@
+/**
+ * `felhom catalog import`: turns an upstream Docker Compose file into a draft `.felhom.yml`.
+ *
+ * Three things make this more than a format conversion:
+ * - every volume is classified hot or bulk from evidence (database images, mount paths, names),
+ *   and the reason is kept so the operator can confirm it;
+ * - what the platform will not run (privileged, host networking, devices, unsafe capabilities,
+ *   host paths such as the Docker socket) is refused, naming the service and the reason;
+ * - Compose variables become manifest parameters and generated secrets instead of being
+ *   resolved away, so a default password from an example .env never reaches a box.
+ * Reference: docs/catalog.md#importing-a-compose-file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { Document, isMap, isSeq } from 'yaml';
+import { basename, dirname, resolve } from 'node:path';
+import type {
+  AppManifest, DependencyCondition, ExposedPort, GeneratedSecret, HealthCheck, MountSpec, ParameterSpec, Resources,
+  ServiceRole, ServiceSpec, VolumeClass, VolumeSpec,
+} from './manifest.js';
+import { MANIFEST_API_VERSION } from './manifest.js';
+import { describe, formatProblem, isRecord, join, parseYaml, type Problem } from './problems.js';
+import { FLOATING_TAGS, SAFE_CAPABILITIES, validateManifest } from './validate-manifest.js';
+
+/** How one volume was classified, and why: printed so the operator can confirm or correct it. */
+export interface VolumeClassification {
+  readonly volume: string;
+  readonly class: VolumeClass;
+  readonly reason: string;
+  /** True when no evidence pointed either way and the safe default (hot) was taken. */
+  readonly needsConfirmation: boolean;
+  /** Where the volume came from in the compose file: `named volume model-cache`, `bind ./library`. */
+  readonly source: string;
+}
+
+export interface ImportResult {
+  readonly manifest: AppManifest;
+  readonly volumes: readonly VolumeClassification[];
+  /** What changed on the way and what the operator should check (dropped fields, converted host paths). */
+  readonly notes: readonly string[];
+  /** What the draft still lacks to pass the catalog validator (for example a floating tag to pin). */
+  readonly draftProblems: readonly Problem[];
+}
+
+/**
+ * The compose file cannot be imported. `refusals` are the problems that name something the
+ * platform will not run; the rest are input errors (unparseable file, missing env_file, ...).
+ */
+export class ComposeImportError extends Error {
+  readonly code: 'ECOMPOSE' | 'EREFUSED';
+  readonly exitCode = 1;
+  readonly problems: readonly Problem[];
+  readonly refusals: readonly Problem[];
+  readonly details: readonly string[];
+  constructor(file: string, problems: readonly Problem[], refusals: readonly Problem[]) {
+    const all = [...refusals, ...problems];
+    super(
+      refusals.length > 0
+        ? `${file}: refused, the platform will not run ${refusals.length === 1 ? 'this' : 'these'} (${refusals.length} reason${refusals.length === 1 ? '' : 's'})`
+        : `${file} cannot be imported (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+    );
+    this.name = 'ComposeImportError';
+    this.code = refusals.length > 0 ? 'EREFUSED' : 'ECOMPOSE';
+    this.problems = all;
+    this.refusals = refusals;
+    this.details = all.map(formatProblem);
+  }
+}
+
+export interface ImportOptions {
+  /** Catalog name of the draft. @default - the compose file's `name:`, else its directory name */
+  readonly name?: string;
+}
+
+/** Images whose volumes hold a database: always hot. */
+const DATABASE_IMAGES = /(^|\/)(postgres|postgresql|pgvecto-rs|mariadb|mysql|mongo|mongodb|couchdb|influxdb|clickhouse-server|cockroach|timescaledb|postgis)([:@]|$)|immich-app\/postgres/;
+/** Images whose volumes hold a cache or broker state: hot (fast storage), small. */
+const CACHE_IMAGES = /(^|\/)(redis|valkey|keydb|memcached|dragonfly)([:@]|$)/;
+
+interface PathRule {
+  readonly test: RegExp;
+  readonly class: VolumeClass;
+  readonly reason: (path: string) => string;
+}
+
+/** Container paths that say what a volume holds; first match wins. */
+const PATH_RULES: readonly PathRule[] = [
+  { test: /^\/var\/lib\/(postgresql|mysql|mariadb|mongodb|influxdb|clickhouse)(\/|$)|^\/data\/db$|^\/bitnami\/(postgresql|mysql|mariadb|mongodb)/, class: 'hot', reason: (path) => `mount path ${path} is a database data directory` },
+  { test: /(^|\/)(cache|\.cache|tmp)$/, class: 'hot', reason: (path) => `mount path ${path} is a cache` },
+  { test: /(^|\/)(config|conf|settings|etc)$|^\/etc\//, class: 'hot', reason: (path) => `mount path ${path} is configuration` },
+  {
+    test: /(^|\/)(media|photos?|pictures|images|videos?|movies|tv|shows|music|books|audiobooks|podcasts|comics|downloads|library|uploads?|files|documents|consume|export|originals|recordings|sync|syncthing)$/,
+    class: 'bulk',
+    reason: (path) => `mount path ${path} holds user media or files`,
+  },
+];
+
+/** Words in a volume's own name (or its host folder / variable) that say what it holds. */
+const NAME_RULES: readonly { test: RegExp; class: VolumeClass; what: string }[] = [
+  { test: /(^|[-_])(db|database|postgres|pg|pgdata|mysql|mariadb|mongo|redis|valkey)([-_]|data|$)/i, class: 'hot', what: 'database data' },
+  { test: /(^|[-_])(config|conf|cache)([-_]|$)/i, class: 'hot', what: 'configuration or cache' },
+  { test: /(^|[-_])(media|photos?|pictures|videos?|movies|music|books|audiobooks|podcasts|downloads|library|uploads?|files|documents)([-_]|$)/i, class: 'bulk', what: 'user media or files' },
+];
+
+/** Host paths a container must never see: binding them hands the app the box. */
+const FORBIDDEN_HOST_PATHS: readonly { path: string; why: string }[] = [
+  { path: '/var/run/docker.sock', why: "the Docker socket gives the app root over every container and the customer LXC" },
+  { path: '/run/docker.sock', why: "the Docker socket gives the app root over every container and the customer LXC" },
+  { path: '/var/lib/docker', why: "Docker's own state holds every app's data" },
+  { path: '/proc', why: 'host process information and kernel tunables' },
+  { path: '/sys', why: 'host kernel and device interfaces' },
+  { path: '/dev', why: 'host devices' },
+  { path: '/run', why: 'host runtime sockets (D-Bus, systemd, Docker)' },
+  { path: '/var/run', why: 'host runtime sockets (D-Bus, systemd, Docker)' },
+  { path: '/etc', why: 'host configuration and credentials' },
+  { path: '/root', why: "the host administrator's home" },
+  { path: '/home', why: 'host user homes' },
+  { path: '/boot', why: 'the host boot partition' },
+  { path: '/usr', why: 'host system binaries' },
+  { path: '/lib', why: 'host system libraries' },
+  { path: '/bin', why: 'host system binaries' },
+  { path: '/sbin', why: 'host system binaries' },
+];
+/** Read-only host files that only carry the time zone: dropped, TZ does the same. */
+const TIMEZONE_FILES = new Set(['/etc/localtime', '/etc/timezone']);
+
+/** Compose service fields the importer translates. */
+const TRANSLATED = new Set([
+  'image', 'environment', 'env_file', 'command', 'entrypoint', 'ports', 'expose', 'volumes', 'tmpfs', 'healthcheck',
+  'depends_on', 'restart', 'user', 'shm_size', 'deploy', 'mem_limit', 'mem_reservation', 'cpus', 'cap_add',
+]);
+/** Compose service fields the platform replaces with its own (names, networks, logging): dropped with a note. */
+const REPLACED: Record<string, string> = {
+  container_name: 'the platform names containers <app instance>-<service>',
+  hostname: 'services reach each other by ${service.<name>}',
+  networks: 'every app gets its own network, with Traefik attached',
+  labels: 'routing labels come from the http entry',
+  logging: 'the guest Docker daemon keeps bounded local logs',
+  extra_hosts: 'the app network resolves service names itself',
+  stop_grace_period: 'the platform uses Docker’s default stop timeout',
+  sysctls: 'host-wide kernel settings cannot be changed from inside the customer LXC',
+  ulimits: 'the guest Docker defaults apply',
+  init: 'the image’s own init is used',
+  platform: 'the guest is amd64',
+  cap_drop: 'capabilities are only ever added from the safe list',
+  group_add: 'device groups have no devices to grant in the customer LXC',
+  security_opt: 'the platform’s default seccomp and AppArmor profiles apply',
+  pull_policy: 'images are pulled by pinned tag and digest',
+  stdin_open: 'apps run unattended',
+  tty: 'apps run unattended',
+  working_dir: 'the image’s working directory is used',
+  domainname: 'services reach each other by ${service.<name>}',
+  dns: 'the app network resolves names itself',
+};
+/** Fields that would make the platform run something other than a pinned published image. */
+const UNSUPPORTED: Record<string, string> = {
+  build: 'the platform runs published images only; publish the image and reference it by tag',
+  extends: 'inline the extended service: the draft must be reviewable on its own',
+  volumes_from: 'mount the named volumes explicitly instead',
+  links: 'services reach each other by ${service.<name>}; links are not needed',
+  profiles: 'every service of an app runs; split optional services into their own app',
+  external_links: 'apps cannot reach containers of other apps',
+  configs: 'put configuration in a hot volume or in the environment',
+  secrets: 'declare generated secrets in the manifest instead',
+  runtime: 'only the default runtime exists in the customer LXC',
+  cgroup_parent: 'the platform places every app in its own cgroup',
+};
+
+/** Parses `KEY=VALUE` lines the way Compose reads .env and env_file files. */
+export function parseDotenv(text: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*)$/.exec(line);
+    if (!match) continue;
+    const quoted = /^(["'])(.*)\1\s*(?:#.*)?$/.exec(match[2]!);
+    const value = quoted ? quoted[2]! : match[2]!.replace(/\s+#.*$/, '');
+    values.set(match[1]!, value);
+  }
+  return values;
+}
+
+/** Splits a shell-form command the way Compose does for `command: "a b 'c d'"`. */
+export function splitCommand(text: string): string[] {
+  const words: string[] = [];
+  let current = '';
+  let quote: '"' | "'" | undefined;
+  let inWord = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index]!;
+    if (quote) {
+      if (char === quote) quote = undefined;
+      else if (char === '\\' && quote === '"' && index + 1 < text.length) current += text[++index];
+      else current += char;
+    } else if (char === '"' || char === "'") {
+      quote = char;
+      inWord = true;
+    } else if (char === '\\' && index + 1 < text.length) {
+      current += text[++index];
+      inWord = true;
+    } else if (/\s/.test(char)) {
+      if (inWord) words.push(current);
+      current = '';
+      inWord = false;
+    } else {
+      current += char;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(current);
+  return words;
+}
+
+/** `30s`, `1m30s`, `1h`, `500ms` → whole seconds (at least 1). */
+export function durationSeconds(value: unknown): number | undefined {
+  if (typeof value === 'number') return Math.max(1, Math.ceil(value / 1e9)); // Compose reads bare numbers as nanoseconds
+  if (typeof value !== 'string') return undefined;
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/g)];
+  if (parts.length === 0 || parts.map((part) => part[0]).join('') !== value.replace(/\s+/g, '')) return undefined;
+  const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
+  const seconds = parts.reduce((total, part) => total + Number(part[1]) * unit[part[2]!]!, 0);
+  return Math.max(1, Math.ceil(seconds));
+}
+
+/** `128mb`, `1g`, `512M`, `1000000` (bytes) → MiB, rounded up. */
+export function sizeMiB(value: unknown): number | undefined {
+  if (typeof value === 'number') return Math.max(1, Math.ceil(value / 1048576));
+  if (typeof value !== 'string') return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$/i.exec(value);
+  if (!match) return undefined;
+  const factor: Record<string, number> = { '': 1 / 1048576, k: 1 / 1024, m: 1, g: 1024, t: 1048576 };
+  return Math.max(1, Math.ceil(Number(match[1]) * factor[match[2]!.toLowerCase()]!));
+}
+
+/** `UPLOAD_LOCATION` → `upload-location`; `./library/` → `library`. */
+function kebab(text: string): string {
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .replace(/^(\d)/, 'v$1');
+}
+
+const SECRET_NAME = /(PASSWORD|PASSWD|PASS|SECRET|TOKEN|API_KEY|PRIVATE_KEY|SECRET_KEY|_KEY|PASSPHRASE|SALT)$/i;
+
+/** A Compose variable reference: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `$VAR`. */
+const VARIABLE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^}])*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+
+interface Draft {
+  readonly composeDir: string;
+  readonly dotenv: Map<string, string>;
+  readonly problems: Problem[];
+  readonly refusals: Problem[];
+  readonly notes: string[];
+  readonly parameters: Map<string, ParameterSpec>;
+  readonly secrets: Map<string, GeneratedSecret>;
+  /** Example value → secret id: two variables upstream sets to the same example password share one secret. */
+  readonly secretsByExampleValue: Map<string, string>;
+  /** volume name → what we know about it. */
+  readonly volumes: Map<string, { source: string; hint?: string; mounts: { service: string; image: string; path: string }[] }>;
+}
+
+/**
+ * Resolves every Compose variable to a value (for fields such as `image` and `ports`, where the
+ * platform needs a concrete value). Unset variables without a default are problems.
+ */
+function resolveFully(draft: Draft, text: string, path: string): string {
+  return text.replace(VARIABLE, (whole, braced: string | undefined, operator: string | undefined, argument: string | undefined, bare: string | undefined) => {
+    if (whole === '$$') return '$';
+    const name = braced ?? bare!;
+    const value = draft.dotenv.get(name);
+    const isSet = value !== undefined && (value !== '' || !operator?.startsWith(':'));
+    if (operator?.endsWith('-')) return isSet ? value : (argument ?? '');
+    if (operator?.endsWith('+')) return isSet ? (argument ?? '') : '';
+    if (isSet) return value;
+    if (operator?.endsWith('?')) draft.problems.push({ path, message: `variable ${name} is required: ${argument || 'no value given'}` });
+    else draft.problems.push({ path, message: `variable ${name} has no value (not in .env and no default)` });
+    return '';
+  });
+}
+
+/**
+ * Turns Compose variables in an environment value into manifest placeholders: secret-looking
+ * names become generated secrets, the others parameters whose default is the Compose default
+ * (or the .env value).
+ */
+function translateVariables(draft: Draft, text: string): string {
+  return text.replace(VARIABLE, (whole, braced: string | undefined, operator: string | undefined, argument: string | undefined, bare: string | undefined) => {
+    if (whole === '$$') return '$$';
+    const name = braced ?? bare!;
+    const id = kebab(name);
+    if (SECRET_NAME.test(name)) {
+      if (!draft.secrets.has(id)) draft.secrets.set(id, { name: id, length: 32, charset: 'alphanumeric' });
+      return `\${secret.${id}}`;
+    }
+    if (!draft.parameters.has(id)) {
+      const fallback = operator?.endsWith('-') ? argument : undefined;
+      const fromDotenv = draft.dotenv.get(name);
+      const defaultValue = fromDotenv ?? fallback;
+      const description = operator?.endsWith('?') && argument ? argument : `Upstream variable ${name}.`;
+      draft.parameters.set(id, {
+        name: id,
+        description,
+        type: 'string',
+        ...(defaultValue !== undefined ? { default: defaultValue } : { required: true }),
+      });
+    }
+    return `\${param.${id}}`;
+  });
+}
+
+/** Replaces a literal service hostname (`db`, `db:5432`, `redis://broker:6379`) by `${service.<name>}`. */
+function translateServiceHosts(value: string, serviceNames: readonly string[]): string {
+  for (const service of serviceNames) {
+    const escaped = service.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    if (value === service) return `\${service.${service}}`;
+    const hostPort = new RegExp(`^${escaped}(:\\d+)$`).exec(value);
+    if (hostPort) return `\${service.${service}}${hostPort[1]}`;
+    const url = new RegExp(`^([a-z][a-z0-9+.-]*://(?:[^@/]*@)?)${escaped}((?::\\d+)?(?:/.*)?)$`, 'i').exec(value);
+    if (url) return `${url[1]}\${service.${service}}${url[2]}`;
+  }
+  return value;
+}
+
+function splitImage(reference: string): { image: string; tag?: string; digest?: string } {
+  const [withoutDigest, digest] = reference.split('@') as [string, string | undefined];
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.indexOf(':', lastSlash + 1);
+  const image = colon === -1 ? withoutDigest : withoutDigest.slice(0, colon);
+  const tag = colon === -1 ? undefined : withoutDigest.slice(colon + 1);
+  return { image, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
+}
+
+interface PortMapping {
+  readonly container: number;
+  readonly protocol: 'tcp' | 'udp';
+  readonly published: boolean;
+}
+
+function parsePorts(draft: Draft, value: unknown, path: string): PortMapping[] {
+  if (!Array.isArray(value)) {
+    draft.problems.push({ path, message: `expected a list of ports, got ${describe(value)}` });
+    return [];
+  }
+  const mappings: PortMapping[] = [];
+  value.forEach((entry, index) => {
+    const at = join(path, index);
+    if (isRecord(entry)) {
+      const target = Number(entry.target);
+      if (!Number.isInteger(target)) draft.problems.push({ path: join(at, 'target'), message: `expected a container port, got ${describe(entry.target)}` });
+      else mappings.push({ container: target, protocol: entry.protocol === 'udp' ? 'udp' : 'tcp', published: entry.published !== undefined });
+      return;
+    }
+    const text = resolveFully(draft, String(entry), at);
+    const match = /^(?:(?:\[[^\]]+\]|\d+\.\d+\.\d+\.\d+):)?(?:(\d+(?:-\d+)?):)?(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/.exec(text.trim());
+    if (!match) {
+      draft.problems.push({ path: at, message: `expected a port mapping such as "8080:80" or "53/udp", got ${describe(text)}` });
+      return;
+    }
+    const first = Number(match[2]);
+    const last = match[3] ? Number(match[3]) : first;
+    if (last - first > 100) {
+      draft.problems.push({ path: at, message: `port range ${first}-${last} is too large to import` });
+      return;
+    }
+    for (let port = first; port <= last; port++) {
+      mappings.push({ container: port, protocol: (match[4] as 'tcp' | 'udp' | undefined) ?? 'tcp', published: match[1] !== undefined });
+    }
+  });
+  return mappings;
+}
+
+interface MountRequest {
+  readonly kind: 'volume' | 'bind' | 'anonymous' | 'tmpfs';
+  readonly source?: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+  /** The source as written, before variables were resolved (`${UPLOAD_LOCATION}`). */
+  readonly written?: string;
+}
+
+function parseVolumeEntry(draft: Draft, entry: unknown, path: string): MountRequest | undefined {
+  const request = parseVolumeSyntax(draft, entry, path);
+  if (!request) return undefined;
+  if (!request.target.startsWith('/')) {
+    draft.problems.push({ path, message: `expected an absolute path inside the container, got ${describe(request.target)}` });
+    return undefined;
+  }
+  return { ...request, target: request.target.length > 1 ? request.target.replace(/\/+$/, '') : request.target };
+}
+
+function parseVolumeSyntax(draft: Draft, entry: unknown, path: string): MountRequest | undefined {
+  if (isRecord(entry)) {
+    const type = entry.type;
+    const target = typeof entry.target === 'string' ? entry.target : undefined;
+    if (!target) {
+      draft.problems.push({ path: join(path, 'target'), message: 'expected the path inside the container' });
+      return undefined;
+    }
+    const readOnly = entry.read_only === true;
+    if (type === 'tmpfs') return { kind: 'tmpfs', target, readOnly };
+    const written = typeof entry.source === 'string' ? entry.source : undefined;
+    const source = written === undefined ? undefined : resolveFully(draft, written, join(path, 'source'));
+    if (type === 'bind') return { kind: 'bind', source, target, readOnly, written };
+    if (type === 'volume' || type === undefined) return source ? { kind: 'volume', source, target, readOnly, written } : { kind: 'anonymous', target, readOnly };
+    draft.problems.push({ path: join(path, 'type'), message: `expected volume, bind or tmpfs, got ${describe(type)}` });
+    return undefined;
+  }
+  if (typeof entry !== 'string') {
+    draft.problems.push({ path, message: `expected "source:target[:mode]" or a mapping, got ${describe(entry)}` });
+    return undefined;
+  }
+  const parts = entry.split(':');
+  if (parts.length === 1) return { kind: 'anonymous', target: parts[0]!, readOnly: false };
+  const [writtenSource, target, mode] = parts as [string, string, string | undefined];
+  const readOnly = (mode ?? '').split(',').includes('ro');
+  const source = resolveFully(draft, writtenSource, path);
+  const isPath = /^(\.|\/|~)/.test(source);
+  return { kind: isPath ? 'bind' : 'volume', source, target, readOnly, written: writtenSource };
+}
+
+function forbiddenHostPath(source: string): { path: string; why: string } | undefined {
+  if (source === '/') return { path: '/', why: "the host's whole filesystem" };
+  const normalized = source.replace(/\/+$/, '');
+  return FORBIDDEN_HOST_PATHS.find((rule) => normalized === rule.path || normalized.startsWith(`${rule.path}/`));
+}
+
+function classify(
+  name: string,
+  info: { source: string; hint?: string; mounts: { service: string; image: string; path: string }[] },
+): VolumeClassification {
+  const decide = (volumeClass: VolumeClass, reason: string, needsConfirmation = false): VolumeClassification => ({
+    volume: name, class: volumeClass, reason, needsConfirmation, source: info.source,
+  });
+  // Hot wins over bulk: a mis-classified hot volume costs fast disk, a mis-classified bulk one can lose a database.
+  for (const mount of info.mounts) {
+    if (DATABASE_IMAGES.test(mount.image)) return decide('hot', `mounted by database service ${mount.service} (${mount.image}) at ${mount.path}`);
+  }
+  for (const mount of info.mounts) {
+    if (CACHE_IMAGES.test(mount.image)) return decide('hot', `mounted by cache service ${mount.service} (${mount.image}) at ${mount.path}`);
+  }
+  const byPath = info.mounts
+    .map((mount) => ({ mount, rule: PATH_RULES.find((rule) => rule.test.test(mount.path.replace(/\/+$/, ''))) }))
+    .filter((match): match is { mount: (typeof info.mounts)[number]; rule: PathRule } => match.rule !== undefined);
+  const hotPath = byPath.find((match) => match.rule.class === 'hot');
+  if (hotPath) return decide('hot', `${hotPath.rule.reason(hotPath.mount.path)} (service ${hotPath.mount.service})`);
+  const bulkPath = byPath.find((match) => match.rule.class === 'bulk');
+  if (bulkPath) return decide('bulk', `${bulkPath.rule.reason(bulkPath.mount.path)} (service ${bulkPath.mount.service})`);
+  for (const candidate of [name, info.hint].filter((text): text is string => Boolean(text))) {
+    const rule = NAME_RULES.find((nameRule) => nameRule.test.test(candidate));
+    if (rule) return decide(rule.class, `the name "${candidate}" suggests ${rule.what}`);
+  }
+  const where = info.mounts.map((mount) => `${mount.service}:${mount.path}`).join(', ');
+  return decide('hot', `no evidence either way (${where}): hot is the safe default, always in the guest backup; confirm`, true);
+}
+
+/** A unique volume name derived from `wanted`. */
+function uniqueVolumeName(draft: Draft, wanted: string, source: string): string {
+  const base = kebab(wanted) || 'data';
+  let name = base;
+  for (let counter = 2; draft.volumes.has(name) && draft.volumes.get(name)!.source !== source; counter++) name = `${base}-${counter}`;
+  return name;
+}
+
+function translateService(draft: Draft, serviceName: string, raw: Record<string, unknown>, serviceNames: readonly string[]): { spec?: ServiceSpec; ports: PortMapping[] } {
+  const path = join('services', serviceName);
+  const at = (field: string) => join(path, field);
+  const refuse = (where: string, message: string) => draft.refusals.push({ path: where, message: `refused: ${message}` });
+
+  // What the platform will not run, each named with its service and reason.
+  if (raw.privileged === true) refuse(at('privileged'), `service ${serviceName} runs privileged: it could reach every device and escape the customer LXC's isolation`);
+  if (typeof raw.network_mode === 'string' && raw.network_mode === 'host') {
+    refuse(at('network_mode'), `service ${serviceName} uses the host network: it would bypass the app network and Traefik; publish ports instead`);
+  } else if (typeof raw.network_mode === 'string' && /^(service|container):/.test(raw.network_mode)) {
+    refuse(at('network_mode'), `service ${serviceName} shares another container's network namespace (${raw.network_mode}), which the platform does not wire`);
+  }
+  for (const field of ['pid', 'ipc', 'userns_mode', 'uts'] as const) {
+    if (raw[field] === 'host') refuse(at(field), `service ${serviceName} shares the host's ${field} namespace`);
+  }
+  if (raw.devices !== undefined) {
+    const devices = Array.isArray(raw.devices) ? raw.devices : [raw.devices];
+    devices.forEach((device, index) => refuse(join(at('devices'), index), `service ${serviceName} needs device ${typeof device === 'string' ? device.split(':')[0] : describe(device)}; device passthrough is not available in the customer LXC`));
+  }
+  const capAdd: string[] = [];
+  if (raw.cap_add !== undefined) {
+    const capabilities = Array.isArray(raw.cap_add) ? raw.cap_add : [raw.cap_add];
+    capabilities.forEach((capability, index) => {
+      const normalized = String(capability).toUpperCase().replace(/^CAP_/, '');
+      if (SAFE_CAPABILITIES.includes(normalized)) capAdd.push(normalized);
+      else refuse(join(at('cap_add'), index), `service ${serviceName} adds capability ${normalized}, which is not on the safe list (${SAFE_CAPABILITIES.join(', ')})`);
+    });
+  }
+  if (Array.isArray(raw.security_opt)) {
+    raw.security_opt.forEach((option, index) => {
+      if (typeof option === 'string' && /(seccomp|apparmor)[=:]unconfined|label[=:]disable/.test(option)) {
+        refuse(join(at('security_opt'), index), `service ${serviceName} turns off a security profile (${option})`);
+      }
+    });
+  }
+  for (const [field, why] of Object.entries(UNSUPPORTED)) {
+    if (raw[field] !== undefined && !(field === 'build' && typeof raw.image === 'string')) draft.problems.push({ path: at(field), message: `not supported: ${why}` });
+  }
+  for (const field of Object.keys(raw)) {
+    if (field in REPLACED) draft.notes.push(`${at(field)}: dropped, ${REPLACED[field]}`);
+    else if (!TRANSLATED.has(field) && !(field in UNSUPPORTED) && !['privileged', 'network_mode', 'pid', 'ipc', 'userns_mode', 'uts', 'devices'].includes(field)) {
+      draft.notes.push(`${at(field)}: dropped, not understood by the importer; check whether the app needs it`);
+    }
+  }
+
+  if (typeof raw.image !== 'string') {
+    if (raw.build === undefined) draft.problems.push({ path: at('image'), message: 'required: the platform runs published images only' });
+    return { ports: [] };
+  }
+  const reference = resolveFully(draft, raw.image, at('image'));
+  const { image, tag, digest } = splitImage(reference);
+  if (!tag) draft.notes.push(`${at('image')}: no tag given (Docker would pull "latest"); pin a version`);
+  else if (FLOATING_TAGS.includes(tag.toLowerCase())) draft.notes.push(`${at('image')}: "${tag}" is a floating tag; pin the version it points to before publishing`);
+  if (raw.image !== reference) draft.notes.push(`${at('image')}: resolved ${raw.image} to ${reference}`);
+  const role: ServiceRole | undefined = DATABASE_IMAGES.test(reference) ? 'database' : CACHE_IMAGES.test(reference) ? 'cache' : undefined;
+
+  // Environment: env_file first, then environment (Compose's precedence).
+  const environment: Record<string, string> = {};
+  if (raw.env_file !== undefined) {
+    const files = Array.isArray(raw.env_file) ? raw.env_file : [raw.env_file];
+    files.forEach((entry, index) => {
+      const file = typeof entry === 'string' ? entry : isRecord(entry) && typeof entry.path === 'string' ? entry.path : undefined;
+      const required = !(isRecord(entry) && entry.required === false);
+      const where = Array.isArray(raw.env_file) ? join(at('env_file'), index) : at('env_file');
+      if (!file) {
+        draft.problems.push({ path: where, message: `expected a file path, got ${describe(entry)}` });
+        return;
+      }
+      const full = resolve(draft.composeDir, file);
+      if (!existsSync(full)) {
+        if (required) draft.problems.push({ path: where, message: `env_file ${file} not found next to the compose file (${full})` });
+        return;
+      }
+      for (const [key, value] of parseDotenv(readFileSync(full, 'utf8'))) environment[key] = value;
+      draft.notes.push(`${where}: read ${file} into the environment`);
+    });
+  }
+  if (raw.environment !== undefined) {
+    if (Array.isArray(raw.environment)) {
+      raw.environment.forEach((entry, index) => {
+        const text = String(entry);
+        const equals = text.indexOf('=');
+        if (equals === -1) {
+          // `- KEY` passes the value through from the operator's shell or .env.
+          const value = draft.dotenv.get(text);
+          if (value !== undefined) environment[text] = value;
+          else draft.problems.push({ path: join(at('environment'), index), message: `variable ${text} is passed through but has no value in .env` });
+        } else environment[text.slice(0, equals)] = text.slice(equals + 1);
+      });
+    } else if (isRecord(raw.environment)) {
+      for (const [key, value] of Object.entries(raw.environment)) environment[key] = value === null || value === undefined ? (draft.dotenv.get(key) ?? '') : String(value);
+    } else draft.problems.push({ path: at('environment'), message: `expected a list or a mapping, got ${describe(raw.environment)}` });
+  }
+  const translatedEnvironment: Record<string, string> = {};
+  for (const [key, value] of Object.entries(environment)) {
+    // A secret-looking variable never keeps an example value ("postgres", "changeme"): it is generated.
+    if (SECRET_NAME.test(key) && !/\$\{?[A-Za-z_]/.test(value)) {
+      const id = (value !== '' ? draft.secretsByExampleValue.get(value) : undefined) ?? kebab(key);
+      if (value !== '') draft.secretsByExampleValue.set(value, id);
+      if (!draft.secrets.has(id)) draft.secrets.set(id, { name: id, length: 32, charset: 'alphanumeric' });
+      translatedEnvironment[key] = `\${secret.${id}}`;
+      if (value !== '') draft.notes.push(`${join(at('environment'), key)}: upstream example value replaced by the generated secret ${id}`);
+      continue;
+    }
+    translatedEnvironment[key] = translateServiceHosts(translateVariables(draft, value), serviceNames);
+  }
+
+  const command = raw.command === undefined ? undefined : Array.isArray(raw.command) ? raw.command.map(String) : splitCommand(String(raw.command));
+  const entrypoint = raw.entrypoint === undefined ? undefined : Array.isArray(raw.entrypoint) ? raw.entrypoint.map(String) : splitCommand(String(raw.entrypoint));
+
+  const ports = raw.ports === undefined ? [] : parsePorts(draft, raw.ports, at('ports'));
+  if (raw.expose !== undefined) {
+    const exposed = Array.isArray(raw.expose) ? raw.expose : [raw.expose];
+    exposed.forEach((entry, index) => {
+      const match = /^(\d+)(?:\/(tcp|udp))?$/.exec(String(entry));
+      if (match) ports.push({ container: Number(match[1]), protocol: (match[2] as 'tcp' | 'udp' | undefined) ?? 'tcp', published: false });
+      else draft.problems.push({ path: join(at('expose'), index), message: `expected a port number, got ${describe(entry)}` });
+    });
+  }
+
+  const mounts: MountSpec[] = [];
+  const tmpfs: Record<string, number> = {};
+  if (raw.volumes !== undefined) {
+    if (!Array.isArray(raw.volumes)) draft.problems.push({ path: at('volumes'), message: `expected a list, got ${describe(raw.volumes)}` });
+    else raw.volumes.forEach((entry, index) => {
+      const where = join(at('volumes'), index);
+      const mount = parseVolumeEntry(draft, entry, where);
+      if (!mount) return;
+      if (mount.kind === 'tmpfs') {
+        tmpfs[mount.target] = 64;
+        return;
+      }
+      let volumeName: string;
+      let source: string;
+      let hint: string | undefined;
+      if (mount.kind === 'bind') {
+        const hostPath = mount.source!;
+        if (TIMEZONE_FILES.has(hostPath) && mount.readOnly) {
+          draft.notes.push(`${where}: dropped ${hostPath} (read-only time zone file); set TZ instead`);
+          return;
+        }
+        const forbidden = /^[/~]/.test(hostPath) ? forbiddenHostPath(hostPath.replace(/^~/, '/root')) : undefined;
+        if (forbidden) {
+          refuse(where, `service ${serviceName} bind-mounts the host path ${hostPath} (${forbidden.why})`);
+          return;
+        }
+        source = `bind ${mount.written && mount.written !== hostPath ? `${mount.written} (${hostPath})` : hostPath}`;
+        const variable = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)/.exec(mount.written ?? '')?.[1];
+        hint = variable ? kebab(variable) : undefined;
+        volumeName = uniqueVolumeName(draft, basename(hostPath.replace(/\/+$/, '')) || variable || 'data', source);
+        if (hostPath.startsWith('/') || hostPath.startsWith('~')) {
+          draft.notes.push(`${where}: host path ${hostPath} becomes the managed volume ${volumeName}; the platform places volumes itself, copy existing data in`);
+        }
+      } else if (mount.kind === 'anonymous') {
+        source = `anonymous volume at ${serviceName}:${mount.target}`;
+        volumeName = uniqueVolumeName(draft, `${serviceName}-${basename(mount.target) || 'data'}`, source);
+        draft.notes.push(`${where}: anonymous volume ${mount.target} became the named volume ${volumeName}, so it can be placed and backed up`);
+      } else {
+        source = `named volume ${mount.source}`;
+        volumeName = uniqueVolumeName(draft, mount.source!, source);
+      }
+      const known = draft.volumes.get(volumeName) ?? { source, ...(hint ? { hint } : {}), mounts: [] };
+      known.mounts.push({ service: serviceName, image: reference, path: mount.target });
+      draft.volumes.set(volumeName, known);
+      mounts.push({ volume: volumeName, path: mount.target, ...(mount.readOnly ? { readOnly: true } : {}) });
+    });
+  }
+  if (raw.tmpfs !== undefined) {
+    const entries = Array.isArray(raw.tmpfs) ? raw.tmpfs : [raw.tmpfs];
+    for (const entry of entries) {
+      const [target, options = ''] = String(entry).split(/:(.*)/s) as [string, string | undefined];
+      const size = /(?:^|,)size=([^,]+)/.exec(options ?? '')?.[1];
+      tmpfs[target] = (size && sizeMiB(size)) || 64;
+    }
+  }
+
+  let healthcheck: HealthCheck | undefined;
+  if (raw.healthcheck !== undefined) {
+    const check = isRecord(raw.healthcheck) ? raw.healthcheck : undefined;
+    if (!check) draft.problems.push({ path: at('healthcheck'), message: `expected a mapping, got ${describe(raw.healthcheck)}` });
+    else if (check.disable === true || (Array.isArray(check.test) && check.test[0] === 'NONE')) {
+      draft.notes.push(`${at('healthcheck')}: disabled upstream; the update health gate then only sees the container running`);
+    } else if (check.test === undefined) {
+      draft.notes.push(`${at('healthcheck')}: the image's own HEALTHCHECK is used`);
+    } else {
+      const test = Array.isArray(check.test) ? check.test.map(String) : ['CMD-SHELL', String(check.test)];
+      const timing: Record<string, number> = {};
+      for (const [field, key] of [['interval', 'intervalSeconds'], ['timeout', 'timeoutSeconds'], ['start_period', 'startPeriodSeconds']] as const) {
+        if (check[field] === undefined) continue;
+        const seconds = durationSeconds(check[field]);
+        if (seconds === undefined) draft.problems.push({ path: join(at('healthcheck'), field), message: `expected a duration such as 30s or 1m30s, got ${describe(check[field])}` });
+        else timing[key] = seconds;
+      }
+      healthcheck = { test, ...timing, ...(typeof check.retries === 'number' ? { retries: check.retries } : {}) };
+    }
+  }
+
+  let dependsOn: string[] | undefined;
+  let dependsOnCondition: Record<string, DependencyCondition> | undefined;
+  if (raw.depends_on !== undefined) {
+    if (Array.isArray(raw.depends_on)) dependsOn = raw.depends_on.map(String);
+    else if (isRecord(raw.depends_on)) {
+      dependsOn = Object.keys(raw.depends_on);
+      for (const [dependency, options] of Object.entries(raw.depends_on)) {
+        const condition = isRecord(options) ? options.condition : undefined;
+        if (condition === undefined || condition === 'service_started') continue;
+        if (condition === 'service_healthy' || condition === 'service_completed_successfully') (dependsOnCondition ??= {})[dependency] = condition;
+        else draft.problems.push({ path: join(join(at('depends_on'), dependency), 'condition'), message: `expected service_started, service_healthy or service_completed_successfully, got ${describe(condition)}` });
+      }
+    } else draft.problems.push({ path: at('depends_on'), message: `expected a list or a mapping, got ${describe(raw.depends_on)}` });
+    for (const dependency of dependsOn ?? []) {
+      if (!serviceNames.includes(dependency)) draft.problems.push({ path: join(at('depends_on'), dependency), message: `no service named "${dependency}" in the compose file` });
+    }
+  }
+
+  const resources: { -readonly [K in keyof Resources]: Resources[K] } = {};
+  const limits = isRecord(raw.deploy) && isRecord(raw.deploy.resources) ? raw.deploy.resources : undefined;
+  const memoryLimit = (isRecord(limits?.limits) ? limits.limits.memory : undefined) ?? raw.mem_limit;
+  const memoryReservation = (isRecord(limits?.reservations) ? limits.reservations.memory : undefined) ?? raw.mem_reservation;
+  const cpus = (isRecord(limits?.limits) ? limits.limits.cpus : undefined) ?? raw.cpus;
+  if (memoryLimit !== undefined) resources.memoryMiB = sizeMiB(memoryLimit);
+  if (memoryReservation !== undefined) resources.memoryReservationMiB = sizeMiB(memoryReservation);
+  if (cpus !== undefined && Number.isFinite(Number(cpus))) resources.cpus = Number(cpus);
+  if (isRecord(raw.deploy) && Object.keys(raw.deploy).some((key) => key !== 'resources')) draft.notes.push(`${at('deploy')}: only deploy.resources is used; the rest is for Swarm`);
+
+  const restartText = typeof raw.restart === 'string' ? raw.restart.replace(/:\d+$/, '') : undefined;
+  const restart = restartText === 'no' || restartText === 'always' || restartText === 'unless-stopped' || restartText === 'on-failure' ? restartText : undefined;
+  const user = raw.user === undefined ? undefined : String(raw.user);
+  const shmSizeMiB = raw.shm_size === undefined ? undefined : sizeMiB(raw.shm_size);
+  if (raw.shm_size !== undefined && shmSizeMiB === undefined) draft.problems.push({ path: at('shm_size'), message: `expected a size such as 128mb, got ${describe(raw.shm_size)}` });
+
+  const containerPorts = [...new Set(ports.map((port) => port.container))];
+  const spec: ServiceSpec = {
+    name: serviceName,
+    image,
+    tag: tag ?? 'latest',
+    ...(digest ? { digest } : {}),
+    ...(role ? { role } : {}),
+    ...(Object.keys(translatedEnvironment).length > 0 ? { environment: translatedEnvironment } : {}),
+    ...(command ? { command } : {}),
+    ...(entrypoint ? { entrypoint } : {}),
+    ...(containerPorts.length > 0 ? { ports: containerPorts } : {}),
+    ...(mounts.length > 0 ? { mounts } : {}),
+    ...(healthcheck ? { healthcheck } : {}),
+    ...(dependsOn && dependsOn.length > 0 ? { dependsOn } : {}),
+    ...(dependsOnCondition ? { dependsOnCondition } : {}),
+    ...(capAdd.length > 0 ? { capAdd } : {}),
+    ...(shmSizeMiB !== undefined ? { shmSizeMiB } : {}),
+    ...(Object.keys(resources).length > 0 ? { resources } : {}),
+    ...(user ? { user } : {}),
+    ...(restart && restart !== 'unless-stopped' ? { restart } : {}),
+    ...(Object.keys(tmpfs).length > 0 ? { tmpfs } : {}),
+  };
+  return { spec, ports };
+}
+
+/** Ports the customer's browser most likely talks to, best first. */
+const WEB_PORTS = [80, 8080, 3000, 8000, 443, 8443, 9000, 5000];
+
+/**
+ * Imports compose text. `file` is where it came from: `.env` and `env_file`s are read next to it.
+ * Throws {@link ComposeImportError} with every problem and refusal; nothing is half-imported.
+ */
+export function importCompose(text: string, file: string, options: ImportOptions = {}): ImportResult {
+  const composeDir = dirname(resolve(file));
+  const dotenvFile = resolve(composeDir, '.env');
+  const draft: Draft = {
+    composeDir,
+    dotenv: existsSync(dotenvFile) ? parseDotenv(readFileSync(dotenvFile, 'utf8')) : new Map(),
+    problems: [],
+    refusals: [],
+    notes: [],
+    parameters: new Map(),
+    secrets: new Map(),
+    secretsByExampleValue: new Map(),
+    volumes: new Map(),
+  };
+  const parsed = parseYaml(text);
+  if (parsed.problems.length > 0) throw new ComposeImportError(file, parsed.problems, []);
+  const document = parsed.value;
+  if (!isRecord(document) || !isRecord(document.services) || Object.keys(document.services).length === 0) {
+    throw new ComposeImportError(file, [{ path: isRecord(document) ? 'services' : '(document)', message: 'expected a Compose file with a services mapping' }], []);
+  }
+  if (existsSync(dotenvFile)) draft.notes.push(`.env: read ${draft.dotenv.size} variable${draft.dotenv.size === 1 ? '' : 's'} for interpolation`);
+
+  const name = options.name ?? (typeof document.name === 'string' ? document.name : basename(composeDir));
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(name)) {
+    draft.problems.push({ path: options.name ? '--name' : 'name', message: `expected a catalog name (lower-case letters, digits and dashes), got ${describe(name)}; pass --name` });
+  }
+  for (const field of Object.keys(document)) {
+    if (!['services', 'volumes', 'networks', 'name', 'version', 'x-casaos'].includes(field) && !field.startsWith('x-')) {
+      draft.notes.push(`${field}: dropped top-level field`);
+    }
+  }
+
+  const serviceNames = Object.keys(document.services);
+  const services: ServiceSpec[] = [];
+  const portsByService = new Map<string, PortMapping[]>();
+  for (const serviceName of serviceNames) {
+    const raw = document.services[serviceName];
+    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(serviceName)) {
+      draft.problems.push({ path: join('services', serviceName), message: 'expected a service name of lower-case letters, digits and dashes' });
+    }
+    if (!isRecord(raw)) {
+      draft.problems.push({ path: join('services', serviceName), message: `expected a mapping, got ${describe(raw)}` });
+      continue;
+    }
+    const { spec, ports } = translateService(draft, serviceName, raw, serviceNames);
+    if (spec) services.push(spec);
+    portsByService.set(serviceName, ports);
+  }
+  if (isRecord(document.volumes)) {
+    for (const [volume, options] of Object.entries(document.volumes)) {
+      if (isRecord(options) && (options.external === true || options.driver !== undefined)) {
+        draft.notes.push(`${join('volumes', volume)}: ${options.external === true ? 'external' : `driver ${String(options.driver)}`} dropped; the platform creates and places every volume`);
+      }
+      if (![...draft.volumes.values()].some((known) => known.source === `named volume ${volume}`)) {
+        draft.notes.push(`${join('volumes', volume)}: declared but not mounted by any service; left out`);
+      }
+    }
+  }
+  if (draft.problems.length > 0 || draft.refusals.length > 0) throw new ComposeImportError(file, draft.problems, draft.refusals);
+
+  const classifications = [...draft.volumes.entries()].map(([volumeName, info]) => classify(volumeName, info));
+  const volumes: VolumeSpec[] = classifications.map((classification) => ({
+    name: classification.volume,
+    class: classification.class,
+    ...(classification.class === 'bulk' ? { backup: { policy: 'file-level' as const } } : {}),
+  }));
+
+  // The HTTP entry: the first published TCP port of a service that is not a database or cache.
+  let http: AppManifest['http'];
+  const exposedPorts: ExposedPort[] = [];
+  for (const service of services) {
+    const published = (portsByService.get(service.name) ?? []).filter((port) => port.published);
+    if (published.length === 0) continue;
+    if (service.role === 'database' || service.role === 'cache') {
+      draft.notes.push(`${join(join('services', service.name), 'ports')}: not published; ${service.role}s stay on the app network`);
+      continue;
+    }
+    const tcp = published.filter((port) => port.protocol === 'tcp');
+    const web = [...tcp].sort((a, b) => rank(a.container) - rank(b.container))[0];
+    for (const port of published) {
+      if (!http && port === web) {
+        http = { service: service.name, port: port.container };
+        continue;
+      }
+      exposedPorts.push({
+        service: service.name,
+        port: port.container,
+        protocol: port.protocol,
+        reason: `Published by upstream (${port.container}/${port.protocol}); confirm it must be reachable outside the tunnel, or remove it.`,
+      });
+    }
+  }
+  if (!http) draft.notes.push('http: no service publishes a TCP port; add the http entry by hand if the app has a web UI');
+
+  const main = services.find((service) => service.name === http?.service) ?? services[0]!;
+  const memoryLimits = services.map((service) => service.resources?.memoryMiB).filter((value): value is number => value !== undefined);
+  const manifest: AppManifest = {
+    apiVersion: MANIFEST_API_VERSION,
+    name,
+    title: name.split('-').map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join(' '),
+    description: `Imported from ${basename(file)}; describe the app for customers.`,
+    version: main.tag,
+    ...(http ? { http } : {}),
+    services,
+    ...(volumes.length > 0 ? { volumes } : {}),
+    ...(draft.parameters.size > 0 ? { parameters: [...draft.parameters.values()] } : {}),
+    ...(draft.secrets.size > 0 ? { secrets: [...draft.secrets.values()] } : {}),
+    ...(memoryLimits.length > 0 ? { minMemoryMiB: Math.max(64, memoryLimits.reduce((sum, value) => sum + value, 0)) } : {}),
+    update: { channel: 'stable', backupBeforeUpdate: true, rollbackOnFailedHealthCheck: true },
+    ...(exposedPorts.length > 0 ? { exposedPorts } : {}),
+  };
+  return { manifest, volumes: classifications, notes: draft.notes, draftProblems: validateManifest(manifest) };
+}
+
+function rank(port: number): number {
+  const index = WEB_PORTS.indexOf(port);
+  return index === -1 ? WEB_PORTS.length : index;
+}
+
+/**
+ * The draft as YAML, with the review in comments: a header with the notes and what the draft
+ * still lacks, and above each volume its class's reason, so the file itself carries the evidence.
+ */
+export function renderDraft(result: ImportResult, source: string): string {
+  const document = new Document(result.manifest);
+  const header = [
+    ` Draft imported by \`felhom catalog import\` from ${source}.`,
+    ' Review every volume class and note below, then remove this header.',
+    ...result.notes.map((note) => ` note: ${note}`),
+    ...result.draftProblems.map((problem) => ` to fix: ${formatProblem(problem)}`),
+  ];
+  document.commentBefore = header.join('\n');
+  const volumes = document.get('volumes');
+  if (isSeq(volumes)) {
+    volumes.items.forEach((item, index) => {
+      const classification = result.volumes[index];
+      if (!classification || !isMap(item)) return;
+      item.commentBefore = ` ${classification.class}${classification.needsConfirmation ? ' (CONFIRM)' : ''}: ${classification.reason}; from ${classification.source}`;
+    });
+  }
+  return document.toString({ lineWidth: 0 });
+}
