@@ -14,6 +14,11 @@ export interface CommandEntry {
 
 export const commands: readonly CommandEntry[] = [
   { path: ['validate'], summary: 'validate a box spec', load: () => import('./validate.js') },
+  { path: ['keys', 'generate'], summary: 'generate an OpenPGP operator or agent key', load: () => import('./keys-generate.js') },
+  { path: ['trust', 'init'], summary: 'create a box trust store of operator keys', load: () => import('./trust-init.js') },
+  { path: ['sign'], summary: 'sign a box spec or job into an envelope', load: () => import('./sign.js') },
+  { path: ['verify'], summary: 'verify a signed envelope as a box would', load: () => import('./verify.js') },
+  { path: ['secrets', 'encrypt'], summary: 'encrypt a secret to a box agent key', load: () => import('./secrets-encrypt.js') },
   { path: ['catalog', 'list'], summary: 'list the apps in the catalog', load: () => import('./catalog-list.js') },
   { path: ['catalog', 'show'], summary: "show one catalog app's manifest", load: () => import('./catalog-show.js') },
   { path: ['catalog', 'import'], summary: 'draft a catalog manifest from a Docker Compose file', load: () => import('./catalog-import.js') },

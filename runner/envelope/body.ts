@@ -1,0 +1,39 @@
+/**
+ * The checks every envelope body gets before any injected validator: the shape a spec or a
+ * job must have for the runner to dispatch it. Shared by signing (refuse to sign nonsense)
+ * and verifying (rule 13).
+ */
+import { isPlainObject, JOB_ACTIONS, type EnvelopeType, type JobAction } from './format.js';
+
+/** Problems with `body` as an envelope of `type` for `box`, each naming the field. */
+export function bodyProblems(body: Record<string, unknown>, type: EnvelopeType, box: string): string[] {
+  if (type === 'spec') return specProblems(body, box);
+  return jobProblems(body);
+}
+
+function specProblems(body: Record<string, unknown>, box: string): string[] {
+  const metadata = body.metadata;
+  // A spec names its box twice (header and metadata); they must agree or a spec signed for
+  // one box could configure another.
+  if (isPlainObject(metadata) && metadata.box !== undefined && metadata.box !== box) {
+    return [`body.metadata.box: ${JSON.stringify(metadata.box)} does not match the envelope's box ${JSON.stringify(box)}`];
+  }
+  return [];
+}
+
+function jobProblems(body: Record<string, unknown>): string[] {
+  if (!JOB_ACTIONS.includes(body.action as JobAction)) {
+    return [`body.action: expected one of ${JOB_ACTIONS.join(', ')}, got ${JSON.stringify(body.action)}`];
+  }
+  if (body.action !== 'rotate-keys') return [];
+  const problems: string[] = [];
+  const keys = body.keys;
+  if (!Array.isArray(keys) || keys.length === 0) problems.push('body.keys: expected a non-empty array of armoured public keys');
+  else keys.forEach((key, index) => {
+    if (typeof key !== 'string' || !key.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) problems.push(`body.keys[${index}]: expected an armoured public key`);
+  });
+  const threshold = body.threshold;
+  if (!Number.isSafeInteger(threshold) || (threshold as number) < 1) problems.push(`body.threshold: expected a positive integer, got ${JSON.stringify(threshold)}`);
+  else if (Array.isArray(keys) && (threshold as number) > keys.length) problems.push(`body.threshold: ${threshold} is more than the ${keys.length} keys listed`);
+  return problems;
+}

@@ -1,0 +1,111 @@
+/**
+ * Why an envelope was refused. One class per verification rule (docs/envelope.md), all under
+ * {@link EnvelopeError}, so the runner catches them with `instanceof` and the CLI prints their
+ * `code`. Every refusal is *stalled*: retrying the same bytes cannot succeed, a person must look.
+ */
+
+/** Machine-readable reason codes, in verification order. */
+export const REASONS = [
+  'malformed',
+  'unknown-key',
+  'tampered',
+  'insufficient-signatures',
+  'wrong-box',
+  'wrong-tier',
+  'wrong-type',
+  'replay',
+  'rollback',
+  'expired',
+  'not-yet-valid',
+  'invalid-body',
+] as const;
+export type EnvelopeReason = (typeof REASONS)[number];
+
+export abstract class EnvelopeError extends Error {
+  /** The CLI error code (`felhom: <code>: <message>`). */
+  abstract readonly code: string;
+  abstract readonly reason: EnvelopeReason;
+  /** A refused envelope needs a person; the runner must not retry it. */
+  readonly kind = 'stalled' as const;
+  /** Exit status of `felhom verify`: the input was understood and refused. */
+  readonly exitCode = 1;
+  /** Extra lines under the message (for example every body problem). */
+  readonly details: readonly string[];
+  constructor(message: string, options: { cause?: unknown; details?: readonly string[] } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options.details ?? [];
+  }
+}
+
+/** Rule 1: the envelope is too large, not JSON, the wrong shape, or carries unreadable armour. */
+export class MalformedEnvelopeError extends EnvelopeError {
+  readonly code = 'EMALFORMED';
+  readonly reason = 'malformed';
+}
+
+/** Rule 2: no signature was made by a key in the trust store. */
+export class UnknownKeyError extends EnvelopeError {
+  readonly code = 'EUNKNOWNKEY';
+  readonly reason = 'unknown-key';
+}
+
+/** Rule 3: a signature that names a trusted key does not verify over the payload bytes. */
+export class TamperedError extends EnvelopeError {
+  readonly code = 'ETAMPERED';
+  readonly reason = 'tampered';
+}
+
+/** Rule 4 (and 14 for a rotation's new keys): fewer distinct trusted keys signed than the threshold asks for. */
+export class ThresholdError extends EnvelopeError {
+  readonly code = 'ETHRESHOLD';
+  readonly reason = 'insufficient-signatures';
+}
+
+/** Rule 6: the envelope is addressed to another box. */
+export class WrongBoxError extends EnvelopeError {
+  readonly code = 'EWRONGBOX';
+  readonly reason = 'wrong-box';
+}
+
+/** Rule 7: the envelope is addressed to another tier of this box. */
+export class WrongTierError extends EnvelopeError {
+  readonly code = 'EWRONGTIER';
+  readonly reason = 'wrong-tier';
+}
+
+/** Rule 8: the envelope is a spec where a job was expected, or the reverse. */
+export class WrongTypeError extends EnvelopeError {
+  readonly code = 'EWRONGTYPE';
+  readonly reason = 'wrong-type';
+}
+
+/** Rule 9: the serial equals the last one applied: the same envelope again. */
+export class ReplayError extends EnvelopeError {
+  readonly code = 'EREPLAY';
+  readonly reason = 'replay';
+}
+
+/** Rule 10: the serial is lower than the last one applied: an older envelope. */
+export class RollbackError extends EnvelopeError {
+  readonly code = 'EROLLBACK';
+  readonly reason = 'rollback';
+}
+
+/** Rule 11: the envelope expired (a frozen hub serving stale envelopes). */
+export class ExpiredError extends EnvelopeError {
+  readonly code = 'EEXPIRED';
+  readonly reason = 'expired';
+}
+
+/** Rule 12: the envelope was issued in the future, beyond the clock-skew allowance. */
+export class NotYetValidError extends EnvelopeError {
+  readonly code = 'ENOTYETVALID';
+  readonly reason = 'not-yet-valid';
+}
+
+/** Rule 13: the body is not a valid box spec or job. */
+export class InvalidBodyError extends EnvelopeError {
+  readonly code = 'EINVALIDBODY';
+  readonly reason = 'invalid-body';
+}

@@ -1,0 +1,69 @@
+/**
+ * Where a private key's passphrase comes from: the `FELHOM_KEY_PASSPHRASE` variable (scripts,
+ * the agent's service unit), else a prompt without echo on a terminal. Never from a command-line
+ * argument: those are visible to every user in the process list.
+ */
+export const PASSPHRASE_VARIABLE = 'FELHOM_KEY_PASSPHRASE';
+
+/** No passphrase can be had: a usage error (exit 2). */
+export class PassphraseUnavailableError extends Error {
+  readonly code = 'EUSAGE';
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'PassphraseUnavailableError';
+  }
+}
+
+export interface PassphraseSource {
+  readonly env: NodeJS.ProcessEnv;
+  /** @default - process.stdin */
+  readonly input?: NodeJS.ReadStream;
+  /** Where the prompt is written. @default - process.stderr */
+  readonly prompt?: { write(text: string): unknown };
+}
+
+/** The passphrase for `purpose` ("the new key", "alice <...>"); asks twice when `confirm`. */
+export async function readPassphrase(source: PassphraseSource, purpose: string, options: { confirm?: boolean } = {}): Promise<string> {
+  const fromEnv = source.env[PASSPHRASE_VARIABLE];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const input = source.input ?? process.stdin;
+  if (!input.isTTY) {
+    throw new PassphraseUnavailableError(`a passphrase for ${purpose} is needed: set ${PASSPHRASE_VARIABLE} or run on a terminal to be asked`);
+  }
+  const prompt = source.prompt ?? process.stderr;
+  const first = await promptHidden(input, prompt, `Passphrase for ${purpose}: `);
+  if (options.confirm && (await promptHidden(input, prompt, 'Repeat the passphrase: ')) !== first) {
+    throw new PassphraseUnavailableError('the two passphrases differ');
+  }
+  if (first === '') throw new PassphraseUnavailableError('the passphrase is empty');
+  return first;
+}
+
+/** Reads one line from a terminal in raw mode so the typed characters are not echoed. */
+function promptHidden(input: NodeJS.ReadStream, prompt: { write(text: string): unknown }, question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    prompt.write(question);
+    input.setRawMode(true);
+    input.resume();
+    input.setEncoding('utf8');
+    const finish = (error?: Error) => {
+      input.off('data', onData);
+      input.setRawMode(false);
+      input.pause();
+      prompt.write('\n');
+      if (error) reject(error);
+      else resolve(typed);
+    };
+    const onData = (chunk: string) => {
+      for (const char of chunk) {
+        if (char === '\r' || char === '\n') return finish();
+        if (char === '\u0003') return finish(new PassphraseUnavailableError('interrupted'));
+        if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
+        else typed += char;
+      }
+    };
+    input.on('data', onData);
+  });
+}
