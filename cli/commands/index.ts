@@ -22,4 +22,10 @@ export const commands: readonly CommandEntry[] = [
   { path: ['catalog', 'list'], summary: 'list the apps in the catalog', load: () => import('./catalog-list.js') },
   { path: ['catalog', 'show'], summary: "show one catalog app's manifest", load: () => import('./catalog-show.js') },
   { path: ['catalog', 'import'], summary: 'draft a catalog manifest from a Docker Compose file', load: () => import('./catalog-import.js') },
+  { path: ['hub', 'serve'], summary: 'run the reference hub until stopped', load: () => import('./hub-serve.js') },
+  { path: ['hub', 'enroll'], summary: "enroll a box at the hub and print its API key once", load: () => import('./hub-enroll.js') },
+  { path: ['hub', 'reports'], summary: 'list the reports boxes sent to the hub', load: () => import('./hub-reports.js') },
+  { path: ['publish'], summary: 'publish a signed envelope to the hub', load: () => import('./publish.js') },
+  { path: ['audit', 'show'], summary: 'print the audit log of a box', load: () => import('./audit-show.js') },
+  { path: ['audit', 'verify'], summary: "verify an audit log's hash chain", load: () => import('./audit-verify.js') },
 ];

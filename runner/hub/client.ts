@@ -1,0 +1,310 @@
+/**
+ * A typed client for hub protocol v1 (docs/hub-protocol.md), on Node's global fetch.
+ *
+ * Errors say how to handle them: {@link HubUnavailableError} and {@link HubProtocolError} are
+ * `waiting` (retry later with {@link Backoff}); {@link HubAuthError} is `stalled` (a person
+ * must fix the key); {@link HubRequestError} is the hub refusing this request (`stalled`).
+ */
+import type { Tier } from '../../stacks/spec/types.js';
+import type { AuditEntry } from '../state/audit.js';
+import type {
+  AuditListResponse,
+  AuditUploadResponse,
+  BoxListResponse,
+  EnrollResponse,
+  HealthResponse,
+  JobsResponse,
+  PendingJob,
+  PublishResponse,
+  Report,
+  ReportListResponse,
+  ReportRequest,
+  ReportResponse,
+} from './protocol.js';
+import { SERIAL_HEADER } from './protocol.js';
+
+export type HubErrorKind = 'waiting' | 'stalled';
+
+/** The base of every error the hub client throws. */
+export class HubError extends Error {
+  readonly code: string;
+  readonly kind: HubErrorKind;
+  /** The HTTP status, when the hub answered. */
+  readonly status: number | undefined;
+  /** Exit status for the `felhom` command. */
+  readonly exitCode: number;
+  constructor(code: string, kind: HubErrorKind, message: string, options: { status?: number; exitCode: number; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.kind = kind;
+    this.status = options.status;
+    this.exitCode = options.exitCode;
+  }
+}
+
+/** The hub could not be reached, timed out, or failed (5xx): retry later. */
+export class HubUnavailableError extends HubError {
+  constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
+    super('EHUB_UNAVAILABLE', 'waiting', message, { ...options, exitCode: 3 });
+  }
+}
+
+/** The hub answered something this client does not understand: retry later, and record it. */
+export class HubProtocolError extends HubError {
+  constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
+    super('EHUB_PROTOCOL', 'waiting', message, { ...options, exitCode: 3 });
+  }
+}
+
+/** The hub refused the credentials (401/403): stalled until a person fixes the key or token. */
+export class HubAuthError extends HubError {
+  /** The hub's own reason code, for example EAUTH_INVALID. */
+  readonly hubCode: string;
+  constructor(message: string, options: { status: number; hubCode: string }) {
+    super('EHUB_AUTH', 'stalled', message, { ...options, exitCode: 1 });
+    this.hubCode = options.hubCode;
+  }
+}
+
+/** The hub refused this request (another 4xx); `code` is the hub's reason, for example ESERIAL_NOT_INCREASING. */
+export class HubRequestError extends HubError {
+  constructor(code: string, message: string, options: { status: number }) {
+    super(code, 'stalled', message, { ...options, exitCode: 1 });
+  }
+}
+
+export interface HubClientOptions {
+  /** The hub's base URL, for example http://127.0.0.1:8787. */
+  readonly url: string;
+  /** A box's API key or the operator token, sent as `Authorization: Bearer`. */
+  readonly token?: string;
+  /** Time allowed for one request, on top of any long-poll wait. @default 30 000 ms */
+  readonly timeoutMs?: number;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+}
+
+export interface PollOptions {
+  /** The ETag of what the box already holds: the hub answers 304 while it is current. */
+  readonly etag?: string | null;
+  /** Long poll: let the hub hold the request up to this many seconds (it caps at 60). @default 0 */
+  readonly waitSeconds?: number;
+  /** Aborts the request (the agent is stopping). */
+  readonly signal?: AbortSignal;
+}
+
+export type SpecPoll =
+  | { readonly status: 'changed'; readonly envelope: string; readonly etag: string; readonly serial: number | null }
+  | { readonly status: 'unchanged'; readonly etag: string }
+  | { readonly status: 'none' };
+
+export type JobsPoll = { readonly status: 'changed'; readonly jobs: readonly PendingJob[]; readonly etag: string } | { readonly status: 'unchanged'; readonly etag: string };
+
+interface RequestOptions {
+  readonly method?: 'GET' | 'POST';
+  readonly body?: string | Uint8Array;
+  readonly headers?: Record<string, string>;
+  readonly waitSeconds?: number;
+  readonly signal?: AbortSignal;
+  /** Statuses other than 2xx the caller handles itself. */
+  readonly accept?: readonly number[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+const seg = encodeURIComponent;
+
+export class HubClient {
+  readonly url: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: HubClientOptions) {
+    let parsed: URL;
+    try {
+      parsed = new URL(options.url);
+    } catch {
+      throw new HubRequestError('EHUB_URL', `hub URL ${JSON.stringify(options.url)} is not a valid URL`, { status: 0 });
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new HubRequestError('EHUB_URL', `hub URL must be http or https, got ${parsed.protocol}`, { status: 0 });
+    this.url = parsed.href.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  // ---- box endpoints -------------------------------------------------------------------------
+
+  /** The desired spec envelope for (box, tier): changed, unchanged (304), or none published. */
+  async fetchSpec(box: string, tier: Tier, options: PollOptions = {}): Promise<SpecPoll> {
+    const response = await this.#request(this.#pollPath(`/v1/boxes/${seg(box)}/tiers/${seg(tier)}/spec`, options), {
+      headers: options.etag ? { 'if-none-match': options.etag } : {},
+      ...(options.waitSeconds ? { waitSeconds: options.waitSeconds } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      accept: [304, 404],
+    });
+    if (response.status === 304) return { status: 'unchanged', etag: response.headers.get('etag') ?? options.etag ?? '' };
+    if (response.status === 404) {
+      const { code } = await readErrorBody(response);
+      if (code === 'ENOT_PUBLISHED') return { status: 'none' };
+      throw new HubRequestError(code ?? 'EHUB_REFUSED', `hub answered 404 for the spec of ${box}/${tier}`, { status: 404 });
+    }
+    const etag = response.headers.get('etag');
+    if (!etag) throw new HubProtocolError('hub served a spec without an ETag', { status: response.status });
+    const serialHeader = response.headers.get(SERIAL_HEADER);
+    const envelope = await this.#text(response);
+    return { status: 'changed', envelope, etag, serial: serialHeader && /^\d+$/.test(serialHeader) ? Number(serialHeader) : null };
+  }
+
+  /** The job envelopes published for (box, tier) and not yet reported finished. */
+  async fetchJobs(box: string, tier: Tier, options: PollOptions = {}): Promise<JobsPoll> {
+    const response = await this.#request(this.#pollPath(`/v1/boxes/${seg(box)}/tiers/${seg(tier)}/jobs`, options), {
+      headers: options.etag ? { 'if-none-match': options.etag } : {},
+      ...(options.waitSeconds ? { waitSeconds: options.waitSeconds } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      accept: [304],
+    });
+    if (response.status === 304) return { status: 'unchanged', etag: response.headers.get('etag') ?? options.etag ?? '' };
+    const etag = response.headers.get('etag');
+    const body = await this.#json(response);
+    if (!etag || !Array.isArray(body.jobs)) throw new HubProtocolError('hub answered the job list without an ETag or a jobs array', { status: response.status });
+    for (const job of body.jobs) {
+      if (!isRecord(job) || typeof job.id !== 'string' || typeof job.envelope !== 'string' || typeof job.serial !== 'number') {
+        throw new HubProtocolError('hub answered a job without id, serial and envelope', { status: response.status });
+      }
+    }
+    return { status: 'changed', jobs: (body as unknown as JobsResponse).jobs, etag };
+  }
+
+  async postReport(box: string, report: ReportRequest, options: { signal?: AbortSignal } = {}): Promise<ReportResponse> {
+    const body = await this.#postJson(`/v1/boxes/${seg(box)}/reports`, report, options.signal);
+    if (typeof body.id !== 'string') throw new HubProtocolError('hub acknowledged a report without its id');
+    return body as unknown as ReportResponse;
+  }
+
+  async postAudit(box: string, entries: readonly AuditEntry[], options: { signal?: AbortSignal } = {}): Promise<AuditUploadResponse> {
+    const body = await this.#postJson(`/v1/boxes/${seg(box)}/audit`, { entries }, options.signal);
+    if (typeof body.accepted !== 'number') throw new HubProtocolError('hub acknowledged audit entries without a count');
+    return body as unknown as AuditUploadResponse;
+  }
+
+  // ---- operator endpoints --------------------------------------------------------------------
+
+  /** Enrolls a box; the answer holds its API key, which the hub never shows again. */
+  async enrollBox(box: string): Promise<EnrollResponse> {
+    const body = await this.#postJson('/v1/boxes', { box });
+    if (typeof body.apiKey !== 'string' || typeof body.box !== 'string') throw new HubProtocolError('hub enrolled the box without returning its API key');
+    return body as unknown as EnrollResponse;
+  }
+
+  async listBoxes(): Promise<BoxListResponse> {
+    const body = await this.#json(await this.#request('/v1/boxes'));
+    if (!Array.isArray(body.boxes)) throw new HubProtocolError('hub answered the box list without a boxes array');
+    return body as unknown as BoxListResponse;
+  }
+
+  /** Publishes an envelope file, sent byte for byte. */
+  async publish(envelope: string | Uint8Array): Promise<PublishResponse> {
+    const response = await this.#request('/v1/envelopes', { method: 'POST', body: envelope, headers: { 'content-type': 'application/json' } });
+    const body = await this.#json(response);
+    if (typeof body.digest !== 'string' || typeof body.serial !== 'number') throw new HubProtocolError('hub acknowledged the publish without digest and serial');
+    return body as unknown as PublishResponse;
+  }
+
+  async listReports(options: { box?: string; limit?: number } = {}): Promise<readonly Report[]> {
+    const query = new URLSearchParams();
+    if (options.box) query.set('box', options.box);
+    if (options.limit) query.set('limit', String(options.limit));
+    const body = await this.#json(await this.#request(`/v1/reports${query.size ? `?${query}` : ''}`));
+    if (!Array.isArray(body.reports)) throw new HubProtocolError('hub answered the report list without a reports array');
+    return (body as unknown as ReportListResponse).reports;
+  }
+
+  async listAudit(box: string): Promise<readonly AuditEntry[]> {
+    const body = await this.#json(await this.#request(`/v1/boxes/${seg(box)}/audit`));
+    if (!Array.isArray(body.entries)) throw new HubProtocolError('hub answered the audit list without an entries array');
+    return (body as unknown as AuditListResponse).entries;
+  }
+
+  async health(): Promise<HealthResponse> {
+    const body = await this.#json(await this.#request('/v1/health'));
+    if (body.ok !== true || typeof body.protocol !== 'number') throw new HubProtocolError('hub health answer is not { ok, protocol }');
+    return body as unknown as HealthResponse;
+  }
+
+  // ---- plumbing -----------------------------------------------------------------------------
+
+  #pollPath(path: string, options: PollOptions): string {
+    return options.waitSeconds ? `${path}?wait=${Math.ceil(options.waitSeconds)}` : path;
+  }
+
+  async #postJson(path: string, value: unknown, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const response = await this.#request(path, { method: 'POST', body: JSON.stringify(value), headers: { 'content-type': 'application/json' }, ...(signal ? { signal } : {}) });
+    return this.#json(response);
+  }
+
+  async #request(path: string, options: RequestOptions = {}): Promise<Response> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs + (options.waitSeconds ?? 0) * 1000);
+    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.url}${path}`, { method: options.method ?? 'GET', headers, body: options.body ?? null, signal });
+    } catch (error) {
+      // The caller stopping is not the hub's fault: let its reason through.
+      if (options.signal?.aborted) throw options.signal.reason;
+      const why = timeout.aborted ? 'timed out' : `failed: ${describeCause(error)}`;
+      throw new HubUnavailableError(`request to the hub at ${this.url} ${why}`, { cause: error });
+    }
+    if ((response.status >= 200 && response.status < 300) || options.accept?.includes(response.status)) return response;
+    const { code, message: hubMessage } = await readErrorBody(response);
+    const message = `hub answered ${response.status}${code ? ` ${code}` : ''} for ${options.method ?? 'GET'} ${path.split('?')[0]}${hubMessage ? `: ${hubMessage}` : ''}`;
+    if (response.status === 401 || response.status === 403) throw new HubAuthError(message, { status: response.status, hubCode: code ?? 'EAUTH' });
+    if (response.status >= 500 || response.status === 429) throw new HubUnavailableError(message, { status: response.status });
+    if (response.status >= 400) throw new HubRequestError(code && /^E[A-Z_]+$/.test(code) ? code : 'EHUB_REFUSED', message, { status: response.status });
+    throw new HubProtocolError(`hub answered an unexpected status ${response.status} for ${path.split('?')[0]}`, { status: response.status });
+  }
+
+  async #text(response: Response): Promise<string> {
+    try {
+      return await response.text();
+    } catch (error) {
+      throw new HubUnavailableError(`reading the hub's answer failed: ${describeCause(error)}`, { cause: error });
+    }
+  }
+
+  async #json(response: Response): Promise<Record<string, unknown>> {
+    const text = await this.#text(response);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new HubProtocolError(`hub answered ${response.status} with a body that is not JSON`, { status: response.status, cause: error });
+    }
+    if (!isRecord(value)) throw new HubProtocolError(`hub answered ${response.status} with JSON that is not an object`, { status: response.status });
+    return value;
+  }
+}
+
+/** Reads `{ error: { code, message } }` from an error answer, if that is what it holds. */
+async function readErrorBody(response: Response): Promise<{ code?: string; message?: string }> {
+  try {
+    const body = (await response.json()) as unknown;
+    if (isRecord(body) && isRecord(body.error) && typeof body.error.code === 'string') {
+      return { code: body.error.code.slice(0, 64), ...(typeof body.error.message === 'string' ? { message: body.error.message.slice(0, 500) } : {}) };
+    }
+  } catch {
+    // not the protocol's error body
+  }
+  return {};
+}
+
+function describeCause(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+}

@@ -1,0 +1,27 @@
+/**
+ * Where operator commands find the hub and the operator token: flags first, then the
+ * environment (FELHOM_HUB_URL, FELHOM_HUB_OPERATOR_TOKEN). Prefer the environment for the
+ * token: a flag is visible to every user of the machine in the process list.
+ */
+import { HubClient } from './client.js';
+
+export const HUB_URL_ENV = 'FELHOM_HUB_URL';
+export const OPERATOR_TOKEN_ENV = 'FELHOM_HUB_OPERATOR_TOKEN';
+
+/** A command line that does not say which hub or token to use (exit 2, like any usage error). */
+export class HubConfigError extends Error {
+  readonly code = 'EUSAGE';
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'HubConfigError';
+  }
+}
+
+export function operatorClient(options: { hub?: unknown; token?: unknown }, env: NodeJS.ProcessEnv): HubClient {
+  const url = typeof options.hub === 'string' && options.hub ? options.hub : env[HUB_URL_ENV];
+  if (!url) throw new HubConfigError(`which hub? pass --hub <url> or set ${HUB_URL_ENV}`);
+  const token = typeof options.token === 'string' && options.token ? options.token : env[OPERATOR_TOKEN_ENV];
+  if (!token) throw new HubConfigError(`no operator token: set ${OPERATOR_TOKEN_ENV} (or pass --token)`);
+  return new HubClient({ url, token });
+}

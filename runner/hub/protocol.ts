@@ -1,0 +1,134 @@
+/**
+ * The hub protocol, version 1 (docs/hub-protocol.md): the shapes that cross the wire between
+ * a box, the operator and the hub. Every path starts with /v1/.
+ *
+ * The hub is untrusted for content: it stores and serves envelopes as opaque bytes and reads
+ * their payload header only to route them. A box verifies every envelope it receives.
+ */
+import type { Tier } from '../../stacks/spec/types.js';
+import type { AuditEntry, Reason } from '../state/audit.js';
+
+export const PROTOCOL_VERSION = 1;
+/** Response header naming the protocol version the hub speaks. */
+export const PROTOCOL_HEADER = 'felhom-hub-protocol';
+/** Response header carrying the routing serial of a served spec envelope. */
+export const SERIAL_HEADER = 'felhom-serial';
+
+/** Longest long poll the hub honours; a larger ?wait= is capped to it. */
+export const MAX_WAIT_SECONDS = 60;
+/** Largest request body the reference hub accepts. */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** Box ids: lower-case letters, digits and dashes, as in the box spec. */
+export const BOX_ID_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export type EnvelopeType = 'spec' | 'job';
+export type ReportOutcome = 'succeeded' | 'failed' | 'rejected';
+export const REPORT_OUTCOMES: readonly ReportOutcome[] = ['succeeded', 'failed', 'rejected'];
+
+/** The error body of every 4xx/5xx answer. */
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly message: string };
+}
+
+/** POST /v1/boxes (operator). */
+export interface EnrollRequest {
+  readonly box: string;
+}
+/** The box's API key appears in this answer only, once. */
+export interface EnrollResponse {
+  readonly box: string;
+  readonly apiKey: string;
+  readonly enrolledAt: string;
+}
+
+export interface BoxSummary {
+  readonly box: string;
+  readonly enrolledAt: string;
+}
+/** GET /v1/boxes (operator). */
+export interface BoxListResponse {
+  readonly boxes: readonly BoxSummary[];
+}
+
+/** POST /v1/envelopes (operator): the body is the envelope file, as is. */
+export interface PublishResponse {
+  readonly box: string;
+  readonly tier: Tier;
+  readonly type: EnvelopeType;
+  readonly serial: number;
+  /** sha256 hex of the envelope bytes: the ETag a box sees for this spec. */
+  readonly digest: string;
+  /** sha256 hex of the payload string: the envelope's identity (a job's id) in journals and reports. */
+  readonly payloadDigest: string;
+}
+
+/** One pending job in GET /v1/boxes/{box}/tiers/{tier}/jobs. */
+export interface PendingJob {
+  /** The job id: sha256 hex of the envelope's payload string (runner/envelope payloadDigest). */
+  readonly id: string;
+  readonly serial: number;
+  /** The envelope file exactly as the operator published it. */
+  readonly envelope: string;
+}
+export interface JobsResponse {
+  readonly jobs: readonly PendingJob[];
+}
+
+/** What the engine changed, as Pulumi counts it. */
+export interface EngineSummary {
+  readonly created: number;
+  readonly updated: number;
+  readonly deleted: number;
+  readonly same: number;
+}
+
+/** POST /v1/boxes/{box}/reports (box). */
+export interface ReportRequest {
+  /** The job id the report is about: the envelope's payload digest. */
+  readonly jobId: string;
+  readonly tier: Tier;
+  readonly outcome: ReportOutcome;
+  readonly serial?: number;
+  readonly engine?: EngineSummary;
+  readonly durationMs?: number;
+  /** Why the job failed or was rejected. */
+  readonly reason?: Reason;
+}
+
+/** A report as the hub stores and returns it. */
+export interface Report extends ReportRequest {
+  readonly id: string;
+  readonly box: string;
+  readonly receivedAt: string;
+}
+
+export interface ReportResponse {
+  readonly id: string;
+}
+
+/** GET /v1/reports (operator). */
+export interface ReportListResponse {
+  readonly reports: readonly Report[];
+}
+
+/** POST /v1/boxes/{box}/audit (box). */
+export interface AuditUploadRequest {
+  readonly entries: readonly AuditEntry[];
+}
+export interface AuditUploadResponse {
+  /** Entries new to the hub; re-sent entries it already holds are not counted. */
+  readonly accepted: number;
+  /** The last entry the hub holds for the box: where the next upload continues. */
+  readonly head: { readonly seq: number; readonly hash: string } | null;
+}
+
+/** GET /v1/boxes/{box}/audit (operator). */
+export interface AuditListResponse {
+  readonly entries: readonly AuditEntry[];
+}
+
+export interface HealthResponse {
+  readonly ok: true;
+  readonly protocol: number;
+}

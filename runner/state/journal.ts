@@ -1,0 +1,218 @@
+/**
+ * The agent's job journal (DESIGN §5): every job the agent sees and each state it passes
+ * through, in a durable lowdb document under the agent's state directory.
+ *
+ *   received → verified → running → succeeded
+ *       │          │          └────→ failed   (carries the error's reason)
+ *       └──────────┴───────────────→ rejected (carries the reason code)
+ *                                    failed   (from received/verified too: a step before running broke)
+ *
+ * Each transition resolves only once it is on disk, so the agent records a step before it
+ * starts it: after a crash the journal shows the step that was under way (a job left
+ * `running` is the crash-recovery case).
+ */
+import { join } from 'node:path';
+import type { Tier } from '../../stacks/spec/types.js';
+import type { Reason } from './audit.js';
+import { DurableStore, StateError } from './store.js';
+
+export type JobState = 'received' | 'verified' | 'running' | 'succeeded' | 'failed' | 'rejected';
+export type EnvelopeType = 'spec' | 'job';
+
+const NEXT_STATES: Readonly<Record<JobState, readonly JobState[]>> = {
+  received: ['verified', 'rejected', 'failed'],
+  verified: ['running', 'rejected', 'failed'],
+  running: ['succeeded', 'failed'],
+  succeeded: [],
+  failed: [],
+  rejected: [],
+};
+
+export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'rejected'];
+
+/** What the agent knows about a job when it first receives it. */
+export interface JobHeader {
+  /** The envelope digest (sha256 hex) or the hub's job id. */
+  readonly id: string;
+  readonly box: string;
+  readonly tier: Tier;
+  readonly serial: number;
+  readonly type: EnvelopeType;
+  /** What the job does: `apply` for a spec; the job's action (`snapshot`, `refresh`, ...) otherwise. */
+  readonly action: string;
+  /** sha256 of the envelope bytes, when the id is not already the digest. @default - the id */
+  readonly digest?: string;
+}
+
+export interface JournalTransition {
+  readonly state: JobState;
+  readonly at: string;
+}
+
+export interface JournalEntry extends JobHeader {
+  readonly digest: string;
+  readonly state: JobState;
+  /** Why the job was rejected or failed. */
+  readonly reason?: Reason;
+  /** Every state the job passed through, oldest first. */
+  readonly history: readonly JournalTransition[];
+  readonly receivedAt: string;
+  readonly updatedAt: string;
+}
+
+/** What a (box, tier) last applied successfully. */
+export interface AppliedMark {
+  readonly serial: number;
+  readonly jobId: string;
+  readonly at: string;
+  /** The digest of the last applied spec envelope (jobs do not change it). */
+  readonly specDigest: string | null;
+}
+
+interface JournalData {
+  version: 1;
+  jobs: JournalEntry[];
+  /** Kept apart from `jobs` so pruning old entries never forgets the rollback floor. */
+  applied: Record<string, AppliedMark>;
+}
+
+export class JournalError extends StateError {
+  constructor(code: 'EJOURNAL_DUPLICATE' | 'EJOURNAL_UNKNOWN' | 'EJOURNAL_TRANSITION' | 'EJOURNAL_REASON', message: string) {
+    super(code, 'stalled', message);
+  }
+}
+
+export interface JournalOptions {
+  /** Finished entries kept; older finished ones are pruned. Unfinished entries are never pruned. @default 1000 */
+  readonly maxFinishedEntries?: number;
+  readonly clock?: () => Date;
+}
+
+const key = (box: string, tier: Tier) => `${box}/${tier}`;
+
+function checkJournal(data: JournalData): string | undefined {
+  if (data.version !== 1) return `unknown journal version ${String(data.version)}`;
+  if (!Array.isArray(data.jobs)) return 'jobs is not an array';
+  if (data.applied === null || typeof data.applied !== 'object') return 'applied is not an object';
+  return undefined;
+}
+
+export class Journal {
+  readonly #store: DurableStore<JournalData>;
+  readonly #maxFinished: number;
+  readonly #clock: () => Date;
+
+  private constructor(store: DurableStore<JournalData>, options: JournalOptions) {
+    this.#store = store;
+    this.#maxFinished = options.maxFinishedEntries ?? 1000;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** The journal file inside an agent state directory. */
+  static fileIn(stateDir: string): string {
+    return join(stateDir, 'journal.json');
+  }
+
+  /** Opens the journal at `<stateDir>/journal.json`, creating it on first use. */
+  static async open(stateDir: string, options: JournalOptions = {}): Promise<Journal> {
+    const store = await DurableStore.open<JournalData>(Journal.fileIn(stateDir), () => ({ version: 1, jobs: [], applied: {} }), checkJournal);
+    return new Journal(store, options);
+  }
+
+  get file(): string {
+    return this.#store.file;
+  }
+
+  /** Records a newly received job. A job id seen before is an error: look it up with {@link get} first. */
+  async receive(header: JobHeader): Promise<JournalEntry> {
+    const at = this.#clock().toISOString();
+    const entry: JournalEntry = {
+      id: header.id,
+      box: header.box,
+      tier: header.tier,
+      serial: header.serial,
+      type: header.type,
+      action: header.action,
+      digest: header.digest ?? header.id,
+      state: 'received',
+      history: [{ state: 'received', at }],
+      receivedAt: at,
+      updatedAt: at,
+    };
+    return this.#store.update((data) => {
+      if (data.jobs.some((job) => job.id === header.id)) throw new JournalError('EJOURNAL_DUPLICATE', `job ${header.id} is already in the journal`);
+      data.jobs.push(entry);
+      return entry;
+    });
+  }
+
+  /** Moves a job to its next state; `rejected` and `failed` need the reason. */
+  async transition(id: string, state: JobState, reason?: Reason): Promise<JournalEntry> {
+    const at = this.#clock().toISOString();
+    // Checked inside the update, so two concurrent transitions of one job cannot both pass.
+    return this.#store.update((data) => {
+      const index = data.jobs.findIndex((job) => job.id === id);
+      const current = data.jobs[index];
+      if (!current) throw new JournalError('EJOURNAL_UNKNOWN', `job ${id} is not in the journal`);
+      if (!NEXT_STATES[current.state].includes(state)) {
+        throw new JournalError('EJOURNAL_TRANSITION', `job ${id} cannot go from ${current.state} to ${state}`);
+      }
+      if ((state === 'rejected' || state === 'failed') && !reason) {
+        throw new JournalError('EJOURNAL_REASON', `job ${id}: a ${state} job needs the reason`);
+      }
+      const next: JournalEntry = {
+        ...current,
+        state,
+        ...(reason ? { reason: { code: reason.code, message: reason.message } } : {}),
+        history: [...current.history, { state, at }],
+        updatedAt: at,
+      };
+      data.jobs[index] = next;
+      if (state === 'succeeded') {
+        const previous = data.applied[key(next.box, next.tier)];
+        if (!previous || next.serial > previous.serial) {
+          data.applied[key(next.box, next.tier)] = {
+            serial: next.serial,
+            jobId: next.id,
+            at,
+            specDigest: next.type === 'spec' ? next.digest : (previous?.specDigest ?? null),
+          };
+        }
+      }
+      if (FINAL_STATES.includes(state)) this.#prune(data);
+      return next;
+    });
+  }
+
+  get(id: string): JournalEntry | undefined {
+    return this.#store.data.jobs.find((job) => job.id === id);
+  }
+
+  /** The last successfully applied serial and spec digest for (box, tier), or null if none. */
+  lastApplied(box: string, tier: Tier): AppliedMark | null {
+    return this.#store.data.applied[key(box, tier)] ?? null;
+  }
+
+  /** Jobs a crash interrupted while the engine ran them. */
+  leftRunning(): JournalEntry[] {
+    return this.#store.data.jobs.filter((job) => job.state === 'running');
+  }
+
+  /** Jobs not yet in a final state (received, verified or running). */
+  unfinished(): JournalEntry[] {
+    return this.#store.data.jobs.filter((job) => !FINAL_STATES.includes(job.state));
+  }
+
+  /** The most recent entries, newest first. */
+  recent(limit = 20): JournalEntry[] {
+    return this.#store.data.jobs.slice(-limit).reverse();
+  }
+
+  #prune(data: JournalData): void {
+    const finished = data.jobs.filter((job) => FINAL_STATES.includes(job.state));
+    const excess = finished.length - this.#maxFinished;
+    if (excess <= 0) return;
+    const drop = new Set(finished.slice(0, excess).map((job) => job.id));
+    data.jobs = data.jobs.filter((job) => !drop.has(job.id));
+  }
+}

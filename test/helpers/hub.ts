@@ -1,0 +1,57 @@
+/** Shared fixtures for the hub tests: envelopes with a routing header and a running hub. */
+import canonicalize from 'canonicalize';
+import type { Test } from 'tap';
+import type { Tier } from '../../stacks/spec/types.js';
+import { HubClient } from '../../runner/hub/client.js';
+import { startHub, type RunningHub } from '../../runner/hub/server.js';
+
+export interface EnvelopeFields {
+  type?: 'spec' | 'job';
+  box?: string;
+  tier?: Tier;
+  serial?: number;
+  body?: unknown;
+}
+
+/**
+ * An envelope file as the operator publishes it. The signature is a placeholder: the hub treats
+ * envelopes as opaque and never verifies them (the box does, in runner/envelope/).
+ */
+export function makeEnvelope(fields: EnvelopeFields = {}): string {
+  const payload = {
+    type: fields.type ?? 'spec',
+    box: fields.box ?? 'box-1',
+    tier: fields.tier ?? 'host',
+    serial: fields.serial ?? 1,
+    issuedAt: '2026-06-01T00:00:00.000Z',
+    expiresAt: '2026-07-01T00:00:00.000Z',
+    body: fields.body ?? { note: `serial ${fields.serial ?? 1}` },
+  };
+  return JSON.stringify({ payload: canonicalize(payload), signatures: ['-----BEGIN PGP SIGNATURE-----\n\nplaceholder\n-----END PGP SIGNATURE-----\n'] });
+}
+
+export const OPERATOR_TOKEN = 'operator-token-for-tests';
+
+export interface TestHub {
+  readonly hub: RunningHub;
+  readonly dataDir: string;
+  readonly operator: HubClient;
+  /** Enrolls `box` and returns a client holding its API key. */
+  enroll(box: string): Promise<HubClient>;
+}
+
+export async function startTestHub(t: Test, options: { dataDir?: string; maxWaitSeconds?: number; maxBodyBytes?: number } = {}): Promise<TestHub> {
+  const dataDir = options.dataDir ?? t.testdir();
+  const hub = await startHub({ dataDir, operatorToken: OPERATOR_TOKEN, ...options });
+  t.teardown(() => hub.close());
+  const operator = new HubClient({ url: hub.url, token: OPERATOR_TOKEN, timeoutMs: 10_000 });
+  return {
+    hub,
+    dataDir,
+    operator,
+    enroll: async (box) => {
+      const { apiKey } = await operator.enrollBox(box);
+      return new HubClient({ url: hub.url, token: apiKey, timeoutMs: 10_000 });
+    },
+  };
+}
