@@ -4,7 +4,8 @@
  * stdout; with --out it is written to <dir>/<name>/.felhom.yml, never over an existing manifest
  * without --force, and nothing is written when the import fails.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileDurably } from '../../runner/state/store.js';
 import { join, resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
@@ -54,10 +55,8 @@ const command: CommandModule = {
         throw new CliError('EEXIST', `${target} already exists; pass --force to overwrite it`);
       }
       mkdirSync(directory, { recursive: true });
-      // Write then rename: a crash never leaves half a manifest in the catalog.
-      const temporary = `${target}.tmp-${process.pid}`;
-      writeFileSync(temporary, yaml);
-      renameSync(temporary, target);
+      // A crash never leaves half a manifest in the catalog.
+      await writeFileDurably(target, yaml, 0o644);
       written = target;
     }
 

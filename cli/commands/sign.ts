@@ -13,7 +13,7 @@ import {
   type EnvelopeHeader,
   type EnvelopeType,
 } from '../../runner/envelope/index.js';
-import { writeFileAtomic } from '../../runner/envelope/atomic-file.js';
+import { writeFileDurably } from '../../runner/state/store.js';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
 import type { CommandContext, CommandModule } from '../command.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
@@ -107,7 +107,7 @@ const sign: CommandModule = {
       return ExitCode.ok;
     }
     try {
-      await writeFileAtomic(resolve(context.cwd, outPath), text);
+      await writeFileDurably(resolve(context.cwd, outPath), text, 0o644);
     } catch (error) {
       throw new CliError('EWRITE', `cannot write ${outPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { exitCode: ExitCode.failure, cause: error });
     }

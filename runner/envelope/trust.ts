@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type * as openpgp from 'openpgp';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileDurably } from '../state/store.js';
 import { isPlainObject, isSerial, type RotateKeysBody } from './format.js';
 import { fingerprintOf, KeyError, readPublicKey } from './keys.js';
 import { trustStoreOfVerified, type VerifiedEnvelope } from './verified.js';
@@ -127,7 +127,7 @@ export async function loadTrustStore(path: string): Promise<TrustStore> {
 }
 
 export async function writeTrustStore(path: string, store: TrustStore): Promise<void> {
-  await writeFileAtomic(path, serializeTrustStore(store));
+  await writeFileDurably(path, serializeTrustStore(store), 0o644);
 }
 
 /** Keys and threshold as one comparable string. */
