@@ -14,6 +14,8 @@ export interface CommandEntry {
 
 export const commands: readonly CommandEntry[] = [
   { path: ['validate'], summary: 'validate a box spec', load: () => import('./validate.js') },
+  { path: ['plan'], summary: 'plan a box spec offline under mocked providers', load: () => import('./plan.js') },
+  { path: ['policy', 'check'], summary: 'check a box spec against the policy rules', load: () => import('./policy-check.js') },
   { path: ['keys', 'generate'], summary: 'generate an OpenPGP operator or agent key', load: () => import('./keys-generate.js') },
   { path: ['trust', 'init'], summary: 'create a box trust store of operator keys', load: () => import('./trust-init.js') },
   { path: ['sign'], summary: 'sign a box spec or job into an envelope', load: () => import('./sign.js') },

@@ -26,7 +26,6 @@ export const DEFAULTS = {
   keyCustody: 'zero-knowledge-escrow' as KeyCustody,
   backupMode: 'snapshot' as const,
   nfsOptions: 'vers=4.2',
-  pbsPort: 8007,
   bulkMountRoot: '/mnt/bulk',
   dirMountRoot: '/mnt/felhom',
 } as const;

@@ -135,7 +135,6 @@ const storageShape: Shape = {
                 { kind: 'string', pattern: /^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, expected: 'expected a SHA-256 fingerprint as 32 colon-separated hex pairs' },
                 'Server certificate fingerprint.',
               ),
-              port: optional(positive(65535), 'PBS port; default 8007.'),
             },
           },
           'Durable identity.',

@@ -178,8 +178,6 @@ export interface PbsIdentity {
   readonly datastore: string;
   /** The server certificate's SHA-256 fingerprint, colon-separated hex. */
   readonly fingerprint: string;
-  /** @default - 8007 */
-  readonly port?: number;
 }
 
 export type StorageSpec = DirStorageSpec | NfsStorageSpec | CifsStorageSpec | PbsStorageSpec;

@@ -1,0 +1,49 @@
+/**
+ * The edge tier (`<box>.edge`), run by the hub with the Cloudflare API token: the tunnel's
+ * Cloudflare side (tunnel, ingress, DNS) and the geo WAF (seed §5, §7). The tunnel token it
+ * outputs reaches the host tier through the hub record, encrypted to the agent key.
+ */
+import * as cloudflare from '@pulumi/cloudflare';
+import * as pulumi from '@pulumi/pulumi';
+import { GeoWaf } from '../components/geo-waf.js';
+import { Tunnel } from '../components/tunnel.js';
+import type { TierEnvironment } from './environment.js';
+import type { ResolvedBox } from './spec/resolve.js';
+
+export interface EdgeOutputs {
+  readonly tunnelId: pulumi.Output<string>;
+  /** Secret: the hub stores it encrypted to the agent key as spec.edge.tunnel.token. */
+  readonly tunnelToken: pulumi.Output<string>;
+}
+
+/** Every public hostname and the guest serving it: the controller UI, then the apps. */
+export function edgeRoutes(box: ResolvedBox): { hostname: string; service: string }[] {
+  const serviceOf = (guestName: string) => box.guests.find((guest) => guest.name === guestName)!.serviceUrl;
+  return [
+    { hostname: box.edge.controllerHostname, service: serviceOf(box.edge.controllerGuest) },
+    ...box.apps.map((app) => ({ hostname: app.hostname, service: serviceOf(app.guest) })),
+  ];
+}
+
+export function edgeProgram(box: ResolvedBox, env: TierEnvironment): EdgeOutputs {
+  if (!env.cloudflareApiToken) throw new Error('the edge tier needs the Cloudflare API token, which only the hub holds');
+  const provider = new cloudflare.Provider(`${box.box}-cloudflare`, { apiToken: env.cloudflareApiToken() });
+  const tunnel = new Tunnel(
+    box.edge.tunnelName,
+    { accountId: box.edge.accountId, zoneId: box.edge.zoneId, tunnelName: box.edge.tunnelName, routes: edgeRoutes(box) },
+    { provider },
+  );
+  if (box.edge.geo) {
+    new GeoWaf(
+      `${box.box}-geo`,
+      {
+        zoneId: box.edge.zoneId,
+        mode: box.edge.geo.mode,
+        countries: box.edge.geo.countries,
+        ...(box.edge.geo.exemptHostnames ? { exemptHostnames: box.edge.geo.exemptHostnames } : {}),
+      },
+      { provider },
+    );
+  }
+  return { tunnelId: tunnel.tunnelId, tunnelToken: tunnel.tunnelToken };
+}

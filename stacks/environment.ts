@@ -1,0 +1,45 @@
+/**
+ * What a tier program needs besides the box spec: its tier's credentials and a way to turn
+ * the spec's secret references into Pulumi secrets. The agent, the hub and `felhom plan`
+ * each provide one; the programs never read credentials from anywhere else.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import type { SecretRef } from './spec/types.js';
+
+export interface TierEnvironment {
+  /**
+   * Resolves a secret reference from the spec to its value as a Pulumi secret. The agent
+   * decrypts `{ encrypted }` with its key and reads `{ ref }` from its local key store.
+   */
+  secret(reference: SecretRef): pulumi.Output<string>;
+  /** The host tier's Proxmox API token (`user@realm!token=uuid`), held only by the agent. */
+  proxmoxApiToken?(): pulumi.Output<string>;
+  /** The edge tier's Cloudflare API token, held only by the hub. */
+  cloudflareApiToken?(): pulumi.Output<string>;
+  /** The guest tier's Docker daemon. @default - unix:///var/run/docker.sock */
+  readonly dockerHost?: string;
+  /** Root directory for files the host tier writes (the cloudflared unit). @default - / */
+  readonly hostRootDir?: string;
+  /** Whether the host tier may run systemctl. @default - true */
+  readonly manageServices?: boolean;
+  /** Restrict the guest tier to one guest: the controller runs only its own. @default - every guest */
+  readonly guest?: string;
+}
+
+/** A name for a secret reference that never reveals its value: `ref:pbs-token` or `encrypted`. */
+export function describeSecretRef(reference: SecretRef): string {
+  return 'ref' in reference ? `ref:${reference.ref}` : 'encrypted';
+}
+
+/**
+ * The environment `felhom plan` uses: every secret becomes a placeholder that is still a
+ * Pulumi secret, so the plan shows where secrets go without holding any.
+ */
+export function planEnvironment(): TierEnvironment {
+  const placeholder = (name: string) => pulumi.secret(`<${name}>`);
+  return {
+    secret: (reference) => placeholder(describeSecretRef(reference)),
+    proxmoxApiToken: () => placeholder('proxmox-api-token'),
+    cloudflareApiToken: () => placeholder('cloudflare-api-token'),
+  };
+}
