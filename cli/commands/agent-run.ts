@@ -1,0 +1,93 @@
+/**
+ * `felhom agent run`: the box agent's daemon. Long-polls the hub, applies what verifies, checks
+ * drift every --drift-interval, backs off when the hub is down, and stops on SIGTERM/SIGINT
+ * (no new step starts; a running engine operation gets a grace period). Logs are JSON lines
+ * on stderr, with every secret the agent holds redacted.
+ */
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { TIERS, type Tier } from '../../stacks/spec/types.js';
+import type { CommandContext, CommandModule } from '../command.js';
+import { usageError } from '../errors.js';
+import { duration } from './envelope-io.js';
+import type { Agent } from '../../runner/agent/agent.js';
+import type { Logger } from '../../runner/agent/logger.js';
+
+/** The options `agent run` and `agent once` share. */
+export function agentOptions(command: Command): Command {
+  return command
+    .option('--hub <url>', 'hub URL (default: $FELHOM_HUB_URL)')
+    .requiredOption('--box <id>', 'this box id')
+    .requiredOption('--tier <tier>', `the tier this agent runs: ${TIERS.join(', ')}`)
+    .requiredOption('--state <dir>', 'the agent state directory')
+    .requiredOption('--trust <store>', 'the box trust store (felhom trust init)')
+    .option('--api-key-file <file>', 'the hub API key (default: <state>/keys/hub-api-key)');
+}
+
+export async function openCliAgent(context: CommandContext, options: Record<string, unknown>, extra: { stopSignal?: AbortSignal } = {}): Promise<{ agent: Agent; logger: Logger }> {
+  const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
+  if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
+  if (!TIERS.includes(options.tier as Tier)) throw usageError(`--tier: expected one of ${TIERS.join(', ')}, got ${JSON.stringify(options.tier)}`);
+  const [{ openAgent }, { EngineRunner }, { jsonLogger, SecretRegistry }] = await Promise.all([
+    import('../../runner/agent/open.js'),
+    import('../../runner/engine/run.js'),
+    import('../../runner/agent/logger.js'),
+  ]);
+  const secrets = new SecretRegistry();
+  const logger = jsonLogger({ stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) }, secrets, level: context.debug ? 'debug' : 'info' });
+  const agent = await openAgent({
+    box: options.box as string,
+    tier: options.tier as Tier,
+    stateDir: resolve(context.cwd, options.state as string),
+    trustPath: resolve(context.cwd, options.trust as string),
+    hubUrl,
+    ...(options.apiKeyFile ? { apiKeyFile: resolve(context.cwd, options.apiKeyFile as string) } : {}),
+    engine: new EngineRunner(),
+    logger,
+    secrets,
+    env: context.env,
+    ...(extra.stopSignal ? { stopSignal: extra.stopSignal } : {}),
+  });
+  return { agent, logger };
+}
+
+const command: CommandModule = {
+  description: 'run the box agent until stopped: pull, verify, apply, report, audit (docs/agent.md)',
+  configure(command: Command) {
+    agentOptions(command)
+      .option('--drift-interval <duration>', 'how often to check drift (refresh + preview)', '6h')
+      .option('--wait <seconds>', 'long-poll wait per cycle', '60');
+  },
+  async run(context, _args, options) {
+    const driftIntervalMs = duration(String(options.driftInterval), '--drift-interval');
+    const waitSeconds = Number(options.wait);
+    if (!Number.isInteger(waitSeconds) || waitSeconds < 1 || waitSeconds > 60) throw usageError(`--wait: expected 1..60 seconds, got ${String(options.wait)}`);
+    const stop = context.stopSignal;
+    const [{ runDaemon }, { LockHeldError }, { Backoff }] = await Promise.all([
+      import('../../runner/agent/daemon.js'),
+      import('../../runner/state/lock.js'),
+      import('../../runner/hub/backoff.js'),
+    ]);
+    // Another agent on this state dir: wait for it (a restart overlapping the old process).
+    const backoff = new Backoff({ baseMs: 1000, capMs: 60_000 });
+    for (;;) {
+      try {
+        const { agent, logger } = await openCliAgent(context, options, { stopSignal: stop });
+        try {
+          await runDaemon(agent, { stopSignal: stop, waitSeconds, driftIntervalMs, logger });
+        } finally {
+          await agent.close();
+        }
+        return 0;
+      } catch (error) {
+        if (!(error instanceof LockHeldError) || stop.aborted) throw error;
+        const delay = backoff.next();
+        context.out.warn(JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: 'stack lock held by another agent; waiting', holderPid: error.holder.pid, delayMs: delay }));
+        await sleep(delay, undefined, { signal: stop }).catch(() => undefined);
+        if (stop.aborted) return 0;
+      }
+    }
+  },
+};
+export default command;

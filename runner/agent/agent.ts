@@ -1,0 +1,609 @@
+/**
+ * The agent: one cycle is an ordered list of steps (fluxcd's reconcilers are the model):
+ *
+ *   recover → fetch → for each envelope: journal → verify → apply → report → audit
+ *
+ * Each step returns a result or throws a typed error; the first error stops the cycle (or, for
+ * an envelope refused or failed for good, that envelope's own steps, which end in a report and
+ * an audit entry). Errors say how to handle them: `stalled` (a person must look), `waiting`
+ * (retry later with backoff), `generic`. docs/agent.md describes every step and the state dir.
+ *
+ * Durability order: the journal records a step before it starts; the report and audit record of
+ * a finished envelope go into the outbox (agent.json) before its journal entry turns final; an
+ * audit entry is appended only if the log does not already hold it. So a kill at any moment
+ * loses nothing and repeats nothing a person would see twice.
+ */
+import type { PulumiFn } from '@pulumi/pulumi/automation/index.js';
+import {
+  applyKeyRotation,
+  EnvelopeError,
+  loadTrustStore,
+  parseEnvelope,
+  verifyEnvelope,
+  type BodyValidator,
+  type VerifiedEnvelope,
+} from '../envelope/index.js';
+import { EngineCancelledError } from '../engine/errors.js';
+import type { ChangeCounts, EngineOperation, EngineOutcome, EngineRunner, StackTarget } from '../engine/run.js';
+import type { InstalledPlugin } from '../engine/locate.js';
+import { HubClient, HubError, HubRequestError } from '../hub/client.js';
+import type { EngineSummary, ReportRequest } from '../hub/protocol.js';
+import { verifyAuditLog, type AuditLog, type AuditRecord, type Reason } from '../state/audit.js';
+import { FINAL_STATES, type Journal, type JournalEntry } from '../state/journal.js';
+import type { Lock } from '../state/lock.js';
+import type { DurableStore } from '../state/store.js';
+import type { TierEnvironment } from '../../stacks/environment.js';
+import type { ResolvedBox } from '../../stacks/spec/resolve.js';
+import type { BoxSpec, Tier } from '../../stacks/spec/types.js';
+import { planDeploy, runDeploy, type HostOperations } from './deploy.js';
+import { agentEnvironment } from './environment.js';
+import { auditAction, workItem, type WorkItem } from './envelope-item.js';
+import { CapabilityError, EnvelopeLostError, errorKind, StoppingError, toReason, UnsupportedJobError, AgentError, type ErrorKind } from './errors.js';
+import { silentLogger, SecretRegistry, type Logger } from './logger.js';
+import type { ProgramFactory } from './program.js';
+import { EnvelopeArchive, type AgentStateData, type OutboxReport, type StateLayout } from './state-dir.js';
+
+export type StepName = 'recover' | 'fetch' | 'journal' | 'verify' | 'apply' | 'report' | 'audit' | 'drift';
+
+/** Called before each step starts; tests pause or announce here (kill -9 at a known step). */
+export type BeforeStepHook = (step: StepName, item?: { digest: string; serial: number; action: string }) => void | Promise<void>;
+
+export interface AgentOptions {
+  readonly box: string;
+  readonly tier: Tier;
+  readonly layout: StateLayout;
+  /** The trust store file; rotate-keys jobs rewrite it. */
+  readonly trustPath: string;
+  readonly hub: HubClient;
+  readonly journal: Journal;
+  readonly audit: AuditLog;
+  readonly state: DurableStore<AgentStateData>;
+  readonly engine: EngineRunner;
+  /** The stack passphrase (keys/stack-passphrase). */
+  readonly passphrase: string;
+  /** Builds the tier program for a resolved box. */
+  readonly programFor: ProgramFactory;
+  /** Validates and resolves a verified spec body (catalog, golden sizing). */
+  readonly resolve: (spec: BoxSpec) => ResolvedBox;
+  /** The box spec validator as an envelope body validator (rule 13). */
+  readonly validateBody: BodyValidator;
+  /** Plugins the program needs, checked before the engine starts. @default - none */
+  readonly requiredPlugins?: (tier: Tier) => Promise<readonly InstalledPlugin[]>;
+  /** Proxmox operations for snapshot-before-deploy, rollback, restore. @default - none (those jobs are refused) */
+  readonly hostOperations?: HostOperations;
+  readonly logger?: Logger;
+  readonly secrets?: SecretRegistry;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly clock?: () => Date;
+  readonly beforeStep?: BeforeStepHook;
+  /** Stops the agent: no new step starts; a running engine operation gets `engineGraceMs` to finish. */
+  readonly stopSignal?: AbortSignal;
+  /** @default 120 000 ms */
+  readonly engineGraceMs?: number;
+  /** Pulumi project name of the agent's stacks. @default felhom */
+  readonly projectName?: string;
+  /**
+   * The stack lock (runner/state/lock.ts), held for the agent's whole life: the journal, audit
+   * log and agent state have one writer, and one engine runs per stack. Released by close().
+   */
+  readonly lock?: Lock;
+}
+
+export type ItemOutcome = 'succeeded' | 'failed' | 'rejected' | 'skipped';
+
+export interface ItemResult {
+  readonly digest: string;
+  readonly serial: number;
+  readonly action: string;
+  readonly outcome: ItemOutcome;
+  readonly reason?: Reason;
+  readonly counts?: ChangeCounts;
+  readonly durationMs?: number;
+}
+
+export interface CycleResult {
+  /** `idle`: nothing new; `done`: envelopes processed; `waiting`/`stalled`/`failed`: the cycle stopped at an error. */
+  readonly status: 'idle' | 'done' | 'waiting' | 'stalled' | 'failed';
+  readonly items: readonly ItemResult[];
+  /** Engine operations this cycle started. */
+  readonly engineRuns: number;
+  readonly error?: Reason & { readonly kind: ErrorKind; readonly step: StepName };
+}
+
+export interface DriftResult {
+  readonly status: 'checked' | 'no-spec';
+  readonly counts?: ChangeCounts;
+  readonly drifted: boolean;
+}
+
+/** A failure inside an envelope's steps, remembered with the step it happened in. */
+class StepFailure extends Error {
+  constructor(readonly step: StepName, readonly error: unknown) {
+    super(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
+export class Agent {
+  readonly box: string;
+  readonly tier: Tier;
+  readonly #o: AgentOptions;
+  readonly #log: Logger;
+  readonly #archive: EnvelopeArchive;
+  readonly #secrets: SecretRegistry;
+  #engineRuns = 0;
+
+  constructor(options: AgentOptions) {
+    this.#o = options;
+    this.box = options.box;
+    this.tier = options.tier;
+    this.#log = options.logger ?? silentLogger;
+    this.#secrets = options.secrets ?? new SecretRegistry();
+    this.#secrets.add(options.passphrase);
+    this.#archive = new EnvelopeArchive(options.layout.envelopes);
+  }
+
+  get #key(): string {
+    return `${this.box}/${this.tier}`;
+  }
+
+  /** Releases the stack lock; the agent must not be used afterwards. */
+  async close(): Promise<void> {
+    await this.#o.lock?.release();
+  }
+
+  get stackName(): string {
+    return `${this.box}.${this.tier}`;
+  }
+
+  // ---- the cycle ------------------------------------------------------------------------------
+
+  /** One cycle. `waitSeconds` > 0 long-polls the hub for changes. */
+  async cycle(options: { waitSeconds?: number } = {}): Promise<CycleResult> {
+    const items: ItemResult[] = [];
+    const runsBefore = this.#engineRuns;
+    let step: StepName = 'recover';
+    try {
+      // recover: envelopes a previous run left unfinished (a crash, a held lock) go first.
+      await this.#step('recover');
+      for (const entry of this.#o.journal.unfinished().filter((job) => job.box === this.box && job.tier === this.tier)) {
+        items.push(await this.#resume(entry));
+      }
+      await this.#deliver();
+
+      step = 'fetch';
+      await this.#step('fetch');
+      const fetched = await this.#fetch(options.waitSeconds ?? 0);
+      for (const item of fetched) items.push(await this.#process(item));
+    } catch (error) {
+      const failure = error instanceof StepFailure ? error : new StepFailure(step, error);
+      const kind = errorKind(failure.error);
+      const reason = toReason(failure.error);
+      const log = kind === 'waiting' ? this.#log.warn : this.#log.error;
+      log('cycle stopped', { step: failure.step, kind, ...reason });
+      return { status: kind === 'generic' ? 'failed' : kind, items, engineRuns: this.#engineRuns - runsBefore, error: { ...reason, kind, step: failure.step } };
+    }
+    const worked = items.some((item) => item.outcome !== 'skipped');
+    return { status: worked ? 'done' : 'idle', items, engineRuns: this.#engineRuns - runsBefore };
+  }
+
+  async #step(step: StepName, item?: WorkItem | JournalEntry): Promise<void> {
+    if (this.#o.stopSignal?.aborted) throw new StepFailure(step, new StoppingError(`the agent is stopping; the ${step} step was not started`));
+    if (this.#o.beforeStep) {
+      const header = item && 'header' in item ? item.header : item;
+      await this.#o.beforeStep(step, header ? { digest: header.id, serial: header.serial, action: header.action } : undefined);
+    }
+  }
+
+  /** fetch: the desired spec and the pending jobs, conditional on what the box already holds. */
+  async #fetch(waitSeconds: number): Promise<WorkItem[]> {
+    const state = this.#o.state.data;
+    const specEtag = state.specEtags[this.#key];
+    const jobEtag = state.jobEtags[this.#key];
+    const poll = waitSeconds > 0 ? new AbortController() : undefined;
+    const signal = poll ? AbortSignal.any([poll.signal, ...(this.#o.stopSignal ? [this.#o.stopSignal] : [])]) : this.#o.stopSignal;
+    const aborted = Symbol('aborted');
+    // Both long polls at once; the first that brings news ends the other.
+    const guard = async <T>(request: Promise<T>, isNews: (value: T) => boolean): Promise<T | typeof aborted> => {
+      try {
+        const value = await request;
+        if (isNews(value)) poll?.abort();
+        return value;
+      } catch (error) {
+        if (poll?.signal.aborted && !(error instanceof HubError)) return aborted;
+        throw error;
+      }
+    };
+    const common = { ...(waitSeconds > 0 ? { waitSeconds } : {}), ...(signal ? { signal } : {}) };
+    const [spec, jobs] = await Promise.all([
+      guard(this.#o.hub.fetchSpec(this.box, this.tier, { etag: specEtag ?? null, ...common }), (value) => value.status === 'changed'),
+      guard(this.#o.hub.fetchJobs(this.box, this.tier, { etag: jobEtag ?? null, ...common }), (value) => value.status === 'changed'),
+    ]);
+    if (this.#o.stopSignal?.aborted) throw new StoppingError('the agent is stopping');
+
+    const items: WorkItem[] = [];
+    if (spec !== aborted && spec.status === 'changed') {
+      const item = workItem('spec', spec.envelope, this.box, this.tier, spec.etag);
+      const lastApplied = this.#o.journal.lastApplied(this.box, this.tier);
+      // Already final, or the spec last applied: nothing to do, remember the ETag.
+      if (this.#isFinal(item.digest) || lastApplied?.specDigest === item.digest) await this.#rememberSpecEtag(spec.etag);
+      else items.push(item);
+    }
+    if (jobs !== aborted && jobs.status === 'changed') {
+      for (const job of jobs.jobs) {
+        const item = workItem('job', job.envelope, this.box, this.tier);
+        if (!this.#o.journal.get(item.digest)) items.push(item);
+      }
+      await this.#o.state.update((data) => {
+        data.jobEtags[this.#key] = jobs.etag;
+      });
+    }
+    // Serials are one sequence over specs and jobs: apply them in the order the operator issued them.
+    return items.sort((a, b) => a.header.serial - b.header.serial);
+  }
+
+  #isFinal(digest: string): boolean {
+    const entry = this.#o.journal.get(digest);
+    return entry !== undefined && FINAL_STATES.includes(entry.state);
+  }
+
+  async #rememberSpecEtag(etag: string | undefined): Promise<void> {
+    if (!etag || this.#o.state.data.specEtags[this.#key] === etag) return;
+    await this.#o.state.update((data) => {
+      data.specEtags[this.#key] = etag;
+    });
+  }
+
+  /** An unfinished journal entry, continued from its archived envelope. */
+  async #resume(entry: JournalEntry): Promise<ItemResult> {
+    const envelope = await this.#archive.get(entry.id);
+    if (envelope === undefined) {
+      const lost = new EnvelopeLostError(`envelope ${entry.id.slice(0, 12)} of the unfinished ${entry.action} job is not in the archive; it cannot be retried`);
+      return this.#finish(entry, entry.state === 'running' || entry.state === 'verified' || entry.state === 'received' ? 'failed' : 'rejected', lost, null);
+    }
+    this.#log.info('resuming an unfinished envelope', { digest: entry.id, state: entry.state, action: entry.action });
+    return this.#process({ ...workItem(entry.type, envelope, this.box, this.tier), header: entry });
+  }
+
+  /** journal → verify → apply → report → audit, for one envelope. */
+  async #process(item: WorkItem): Promise<ItemResult> {
+    // journal: record the envelope as received before believing any of it.
+    await this.#step('journal', item);
+    let entry = this.#o.journal.get(item.digest);
+    if (entry && FINAL_STATES.includes(entry.state)) return { digest: item.digest, serial: item.header.serial, action: item.header.action, outcome: 'skipped' };
+    if (!entry) {
+      if (item.parsed) await this.#archive.put(item.digest, item.envelope);
+      entry = await this.#o.journal.receive(item.header);
+    }
+
+    // verify: the same checks, in the same order, as `felhom verify`; pure, writes nothing.
+    await this.#step('verify', item);
+    let verified: VerifiedEnvelope;
+    try {
+      const trust = await loadTrustStore(this.#o.trustPath);
+      verified = await verifyEnvelope(item.envelope, {
+        trust,
+        box: this.box,
+        tier: this.tier,
+        ...this.#lastSerial(),
+        now: this.#now(),
+        validateBody: this.#o.validateBody,
+      });
+    } catch (error) {
+      if (errorKind(error) === 'waiting') throw new StepFailure('verify', error);
+      const outcome = entry.state === 'running' ? 'failed' : error instanceof EnvelopeError ? 'rejected' : 'failed';
+      return this.#finish(entry, outcome, error, null);
+    }
+    if (entry.state === 'received') {
+      await this.#appendAuditOnce({ ...this.#auditBase(entry, verified), outcome: 'accepted' });
+      entry = await this.#o.journal.transition(entry.id, 'verified');
+    }
+
+    // apply: under the stack lock (held for the agent's life, see open.ts); `running` is on disk before the engine starts.
+    await this.#step('apply', item);
+    let result: { counts?: ChangeCounts };
+    const started = performance.now();
+    try {
+      const resumedRunning = entry.state === 'running';
+      if (!resumedRunning) entry = await this.#o.journal.transition(entry.id, 'running');
+      result = await this.#apply(verified, resumedRunning);
+    } catch (error) {
+      if (error instanceof EngineCancelledError || errorKind(error) === 'waiting') {
+        // Left `running` on purpose: the next start recovers the stack and retries it.
+        this.#log.warn('engine operation interrupted; the job stays running and is retried', { digest: entry.id, ...toReason(error) });
+        throw new StepFailure('apply', error);
+      }
+      const failed = await this.#finish(entry, 'failed', error, verified, Math.round(performance.now() - started));
+      if (item.source === 'spec') await this.#rememberSpecEtag(item.etag);
+      return failed;
+    }
+    const durationMs = Math.round(performance.now() - started);
+    const done = await this.#finish(entry, 'succeeded', undefined, verified, durationMs, result.counts);
+    if (item.source === 'spec') await this.#rememberSpecEtag(item.etag);
+    return done;
+  }
+
+  #lastSerial(): { lastSerial?: number } {
+    const applied = this.#o.journal.lastApplied(this.box, this.tier);
+    return applied ? { lastSerial: applied.serial } : {};
+  }
+
+  #now(): Date {
+    return this.#o.clock?.() ?? new Date();
+  }
+
+  /** What a verified envelope asks for, carried out. */
+  async #apply(verified: VerifiedEnvelope, resumed: boolean): Promise<{ counts?: ChangeCounts }> {
+    const { header } = verified;
+    if (header.type === 'spec') return this.#deploy(verified.body as unknown as BoxSpec, resumed);
+    const body = verified.body;
+    const action = body.action as string;
+    switch (action) {
+      case 'rotate-keys':
+        // Trusted state changes only here, after every check passed.
+        await applyKeyRotation(verified, this.#o.trustPath);
+        return {};
+      case 'apply':
+        return this.#deploy(await this.#lastAppliedSpec(), resumed);
+      case 'preview': {
+        const outcome = await this.#engineOp('preview', await this.#lastAppliedSpec(), resumed);
+        return { counts: outcome.counts };
+      }
+      case 'refresh': {
+        // Drift is reported, never corrected: refresh records reality, preview says what up would change.
+        const spec = await this.#lastAppliedSpec();
+        await this.#engineOp('refresh', spec, resumed);
+        const preview = await this.#engineOp('preview', spec, false);
+        return { counts: preview.counts };
+      }
+      case 'destroy': {
+        const capabilities = Array.isArray(body.capabilities) ? body.capabilities : [];
+        if (!capabilities.includes('destroy')) throw new CapabilityError("a destroy job must carry capabilities: ['destroy'] in its signed body");
+        const outcome = await this.#engineOp('destroy', await this.#lastAppliedSpec(), resumed);
+        return { counts: outcome.counts };
+      }
+      case 'snapshot':
+      case 'rollback':
+      case 'restore': {
+        const ops = this.#o.hostOperations;
+        if (!ops) throw new UnsupportedJobError(`a ${action} job needs Proxmox host operations, which this agent does not have`);
+        const vmId = Number(body.vmId);
+        const name = String(body.name ?? '');
+        if (!Number.isSafeInteger(vmId) || vmId < 100) throw new UnsupportedJobError(`body.vmId: expected a guest id (>= 100), got ${JSON.stringify(body.vmId)}`);
+        if (action === 'snapshot') await ops.snapshot(vmId, name);
+        else if (action === 'rollback') await ops.rollback(vmId, name);
+        else throw new UnsupportedJobError('restore jobs run through the restore directive (docs/agent.md "Restore mode"), not yet wired into the agent cycle');
+        return {};
+      }
+      default:
+        throw new UnsupportedJobError(`unknown job action ${JSON.stringify(action)}`);
+    }
+  }
+
+  /** A spec deploy: snapshot-before-deploy, up, health check, keep or roll back (docs/agent.md). */
+  async #deploy(spec: BoxSpec, resumed: boolean): Promise<{ counts?: ChangeCounts }> {
+    const box = this.#o.resolve(spec);
+    const plan = planDeploy({
+      snapshotBeforeDeploy: box.backup.snapshotBeforeDeploy,
+      guests: this.tier === 'host' ? box.guests.map((guest) => ({ name: guest.name, vmId: guest.vmId })) : [],
+      hostOperations: this.#o.hostOperations !== undefined,
+      snapshotName: `felhom-predeploy-${this.#now().toISOString().replace(/\D/g, '').slice(0, 14)}`,
+    });
+    let counts: ChangeCounts | undefined;
+    await runDeploy(plan, {
+      ...(this.#o.hostOperations ? { ops: this.#o.hostOperations } : {}),
+      up: async () => {
+        counts = (await this.#engineOp('up', spec, resumed, box)).counts;
+      },
+      refresh: async () => {
+        await this.#engineOp('refresh', spec, false, box);
+      },
+    });
+    return counts ? { counts } : {};
+  }
+
+  async #lastAppliedSpec(): Promise<BoxSpec> {
+    const applied = this.#o.journal.lastApplied(this.box, this.tier);
+    const digest = applied?.specDigest;
+    if (!digest) throw new AgentError('ENO_SPEC', 'stalled', `no spec has been applied to ${this.stackName} yet; publish one first`);
+    const envelope = await this.#archive.get(digest);
+    if (!envelope) throw new EnvelopeLostError(`the last applied spec ${digest.slice(0, 12)} is not in the envelope archive`);
+    // Trusted: it was verified when applied, and the archive checks the payload still hashes to its name.
+    return (JSON.parse(parseEnvelope(envelope).payload) as { body: BoxSpec }).body;
+  }
+
+  async #target(): Promise<StackTarget> {
+    const plugins = this.#o.requiredPlugins ? await this.#o.requiredPlugins(this.tier) : undefined;
+    return {
+      projectName: this.#o.projectName ?? 'felhom',
+      stackName: this.stackName,
+      stateDir: this.#o.layout.engine,
+      passphrase: this.#o.passphrase,
+      ...(plugins ? { requiredPlugins: plugins } : {}),
+    };
+  }
+
+  async #program(spec: BoxSpec, box?: ResolvedBox): Promise<PulumiFn> {
+    const resolved = box ?? this.#o.resolve(spec);
+    const env: TierEnvironment = await agentEnvironment(spec, { layout: this.#o.layout, env: this.#o.env ?? process.env, secrets: this.#secrets, needsProxmoxToken: this.tier === 'host' });
+    return this.#o.programFor(this.tier, resolved, env);
+  }
+
+  /** One engine operation; a resumed job first clears what a killed engine left behind. */
+  async #engineOp(operation: EngineOperation, spec: BoxSpec, resumed: boolean, box?: ResolvedBox): Promise<EngineOutcome> {
+    const program = await this.#program(spec, box);
+    const target = await this.#target();
+    // A missing plugin is a stalled failure before any engine starts.
+    await this.#o.engine.preflight(target);
+    const signal = this.#engineSignal();
+    try {
+      if (resumed) await this.#o.engine.recover(program, target, { logger: this.#log, ...(signal ? { signal: signal.signal } : {}) });
+      this.#engineRuns += 1;
+      return await this.#o.engine.run(operation, program, target, { logger: this.#log, ...(signal ? { signal: signal.signal } : {}) });
+    } finally {
+      signal?.dispose();
+    }
+  }
+
+  /** Aborts `engineGraceMs` after the stop signal: the engine gets that long to finish on its own. */
+  #engineSignal(): { signal: AbortSignal; dispose: () => void } | undefined {
+    const stop = this.#o.stopSignal;
+    if (!stop) return undefined;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const onStop = () => {
+      this.#log.warn('stop requested; letting the engine operation finish', { graceMs: this.#o.engineGraceMs ?? 120_000 });
+      timer = setTimeout(() => controller.abort(), this.#o.engineGraceMs ?? 120_000);
+    };
+    if (stop.aborted) onStop();
+    else stop.addEventListener('abort', onStop, { once: true });
+    return {
+      signal: controller.signal,
+      dispose: () => {
+        stop.removeEventListener('abort', onStop);
+        if (timer) clearTimeout(timer);
+      },
+    };
+  }
+
+  // ---- report and audit -----------------------------------------------------------------------
+
+  #auditBase(entry: JournalEntry, verified: VerifiedEnvelope | null): Omit<AuditRecord, 'outcome'> {
+    return {
+      actor: verified ? verified.signers.join(',') : 'unverified',
+      action: auditAction(entry),
+      box: this.box,
+      tier: this.tier,
+      envelopeDigest: entry.id,
+    };
+  }
+
+  /**
+   * Ends an envelope's steps: the report and audit record go into the outbox first, then the
+   * journal entry turns final, then the outbox is delivered (report and audit steps).
+   */
+  async #finish(entry: JournalEntry, outcome: 'succeeded' | 'failed' | 'rejected', error: unknown, verified: VerifiedEnvelope | null, durationMs?: number, counts?: ChangeCounts): Promise<ItemResult> {
+    const reason = error === undefined ? undefined : toReason(error);
+    if (reason) this.#log[outcome === 'rejected' ? 'warn' : 'error'](`envelope ${outcome}`, { digest: entry.id, serial: entry.serial, action: entry.action, ...reason });
+    else this.#log.info('envelope applied', { digest: entry.id, serial: entry.serial, action: entry.action, ...counts, durationMs });
+    const report: OutboxReport = {
+      box: this.box,
+      jobId: entry.id,
+      tier: this.tier,
+      outcome,
+      ...(entry.serial > 0 ? { serial: entry.serial } : {}),
+      ...(counts ? { engine: engineSummary(counts) } : {}),
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      ...(reason ? { reason } : {}),
+    };
+    const audit: AuditRecord = { ...this.#auditBase(entry, verified), outcome, ...(reason ? { reason } : {}) };
+    await this.#o.state.update((data) => {
+      data.outbox = data.outbox.filter((pending) => pending.report.jobId !== entry.id);
+      data.outbox.push({ report, audit, audited: false });
+    });
+    await this.#o.journal.transition(entry.id, outcome, reason);
+    await this.#deliver(entry);
+    return { digest: entry.id, serial: entry.serial, action: entry.action, outcome, ...(reason ? { reason } : {}), ...(counts ? { counts } : {}), ...(durationMs !== undefined ? { durationMs } : {}) };
+  }
+
+  /**
+   * report and audit: appends each outbox record's audit entry (once), posts its report, and
+   * uploads new audit entries. A hub outage leaves them in the outbox for the next cycle; it
+   * never blocks or loses the local audit log.
+   */
+  async #deliver(entry?: JournalEntry): Promise<void> {
+    const outbox = this.#o.state.data.outbox;
+    if (outbox.length === 0 && (this.#o.audit.head?.seq ?? 0) <= this.#o.state.data.auditUploadedSeq) return;
+    await this.#step('audit', entry);
+    for (const pending of outbox.filter((record) => !record.audited)) {
+      await this.#appendAuditOnce(pending.audit);
+      await this.#o.state.update(() => {
+        pending.audited = true;
+      });
+    }
+    await this.#step('report', entry);
+    try {
+      for (const pending of [...this.#o.state.data.outbox]) {
+        const { box, ...report } = pending.report;
+        await this.#o.hub.postReport(box, report as ReportRequest);
+        await this.#o.state.update((data) => {
+          data.outbox = data.outbox.filter((record) => record !== pending);
+        });
+      }
+      await this.#uploadAudit();
+    } catch (error) {
+      if (errorKind(error) !== 'waiting') throw error;
+      this.#log.warn('hub unreachable; reports and audit entries stay queued', { ...toReason(error) });
+    }
+  }
+
+  async #appendAuditOnce(record: AuditRecord): Promise<void> {
+    // Agent-initiated records (drift checks) carry no envelope to recognise them by.
+    if (record.envelopeDigest === null) {
+      await this.#o.audit.append(record);
+      return;
+    }
+    const { entries } = await verifyAuditLog(this.#o.audit.file);
+    const present = entries.some((entry) => entry.envelopeDigest === record.envelopeDigest && entry.outcome === record.outcome && entry.action === record.action);
+    if (!present) await this.#o.audit.append(record);
+  }
+
+  async #uploadAudit(): Promise<void> {
+    const head = this.#o.audit.head?.seq ?? 0;
+    const uploaded = this.#o.state.data.auditUploadedSeq;
+    if (head <= uploaded) return;
+    const { entries } = await verifyAuditLog(this.#o.audit.file);
+    const fresh = entries.filter((entry) => entry.seq > uploaded);
+    try {
+      const answer = await this.#o.hub.postAudit(this.box, fresh);
+      await this.#o.state.update((data) => {
+        data.auditUploadedSeq = Math.max(data.auditUploadedSeq, answer.head?.seq ?? 0);
+      });
+    } catch (error) {
+      // The hub holds fewer entries than we thought (its data was restored): send all next time.
+      if (error instanceof HubRequestError && error.code === 'EAUDIT_GAP') {
+        await this.#o.state.update((data) => {
+          data.auditUploadedSeq = 0;
+        });
+        return;
+      }
+      throw error;
+    }
+  }
+
+  // ---- drift ----------------------------------------------------------------------------------
+
+  /** refresh + preview of the last applied spec; reports drift counts, never corrects. */
+  async checkDrift(): Promise<DriftResult> {
+    await this.#step('drift');
+    const applied = this.#o.journal.lastApplied(this.box, this.tier);
+    if (!applied?.specDigest) return { status: 'no-spec', drifted: false };
+    const spec = await this.#lastAppliedSpec();
+    const started = performance.now();
+    await this.#engineOp('refresh', spec, false);
+    const counts = (await this.#engineOp('preview', spec, false)).counts;
+    const drifted = counts.create + counts.update + counts.delete + counts.replace > 0;
+    const at = this.#now().toISOString();
+    this.#log[drifted ? 'warn' : 'info']('drift check', { ...counts, drifted });
+    await this.#o.state.update((data) => {
+      data.lastDriftAt[this.#key] = at;
+      data.outbox.push({
+        report: { box: this.box, jobId: `drift-${this.stackName}-${at}`, tier: this.tier, outcome: 'succeeded', engine: engineSummary(counts), durationMs: Math.round(performance.now() - started) },
+        audit: { actor: 'agent', action: 'drift.check', box: this.box, tier: this.tier, envelopeDigest: null, outcome: 'succeeded', ...(drifted ? { reason: { code: 'EDRIFT', message: `${counts.create + counts.update + counts.delete + counts.replace} resource(s) drifted from the applied spec` } } : {}) },
+        audited: false,
+      });
+    });
+    await this.#deliver();
+    return { status: 'checked', counts, drifted };
+  }
+
+  /** When the last drift check ran, if ever. */
+  lastDriftAt(): Date | undefined {
+    const at = this.#o.state.data.lastDriftAt[this.#key];
+    return at ? new Date(at) : undefined;
+  }
+}
+
+/** The hub's report counts: a replacement counts as an update. */
+export function engineSummary(counts: ChangeCounts): EngineSummary {
+  return { created: counts.create, updated: counts.update + counts.replace, deleted: counts.delete, same: counts.same };
+}

@@ -1,0 +1,83 @@
+/**
+ * The agent's own errors, and how any error the cycle meets is classified. Every error in the
+ * runner already says how to handle it (`kind`): envelope refusals, trust-store and secret
+ * problems are `stalled`; hub outages and a held lock are `waiting`; engine failures say
+ * their own (runner/engine/errors.ts). {@link errorKind} reads that, never the message.
+ */
+import type { Reason } from '../state/audit.js';
+
+export type ErrorKind = 'stalled' | 'waiting' | 'generic';
+
+export class AgentError extends Error {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly exitCode: number;
+  constructor(code: string, kind: ErrorKind, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.kind = kind;
+    this.exitCode = options.exitCode ?? (kind === 'stalled' ? 1 : 3);
+  }
+}
+
+/** The agent cannot start: a missing key, passphrase or state directory problem. A person must fix it. */
+export class AgentSetupError extends AgentError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('EAGENT_SETUP', 'stalled', message, { ...options, exitCode: 3 });
+  }
+}
+
+/** A verified job asks for something its body does not allow (a destroy without the `destroy` capability). */
+export class CapabilityError extends AgentError {
+  constructor(message: string) {
+    super('ECAPABILITY', 'stalled', message);
+  }
+}
+
+/** A verified job this agent cannot carry out here (a snapshot without Proxmox host operations). */
+export class UnsupportedJobError extends AgentError {
+  constructor(message: string) {
+    super('EJOB_UNSUPPORTED', 'stalled', message);
+  }
+}
+
+/** The envelope a journal entry names is no longer on disk: the job cannot be retried. */
+export class EnvelopeLostError extends AgentError {
+  constructor(message: string) {
+    super('EENVELOPE_LOST', 'stalled', message);
+  }
+}
+
+/** A post-deploy health check failed (the deploy was rolled back when a snapshot existed). */
+export class HealthCheckError extends AgentError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('EHEALTH', 'generic', message, options);
+  }
+}
+
+/** The agent is stopping: no new step starts. */
+export class StoppingError extends AgentError {
+  constructor(message = 'the agent is stopping') {
+    super('ESTOPPING', 'waiting', message);
+  }
+}
+
+/** How to handle `error`: its own `kind` when it declares one, else generic. */
+export function errorKind(error: unknown): ErrorKind {
+  const kind = (error as { kind?: unknown } | null)?.kind;
+  return kind === 'stalled' || kind === 'waiting' ? kind : 'generic';
+}
+
+/** The error's reason code: its own `code` when it is one (`EREPLAY`), else EAGENT_INTERNAL. */
+export function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code) ? code.slice(0, 64) : 'EAGENT_INTERNAL';
+}
+
+/** `{ code, message }` with a one-line message, as journals, reports and audit entries carry it. */
+export function toReason(error: unknown): Reason {
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text.split('\n').map((part) => part.trim()).find(Boolean) ?? 'unknown error';
+  return { code: errorCode(error), message: line.length > 500 ? `${line.slice(0, 497)}...` : line };
+}

@@ -1,0 +1,117 @@
+/**
+ * Builds an {@link Agent} from a state directory: opens the journal, audit log and agent state,
+ * reads (or generates) the stack passphrase and the hub API key, and plugs in the box spec
+ * validator and resolver. The CLI and the tests' child agent both start here; the program
+ * factory is injectable (docs/agent.md "Programs").
+ */
+import type { BodyValidator } from '../envelope/index.js';
+import type { EngineRunner } from '../engine/run.js';
+import { HubClient } from '../hub/client.js';
+import { AuditLog } from '../state/audit.js';
+import { Journal } from '../state/journal.js';
+import type { InstalledPlugin } from '../engine/locate.js';
+import type { Tier } from '../../stacks/spec/types.js';
+import { Agent, type BeforeStepHook } from './agent.js';
+import type { HostOperations } from './deploy.js';
+import { AgentSetupError } from './errors.js';
+import { SecretRegistry, type Logger } from './logger.js';
+import type { ProgramFactory } from './program.js';
+import { loadOrCreateStackPassphrase, openAgentState, prepareStateDir, readSecretFile, type StateLayout } from './state-dir.js';
+import { acquireLock, stackLockFile, type Lock } from '../state/lock.js';
+
+export interface OpenAgentOptions {
+  readonly box: string;
+  readonly tier: Tier;
+  readonly stateDir: string;
+  readonly trustPath: string;
+  readonly hubUrl: string;
+  /** @default - `<state>/keys/hub-api-key` */
+  readonly apiKeyFile?: string;
+  readonly engine: EngineRunner;
+  /** @default - the real tier programs */
+  readonly programFor?: ProgramFactory;
+  /** @default - the plugins of the real tier program when programFor is the default, else none */
+  readonly requiredPlugins?: (tier: Tier) => Promise<readonly InstalledPlugin[]>;
+  readonly hostOperations?: HostOperations;
+  readonly logger?: Logger;
+  readonly secrets?: SecretRegistry;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly clock?: () => Date;
+  readonly beforeStep?: BeforeStepHook;
+  readonly stopSignal?: AbortSignal;
+  readonly engineGraceMs?: number;
+  /** Hub request timeout. @default 30 000 ms */
+  readonly hubTimeoutMs?: number;
+}
+
+export async function openAgent(options: OpenAgentOptions): Promise<Agent> {
+  const layout = await prepareStateDir(options.stateDir);
+  // One agent per stack and state dir: the lock comes before any state is read, so the state
+  // this agent loads is the state no one else writes (a second agent gets LockHeldError: waiting).
+  const lock = await acquireLock(stackLockFile(layout.root, `${options.box}.${options.tier}`));
+  try {
+    return await openLocked(options, layout, lock);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: Lock): Promise<Agent> {
+  const secrets = options.secrets ?? new SecretRegistry();
+  const apiKeyFile = options.apiKeyFile ?? layout.hubApiKey;
+  const apiKey = await readSecretFile(apiKeyFile);
+  if (!apiKey) throw new AgentSetupError(`no hub API key in ${apiKeyFile}: write the key \`felhom hub enroll\` printed there (mode 0600)`);
+  secrets.add(apiKey);
+  const passphrase = await loadOrCreateStackPassphrase(layout);
+  const [journal, audit, state] = await Promise.all([
+    Journal.open(layout.root, options.clock ? { clock: options.clock } : {}),
+    // A torn last line is a crash during an append: the entry was not recorded (its outbox record
+    // still says so and appends it again), so quarantine the bytes and go on.
+    AuditLog.open(AuditLog.fileIn(layout.root), { onTornTail: 'quarantine', ...(options.clock ? { clock: options.clock } : {}) }),
+    openAgentState(layout),
+  ]);
+  const { catalogLookup } = await import('../../stacks/spec/catalog.js');
+  const { validateBoxSpec } = await import('../../stacks/spec/validate.js');
+  const { resolveBox } = await import('../../stacks/spec/resolve.js');
+  const { loadGoldenTemplate } = await import('../../templates/lib/golden.js');
+  const catalog = catalogLookup();
+  const sizing = loadGoldenTemplate().sizing;
+  const validateBody: BodyValidator = (body, type) => {
+    if (type !== 'spec') return [];
+    const result = validateBoxSpec(body, { catalog });
+    return result.ok ? [] : result.problems.map((problem) => `${problem.path || '(root)'}: ${problem.message}`);
+  };
+  let programFor = options.programFor;
+  let requiredPlugins = options.requiredPlugins;
+  if (!programFor) {
+    const program = await import('./program.js');
+    programFor = await program.realProgramFactory();
+    requiredPlugins ??= program.tierPlugins;
+  }
+  return new Agent({
+    box: options.box,
+    tier: options.tier,
+    layout,
+    lock,
+    trustPath: options.trustPath,
+    hub: new HubClient({ url: options.hubUrl, token: apiKey, ...(options.hubTimeoutMs ? { timeoutMs: options.hubTimeoutMs } : {}) }),
+    journal,
+    audit,
+    state,
+    engine: options.engine,
+    passphrase,
+    programFor,
+    resolve: (spec) => resolveBox(spec, catalog, sizing),
+    validateBody,
+    ...(requiredPlugins ? { requiredPlugins } : {}),
+    ...(options.hostOperations ? { hostOperations: options.hostOperations } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    secrets,
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
+    ...(options.stopSignal ? { stopSignal: options.stopSignal } : {}),
+    ...(options.engineGraceMs !== undefined ? { engineGraceMs: options.engineGraceMs } : {}),
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * Why an engine operation failed, as typed errors the runner catches with `instanceof`
+ * (STYLE: "Automation API failures become typed errors"). The Automation API's own classes
+ * (ConcurrentUpdateError, StackNotFoundError, CommandError) are mapped here, in one place, by
+ * class; nothing above this module looks at engine message text.
+ *
+ * `kind` says how to handle it: `stalled` needs a person (a program that throws, a missing
+ * plugin), `waiting` will pass on retry (another update holds the stack), `generic` is
+ * neither known to pass nor known to need a person.
+ */
+export type EngineErrorKind = 'stalled' | 'waiting' | 'generic';
+
+export abstract class EngineError extends Error {
+  abstract readonly code: string;
+  abstract readonly kind: EngineErrorKind;
+  /** Exit status for the `felhom` command: a failure outside the input. */
+  readonly exitCode: number = 3;
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
+/** Another engine process holds the stack (the file backend's lock): retry later. */
+export class EngineBusyError extends EngineError {
+  readonly code = 'EENGINE_BUSY';
+  readonly kind = 'waiting';
+}
+
+/** The program itself threw (for example a component's argument validation): a person must fix the spec or code. */
+export class EngineProgramError extends EngineError {
+  readonly code = 'EENGINE_PROGRAM';
+  readonly kind = 'stalled';
+}
+
+/** A provider plugin the program needs is not installed (`npm run engine:install`). */
+export class EnginePluginMissingError extends EngineError {
+  readonly code = 'EPLUGIN_MISSING';
+  readonly kind = 'stalled';
+  /** The plugins that are missing, `name version`. */
+  readonly missing: readonly string[];
+  constructor(message: string, missing: readonly string[], options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.missing = missing;
+  }
+}
+
+/** The Pulumi CLI itself is not installed where the runner looks. */
+export class EngineMissingError extends EngineError {
+  readonly code = 'EENGINE_MISSING';
+  readonly kind = 'stalled';
+}
+
+/** The operation was cancelled (the agent is stopping); the engine finished its step and released the stack. */
+export class EngineCancelledError extends EngineError {
+  readonly code = 'EENGINE_CANCELLED';
+  readonly kind = 'waiting';
+}
+
+/** Any other engine failure: a provider error, a resource that failed to create, the CLI crashing. */
+export class EngineRunError extends EngineError {
+  readonly code: string;
+  readonly kind = 'generic';
+  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+    super(message, options);
+    this.code = options.code ?? 'EENGINE_RUN';
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * Runs `up`, `preview`, `refresh` and `destroy` of an inline program on the real engine
+ * (runner/engine/workspace.ts), streams its events to a logger, sums up what changed, and turns
+ * every Automation API failure into an {@link EngineError} subclass (runner/engine/errors.ts).
+ *
+ * Also the crash-recovery primitive {@link EngineRunner.recover}: a stale file-backend lock left
+ * by a killed engine is removed (`stack.cancel()`, which deletes the lock on a file backend) and
+ * pending operations are cleared with `refresh --clear-pending-creates`. Call it only while
+ * holding the agent's own stack lock (runner/state/lock.ts): that lock is what makes "no other
+ * engine of ours is running" true.
+ */
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, sep } from 'node:path';
+import { CommandError, ConcurrentUpdateError, StackNotFoundError, type EngineEvent, type OpMap, type PulumiFn, type Stack } from '@pulumi/pulumi/automation/index.js';
+import { isProcessAlive } from '../state/process.js';
+import {
+  EngineBusyError,
+  EngineCancelledError,
+  EngineError,
+  EngineMissingError,
+  EnginePluginMissingError,
+  EngineProgramError,
+  EngineRunError,
+} from './errors.js';
+import { EngineNotInstalledError, locateEngine, PluginNotInstalledError, requirePlugins, type InstalledPlugin, type LocatedEngine } from './locate.js';
+import { createWorkspace } from './workspace.js';
+
+export type EngineOperation = 'up' | 'preview' | 'refresh' | 'destroy';
+
+/** What an operation changed (or, for a preview, would change), as the engine counts resources. */
+export interface ChangeCounts {
+  readonly create: number;
+  readonly update: number;
+  readonly delete: number;
+  readonly replace: number;
+  readonly same: number;
+}
+
+export interface EngineOutcome {
+  readonly operation: EngineOperation;
+  readonly counts: ChangeCounts;
+  readonly durationMs: number;
+}
+
+/** The logger the engine runner writes to; `runner/agent/logger.ts` provides one. */
+export interface EngineLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  debug(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Which stack, where its state lives, and how its secrets are encrypted. */
+export interface StackTarget {
+  readonly projectName: string;
+  readonly stackName: string;
+  /** The file backend's folder (`file://<stateDir>`). */
+  readonly stateDir: string;
+  /** The passphrase of the stack's secrets provider: only ever in the engine's environment. */
+  readonly passphrase: string;
+  /** Plugins checked before the engine starts. @default - none */
+  readonly requiredPlugins?: readonly InstalledPlugin[];
+  /** Extra environment for the engine and its providers. @default - none */
+  readonly envVars?: Readonly<Record<string, string>>;
+}
+
+export interface RunOptions {
+  /** Aborting sends the engine SIGINT: it finishes the resource operations under way and stops. */
+  readonly signal?: AbortSignal;
+  /** Where engine events go. @default - nowhere */
+  readonly logger?: EngineLogger;
+}
+
+export interface RecoveryOutcome {
+  /** Lock files of dead engine processes that were removed. */
+  readonly staleLocksRemoved: number;
+  /** Whether a refresh with --clear-pending-creates ran (there was state to refresh). */
+  readonly refreshed: boolean;
+}
+
+const ZERO: ChangeCounts = { create: 0, update: 0, delete: 0, replace: 0, same: 0 };
+
+/** Sums an engine OpMap into {@link ChangeCounts}; replacement steps count as one replace. */
+export function countChanges(changes: OpMap | Partial<Record<string, number>> | undefined): ChangeCounts {
+  const map = (changes ?? {}) as Record<string, number | undefined>;
+  const n = (key: string) => map[key] ?? 0;
+  return { create: n('create'), update: n('update'), delete: n('delete'), replace: n('replace'), same: n('same') };
+}
+
+const silent: EngineLogger = { info: () => {}, warn: () => {}, debug: () => {} };
+
+/** The engine runner the agent and `felhom preview` share: one located engine, many operations. */
+export class EngineRunner {
+  #engine: LocatedEngine | undefined;
+  readonly #engineHome: string | undefined;
+
+  constructor(options: { engine?: LocatedEngine; engineHome?: string } = {}) {
+    this.#engine = options.engine;
+    this.#engineHome = options.engineHome;
+  }
+
+  /** The located engine (found once). Throws {@link EngineMissingError}. */
+  async engine(): Promise<LocatedEngine> {
+    if (!this.#engine) {
+      try {
+        this.#engine = await locateEngine(this.#engineHome ? { engineHome: this.#engineHome } : {});
+      } catch (error) {
+        throw mapEngineError(error, undefined, undefined);
+      }
+    }
+    return this.#engine;
+  }
+
+  /** Checks, before any engine starts, that the engine and `target`'s plugins are installed. */
+  async preflight(target: Pick<StackTarget, 'requiredPlugins'>): Promise<void> {
+    const engine = await this.engine();
+    try {
+      if (target.requiredPlugins) requirePlugins(engine, target.requiredPlugins);
+    } catch (error) {
+      throw mapEngineError(error, undefined, undefined);
+    }
+  }
+
+  /** Runs one operation of `program` on `target`. */
+  async run(operation: EngineOperation, program: PulumiFn, target: StackTarget, options: RunOptions = {}): Promise<EngineOutcome> {
+    const logger = options.logger ?? silent;
+    const started = performance.now();
+    // The program's own exception, caught by identity: no engine message text is parsed to find it.
+    let programError: unknown;
+    const guarded: PulumiFn = async () => {
+      try {
+        return await program();
+      } catch (error) {
+        programError ??= error;
+        throw error;
+      }
+    };
+    let summary: OpMap | undefined;
+    const onEvent = (event: EngineEvent) => {
+      if (event.summaryEvent) summary = event.summaryEvent.resourceChanges;
+      logEvent(logger, operation, event);
+    };
+    try {
+      const stack = await this.#stack(guarded, target);
+      logger.info('engine operation started', { operation, stack: target.stackName });
+      const common = { onEvent, onOutput: (text: string) => logger.debug('engine output', { text: text.trimEnd() }), ...(options.signal ? { signal: options.signal } : {}) };
+      switch (operation) {
+        case 'up':
+          await stack.up({ ...common, suppressOutputs: true });
+          break;
+        case 'preview': {
+          const result = await stack.preview({ ...common, suppressOutputs: true });
+          summary ??= result.changeSummary;
+          break;
+        }
+        case 'refresh':
+          await stack.refresh(common);
+          break;
+        case 'destroy':
+          await stack.destroy(common);
+          break;
+      }
+    } catch (error) {
+      throw mapEngineError(error, programError, options.signal);
+    }
+    const outcome: EngineOutcome = { operation, counts: summary ? countChanges(summary) : ZERO, durationMs: Math.round(performance.now() - started) };
+    logger.info('engine operation finished', { operation, stack: target.stackName, ...outcome.counts, durationMs: outcome.durationMs });
+    return outcome;
+  }
+
+  /**
+   * Clears what a killed engine leaves behind: its file-backend lock (only when the process that
+   * wrote it is dead on this host: a live one gets {@link EngineBusyError}) and pending
+   * operations (`refresh --clear-pending-creates`). Hold the agent's stack lock while calling it.
+   */
+  async recover(program: PulumiFn, target: StackTarget, options: RunOptions = {}): Promise<RecoveryOutcome> {
+    const logger = options.logger ?? silent;
+    const locks = await engineLocks(target);
+    const live = locks.filter((lock) => !lock.stale);
+    if (live.length > 0) {
+      throw new EngineBusyError(`stack ${target.stackName} is locked by a running engine (pid ${live.map((lock) => lock.pid).join(', ')}); retry later`);
+    }
+    let stack: Stack;
+    try {
+      stack = await this.#stack(program, target);
+    } catch (error) {
+      throw mapEngineError(error, undefined, undefined);
+    }
+    for (const lock of locks) {
+      logger.warn('removing a stale engine lock', { file: lock.file, pid: lock.pid });
+      try {
+        // On a file backend `pulumi cancel` deletes the stack's lock files (pulumi/pulumi#9100).
+        await stack.cancel();
+      } catch {
+        // an older CLI refuses: the lock is ours to remove, its writer is dead
+      }
+      await unlink(lock.file).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    }
+    const deployment = await stack.exportStack().catch(() => undefined);
+    // Only the shape is read (never logged: exportStack decrypts secrets).
+    const hasState = (deployment?.deployment?.resources?.length ?? 0) > 0;
+    if (hasState) {
+      try {
+        await stack.refresh({ clearPendingCreates: true, ...(options.signal ? { signal: options.signal } : {}) });
+      } catch (error) {
+        throw mapEngineError(error, undefined, options.signal);
+      }
+    }
+    logger.info('engine state recovered', { stack: target.stackName, staleLocksRemoved: locks.length, refreshed: hasState });
+    return { staleLocksRemoved: locks.length, refreshed: hasState };
+  }
+
+  async #stack(program: PulumiFn, target: StackTarget): Promise<Stack> {
+    const engine = await this.engine();
+    const { stack } = await createWorkspace({
+      projectName: target.projectName,
+      stackName: target.stackName,
+      program,
+      stateDir: target.stateDir,
+      passphrase: target.passphrase,
+      engine,
+      ...(target.requiredPlugins ? { requiredPlugins: target.requiredPlugins } : {}),
+      ...(target.envVars ? { envVars: target.envVars } : {}),
+    });
+    return stack;
+  }
+}
+
+/** One file-backend lock file: `<stateDir>/.pulumi/locks/<org>/<project>/<stack>/<uuid>.json`. */
+export interface EngineLockFile {
+  readonly file: string;
+  readonly pid: number | undefined;
+  readonly hostname: string | undefined;
+  /** Written by a process that is dead on this host. */
+  readonly stale: boolean;
+}
+
+/** The engine lock files of `target`'s stack, each judged stale or live by its pid. */
+export async function engineLocks(target: Pick<StackTarget, 'stateDir' | 'projectName' | 'stackName'>, isAlive: (pid: number) => boolean = isProcessAlive): Promise<EngineLockFile[]> {
+  const root = join(target.stateDir, '.pulumi', 'locks');
+  let names: string[];
+  try {
+    names = await readdir(root, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const suffix = `${sep}${target.projectName}${sep}${target.stackName}${sep}`;
+  const locks: EngineLockFile[] = [];
+  for (const name of names) {
+    const file = join(root, name);
+    if (!name.endsWith('.json') || !`${sep}${name}`.includes(suffix)) continue;
+    let content: { pid?: unknown; hostname?: unknown } = {};
+    try {
+      content = JSON.parse(await readFile(file, 'utf8')) as typeof content;
+    } catch {
+      // an unreadable lock file is judged by what we know: nothing, so it is not ours to call stale
+    }
+    const pid = typeof content.pid === 'number' ? content.pid : undefined;
+    const host = typeof content.hostname === 'string' ? content.hostname : undefined;
+    // A pid means something only on the host that wrote it.
+    const stale = pid !== undefined && host === hostname() && !isAlive(pid);
+    locks.push({ file, pid, hostname: host, stale });
+  }
+  return locks;
+}
+
+/** Turns whatever an engine operation threw into an {@link EngineError}, by class. */
+export function mapEngineError(error: unknown, programError: unknown, signal: AbortSignal | undefined): EngineError {
+  if (error instanceof EngineError) return error;
+  if (error instanceof PluginNotInstalledError) {
+    return new EnginePluginMissingError(error.message, error.missing.map((plugin) => `${plugin.name} ${plugin.version}`), { cause: error });
+  }
+  if (error instanceof EngineNotInstalledError) return new EngineMissingError(error.message, { cause: error });
+  if (signal?.aborted) return new EngineCancelledError('the engine operation was cancelled; the engine stopped after the resource operations under way', { cause: error });
+  if (programError !== undefined) {
+    const message = programError instanceof Error ? programError.message : String(programError);
+    return new EngineProgramError(`the program failed: ${firstLine(message)}`, { cause: programError });
+  }
+  if (error instanceof ConcurrentUpdateError) return new EngineBusyError('another engine update holds the stack; retry later', { cause: error });
+  if (error instanceof StackNotFoundError) return new EngineRunError('the stack does not exist in the backend', { cause: error, code: 'ESTACK_NOT_FOUND' });
+  if (error instanceof CommandError) return new EngineRunError(`the engine failed: ${engineFailureLine(error)}`, { cause: error });
+  return new EngineRunError(`the engine failed: ${firstLine(error instanceof Error ? error.message : String(error))}`, { cause: error });
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n').map((part) => part.trim()).find((part) => part.length > 0) ?? 'unknown error';
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+/** The engine's own `error:` line, for people; classification never depends on it. */
+function engineFailureLine(error: CommandError): string {
+  const text = error.message;
+  const errorLine = text.split('\n').map((line) => line.trim()).find((line) => line.startsWith('error:'));
+  return firstLine(errorLine ?? text);
+}
+
+function logEvent(logger: EngineLogger, operation: EngineOperation, event: EngineEvent): void {
+  if (event.resOutputsEvent) {
+    const { op, urn, type } = event.resOutputsEvent.metadata;
+    if (op !== 'same') logger.info('resource changed', { operation, op, type, urn });
+  } else if (event.resOpFailedEvent) {
+    const { op, urn, type } = event.resOpFailedEvent.metadata;
+    logger.warn('resource operation failed', { operation, op, type, urn });
+  } else if (event.diagnosticEvent && (event.diagnosticEvent.severity === 'error' || event.diagnosticEvent.severity === 'warning')) {
+    // The engine masks secret values in diagnostics; the agent's logger also redacts known secrets.
+    logger.warn('engine diagnostic', { operation, severity: event.diagnosticEvent.severity, urn: event.diagnosticEvent.urn, message: firstLine(event.diagnosticEvent.message) });
+  } else if (event.cancelEvent) {
+    logger.warn('engine cancelled', { operation });
+  }
+}

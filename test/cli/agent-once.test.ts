@@ -1,0 +1,36 @@
+// `felhom agent once` with the real tier programs: on this machine the host program's plugins are
+// missing, so the verified spec fails before the engine starts, as a stalled failure that is
+// journaled, reported to the hub and audited.
+import t from 'tap';
+import { join } from 'node:path';
+import { felhom } from '../helpers/cli.js';
+import { agentWorld, boxSpec, BOX } from '../helpers/agent-fixture.js';
+import { verifyAuditLog } from '../../runner/state/audit.js';
+
+t.test('agent once applies nothing it cannot run and reports the missing plugins', async (t) => {
+  const world = await agentWorld(t);
+  await world.publish({ serial: 1, body: boxSpec() as never });
+  const args = ['agent', 'once', '--hub', world.hub.hub.url, '--box', BOX, '--tier', 'host', '--state', world.stateDir, '--trust', world.trustPath, '--json'];
+
+  const result = await felhom(args);
+
+  t.equal(result.code, 0, 'the cycle itself completed');
+  const cycle = JSON.parse(result.stdout) as { status: string; engineRuns: number; items: { outcome: string; reason?: { code: string; message: string } }[] };
+  t.match(cycle, { status: 'done', engineRuns: 0, items: [{ outcome: 'failed', reason: { code: 'EPLUGIN_MISSING' } }] }, 'failed with EPLUGIN_MISSING before any engine operation');
+  t.match(cycle.items[0]!.reason!.message, /npm run engine:install/, 'the reason says how to fix it');
+  const reports = await world.hub.operator.listReports({ box: BOX });
+  t.match(reports, [{ outcome: 'failed', reason: { code: 'EPLUGIN_MISSING' } }], 'the hub got the failure');
+  const audit = await verifyAuditLog(join(world.stateDir, 'audit.jsonl'));
+  t.same(audit.entries.map((entry) => entry.outcome), ['accepted', 'failed'], 'audited');
+  t.notMatch(result.stderr, /root@pam!felhom|pbs-token-value/, 'no secret in the logs');
+
+  // when run again, then nothing is repeated
+  const again = await felhom(args);
+  t.match(JSON.parse(again.stdout), { status: 'idle', engineRuns: 0 }, 'idle');
+});
+
+t.test('agent once without a hub URL is a usage error', async (t) => {
+  const result = await felhom(['agent', 'once', '--box', BOX, '--tier', 'host', '--state', t.testdir(), '--trust', 'x'], { env: { FELHOM_HUB_URL: '' } });
+  t.equal(result.code, 2, 'exit 2');
+  t.match(result.stderr, /--hub/, 'names the option');
+});

@@ -1,0 +1,91 @@
+// Snapshot-before-deploy, rollback on a failed health check, and restore planning, with a
+// recording double for Proxmox (the engine is not involved: `up` and `refresh` are recorded too).
+import t from 'tap';
+import { planDeploy, planRestore, runDeploy, type HostOperations } from '../../../runner/agent/deploy.js';
+import { HealthCheckError } from '../../../runner/agent/errors.js';
+import { ProxmoxCliOperations, HostOperationError } from '../../../runner/agent/proxmox-operations.js';
+
+function recordingHost(unhealthy: number[] = []): HostOperations & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    snapshot: async (vmId, name) => void calls.push(`snapshot ${vmId} ${name}`),
+    rollback: async (vmId, name) => void calls.push(`rollback ${vmId} ${name}`),
+    deleteSnapshot: async (vmId, name) => void calls.push(`delsnapshot ${vmId} ${name}`),
+    healthCheck: async (vmId) => {
+      calls.push(`health ${vmId}`);
+      return unhealthy.includes(vmId) ? { healthy: false, detail: 'status: stopped' } : { healthy: true, detail: 'ok' };
+    },
+    restore: async (vmId, archive, options) => void calls.push(`restore ${vmId} ${archive} ${options.storage}`),
+    start: async (vmId) => void calls.push(`start ${vmId}`),
+  };
+}
+
+const input = { snapshotBeforeDeploy: true, guests: [{ name: 'b', vmId: 201 }, { name: 'a', vmId: 200 }], hostOperations: true, snapshotName: 'predeploy' };
+
+t.test('a healthy deploy: snapshot each guest, up, check each, delete the snapshots', async (t) => {
+  const host = recordingHost();
+  const outcome = await runDeploy(planDeploy(input), { ops: host, up: async () => void host.calls.push('up'), refresh: async () => void host.calls.push('refresh') });
+  t.same(host.calls, ['snapshot 200 predeploy', 'snapshot 201 predeploy', 'up', 'health 200', 'health 201', 'delsnapshot 200 predeploy', 'delsnapshot 201 predeploy']);
+  t.same(outcome, { healthy: true, rolledBack: false, actions: outcome.actions }, 'healthy, nothing rolled back');
+});
+
+t.test('a failed health check rolls every guest back, refreshes the state, and fails the job', async (t) => {
+  const host = recordingHost([201]);
+  await t.rejects(runDeploy(planDeploy(input), { ops: host, up: async () => void host.calls.push('up'), refresh: async () => void host.calls.push('refresh') }), HealthCheckError);
+  t.same(host.calls.slice(-3), ['rollback 200 predeploy', 'rollback 201 predeploy', 'refresh'], 'rolled back then refreshed');
+});
+
+t.test('a failed up keeps the snapshots for a person to decide', async (t) => {
+  const host = recordingHost();
+  await t.rejects(runDeploy(planDeploy(input), { ops: host, up: async () => { throw new Error('provider failed'); }, refresh: async () => {} }), /provider failed/);
+  t.same(host.calls, ['snapshot 200 predeploy', 'snapshot 201 predeploy'], 'no rollback, no delete');
+});
+
+t.test('without host operations or with snapshots off, the plan is up and checks only as possible', async (t) => {
+  t.same(planDeploy({ ...input, hostOperations: false }), { before: [], apply: [{ kind: 'up' }], checks: [], keep: [], rollback: [] }, 'just up');
+  const off = planDeploy({ ...input, snapshotBeforeDeploy: false });
+  t.same(off.before, [], 'no snapshots');
+  t.equal(off.checks.length, 2, 'health still checked');
+  t.same(off.rollback, [], 'nothing to roll back to');
+});
+
+t.test('restore takes each guest from the fastest surviving source, then provisions', async (t) => {
+  const plan = planRestore([{ vmId: 200 }, { vmId: 201 }, { vmId: 202 }], [
+    { storage: 'offsite', tier: 'pbs', class: 'slow', available: true, backups: [{ volid: 'offsite:ct/200/new', vmId: 200, ctime: 300 }, { volid: 'offsite:ct/201/a', vmId: 201, ctime: 100 }] },
+    { storage: 'nas', tier: 'local', class: 'slow', available: true, backups: [{ volid: 'nas:backup/200-old', vmId: 200, ctime: 200 }, { volid: 'nas:backup/200-older', vmId: 200, ctime: 100 }] },
+    { storage: 'usb', tier: 'local', class: 'fast', available: false, backups: [{ volid: 'usb:200', vmId: 200, ctime: 400 }] },
+  ], 'local-lvm');
+  t.same(plan.actions, [
+    { kind: 'restore', vmId: 200, archive: 'nas:backup/200-old', from: 'nas', storage: 'local-lvm' },
+    { kind: 'start', vmId: 200 },
+    { kind: 'restore', vmId: 201, archive: 'offsite:ct/201/a', from: 'offsite', storage: 'local-lvm' },
+    { kind: 'start', vmId: 201 },
+    { kind: 'up' },
+  ], 'local (newest there) before PBS; the unavailable USB disk is skipped');
+  t.same(plan.unrecoverable, [202], 'a guest with no backup anywhere is named');
+});
+
+t.test('the Proxmox implementation runs pct with exact arguments and refuses bad snapshot names', async (t) => {
+  const ran: string[] = [];
+  const ops = new ProxmoxCliOperations(async (command, args) => {
+    ran.push(`${command} ${args.join(' ')}`);
+    return args[0] === 'status' ? 'status: running\n' : '';
+  });
+  await ops.snapshot(200, 'predeploy');
+  await ops.rollback(200, 'predeploy');
+  await ops.deleteSnapshot(200, 'predeploy');
+  t.same(await ops.healthCheck(200), { healthy: true, detail: 'running and answering' });
+  await ops.restore(200, 'nas:backup/x.tar.zst', { storage: 'local-lvm' });
+  await ops.start(200);
+  t.same(ran, [
+    'pct snapshot 200 predeploy --description felhom snapshot-before-deploy',
+    'pct rollback 200 predeploy --start 1',
+    'pct delsnapshot 200 predeploy',
+    'pct status 200',
+    'pct exec 200 -- true',
+    'pct restore 200 nas:backup/x.tar.zst --storage local-lvm --unique 1',
+    'pct start 200',
+  ]);
+  await t.rejects(ops.snapshot(200, '1; rm -rf /'), HostOperationError, 'a name pct would refuse is refused first');
+});

@@ -1,0 +1,20 @@
+import t from 'tap';
+import { jsonLogger, SecretRegistry } from '../../../runner/agent/logger.js';
+import { toReason, errorKind } from '../../../runner/agent/errors.js';
+
+t.test('the logger writes JSON lines and redacts every registered secret', async (t) => {
+  let out = '';
+  const secrets = new SecretRegistry();
+  secrets.add('hunter2-very-secret');
+  const log = jsonLogger({ stream: { write: (chunk) => (out += chunk) }, secrets, clock: () => new Date(0) });
+  log.info('engine output', { text: 'token=hunter2-very-secret ok' });
+  log.debug('hidden at info level');
+  t.same(JSON.parse(out), { time: '1970-01-01T00:00:00.000Z', level: 'info', msg: 'engine output', text: 'token=[secret] ok' });
+});
+
+t.test('errors are classified by their own kind and code', async (t) => {
+  t.equal(errorKind({ kind: 'waiting' }), 'waiting');
+  t.equal(errorKind(new Error('x')), 'generic');
+  t.same(toReason(Object.assign(new Error('first\nsecond'), { code: 'EREPLAY' })), { code: 'EREPLAY', message: 'first' });
+  t.same(toReason('plain'), { code: 'EAGENT_INTERNAL', message: 'plain' });
+});
