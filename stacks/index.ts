@@ -3,23 +3,24 @@
  * spec against the catalog and resolve its defaults.
  */
 import type { GoldenTemplate } from '../templates/lib/golden.js';
-import { edgeProgram } from './edge.js';
 import type { TierEnvironment } from './environment.js';
-import { guestProgram } from './guest.js';
-import { hostProgram } from './host.js';
 import type { ResolvedBox } from './spec/resolve.js';
 import type { Tier } from './spec/types.js';
 
 export { stackName } from './spec/resolve.js';
 
-/** A tier's Pulumi program, ready for the mock runtime or the Automation API. */
+/**
+ * A tier's Pulumi program, ready for the mock runtime or the Automation API. Each tier's
+ * module (and so its provider SDK) loads only when that tier runs: the agent on a host never
+ * loads the Cloudflare SDK.
+ */
 export function tierProgram(tier: Tier, box: ResolvedBox, golden: GoldenTemplate, env: TierEnvironment): () => Promise<Record<string, unknown>> {
   switch (tier) {
     case 'edge':
-      return async () => ({ ...edgeProgram(box, env) });
+      return async () => ({ ...(await import('./edge.js')).edgeProgram(box, env) });
     case 'host':
-      return async () => ({ ...hostProgram(box, golden, env) });
+      return async () => ({ ...(await import('./host.js')).hostProgram(box, golden, env) });
     case 'guest':
-      return async () => ({ ...guestProgram(box, env) });
+      return async () => ({ ...(await import('./guest.js')).guestProgram(box, env) });
   }
 }
