@@ -11,7 +11,7 @@ import type { CommandModule } from '../command.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { MANIFEST_FILE } from '../../templates/lib/catalog.js';
 import { importCompose, renderDraft, type ImportResult } from '../../templates/lib/compose-import.js';
-import { formatProblem } from '../../templates/lib/problems.js';
+import { formatProblem } from '../../stacks/spec/problems.js';
 
 function reviewLines(result: ImportResult): string[] {
   const width = Math.max(...result.volumes.map((volume) => volume.volume.length), 6);

@@ -10,6 +10,9 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { Tier } from '../../stacks/spec/types.js';
 import { MalformedEnvelopeError } from './errors.js';
+import { isPlainObject } from '../../stacks/spec/problems.js';
+
+export { isPlainObject };
 
 /** Names the payload format, so a signature made over some other JSON document never passes as an envelope. */
 export const ENVELOPE_FORMAT = 'felhom-envelope/v1';
@@ -161,6 +164,3 @@ export function instant(value: unknown): number | undefined {
   return Number.isNaN(time) ? undefined : time;
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

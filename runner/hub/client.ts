@@ -5,6 +5,7 @@
  * `waiting` (retry later with {@link Backoff}); {@link HubAuthError} is `stalled` (a person
  * must fix the key); {@link HubRequestError} is the hub refusing this request (`stalled`).
  */
+import { isPlainObject } from '../../stacks/spec/problems.js';
 import type { Tier } from '../../stacks/spec/types.js';
 import type { AuditEntry } from '../state/audit.js';
 import type {
@@ -111,9 +112,6 @@ interface RequestOptions {
   readonly accept?: readonly number[];
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 const seg = encodeURIComponent;
 
@@ -173,7 +171,7 @@ export class HubClient {
     const body = await this.#json(response);
     if (!etag || !Array.isArray(body.jobs)) throw new HubProtocolError('hub answered the job list without an ETag or a jobs array', { status: response.status });
     for (const job of body.jobs) {
-      if (!isRecord(job) || typeof job.id !== 'string' || typeof job.envelope !== 'string' || typeof job.serial !== 'number') {
+      if (!isPlainObject(job) || typeof job.id !== 'string' || typeof job.envelope !== 'string' || typeof job.serial !== 'number') {
         throw new HubProtocolError('hub answered a job without id, serial and envelope', { status: response.status });
       }
     }
@@ -286,7 +284,7 @@ export class HubClient {
     } catch (error) {
       throw new HubProtocolError(`hub answered ${response.status} with a body that is not JSON`, { status: response.status, cause: error });
     }
-    if (!isRecord(value)) throw new HubProtocolError(`hub answered ${response.status} with JSON that is not an object`, { status: response.status });
+    if (!isPlainObject(value)) throw new HubProtocolError(`hub answered ${response.status} with JSON that is not an object`, { status: response.status });
     return value;
   }
 }
@@ -295,7 +293,7 @@ export class HubClient {
 async function readErrorBody(response: Response): Promise<{ code?: string; message?: string }> {
   try {
     const body = (await response.json()) as unknown;
-    if (isRecord(body) && isRecord(body.error) && typeof body.error.code === 'string') {
+    if (isPlainObject(body) && isPlainObject(body.error) && typeof body.error.code === 'string') {
       return { code: body.error.code.slice(0, 64), ...(typeof body.error.message === 'string' ? { message: body.error.message.slice(0, 500) } : {}) };
     }
   } catch {

@@ -5,6 +5,7 @@
  * fields only to decide where to file the envelope, and serves the envelope's bytes unchanged.
  * The box re-reads and verifies everything (runner/envelope/).
  */
+import { isPlainObject } from '../../stacks/spec/problems.js';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
 import { payloadDigest } from '../envelope/format.js';
 import { BOX_ID_PATTERN, type EnvelopeType } from './protocol.js';
@@ -29,9 +30,6 @@ export class EnvelopeRoutingError extends Error {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** Parses `{ "payload": "<canonical JSON>", "signatures": [...] }` far enough to route it. */
 export function readRoutingHeader(envelopeText: string): RoutingHeader {
@@ -41,7 +39,7 @@ export function readRoutingHeader(envelopeText: string): RoutingHeader {
   } catch {
     throw new EnvelopeRoutingError('envelope', 'expected a JSON document');
   }
-  if (!isRecord(envelope)) throw new EnvelopeRoutingError('envelope', 'expected a JSON object');
+  if (!isPlainObject(envelope)) throw new EnvelopeRoutingError('envelope', 'expected a JSON object');
   if (typeof envelope.payload !== 'string') throw new EnvelopeRoutingError('envelope.payload', 'expected a string holding the canonical JSON payload');
   if (!Array.isArray(envelope.signatures) || !envelope.signatures.every((s) => typeof s === 'string')) {
     throw new EnvelopeRoutingError('envelope.signatures', 'expected an array of armoured signatures');
@@ -52,7 +50,7 @@ export function readRoutingHeader(envelopeText: string): RoutingHeader {
   } catch {
     throw new EnvelopeRoutingError('envelope.payload', 'expected JSON inside the payload string');
   }
-  if (!isRecord(payload)) throw new EnvelopeRoutingError('payload', 'expected a JSON object');
+  if (!isPlainObject(payload)) throw new EnvelopeRoutingError('payload', 'expected a JSON object');
   const { type, box, tier, serial } = payload;
   if (type !== 'spec' && type !== 'job') throw new EnvelopeRoutingError('payload.type', `expected spec or job, got ${JSON.stringify(type)}`);
   if (typeof box !== 'string' || !BOX_ID_PATTERN.test(box)) throw new EnvelopeRoutingError('payload.box', `expected a box id (lower-case letters, digits, dashes), got ${JSON.stringify(box)}`);

@@ -3,8 +3,7 @@
  * file each problem is.
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isNode } from 'yaml';
-import type { Problem } from './shape.js';
+import { formatProblem, parseYamlWithPositions, type Problem } from './problems.js';
 import type { BoxSpec } from './types.js';
 import { validateBoxSpec, type ValidateOptions } from './validate.js';
 
@@ -22,40 +21,15 @@ export class SpecError extends Error {
   }
   /** One line per problem, `path: message`, for the command's output. */
   get details(): string[] {
-    return this.problems.map((problem) => `${problem.path || '(document)'}: ${problem.message}`);
+    return this.problems.map(formatProblem);
   }
-}
-
-/** Splits `spec.apps[2].volumes.library` into YAML path keys. */
-function pathKeys(path: string): (string | number)[] {
-  const keys: (string | number)[] = [];
-  for (const match of path.matchAll(/([^.[\]]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]/g)) {
-    if (match[2] !== undefined) keys.push(Number(match[2]));
-    else if (match[3] !== undefined) keys.push(JSON.parse(`"${match[3]}"`) as string);
-    else keys.push(match[1]!);
-  }
-  return keys;
 }
 
 /** Parses YAML or JSON text (JSON is YAML) into a value, or the parse problems with lines. */
 export function parseSpecText(text: string): { value: unknown; problems: Problem[]; lineOf: (path: string) => number | undefined } {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const problems: Problem[] = document.errors.map((error) => {
-    const position = lineCounter.linePos(error.pos[0]);
-    return { path: position ? `(yaml) line ${position.line}, column ${position.col}` : '(yaml)', message: error.message.split('\n')[0]! };
-  });
-  const lineOf = (path: string): number | undefined => {
-    let keys = pathKeys(path);
-    // A missing field has no node: point at the nearest ancestor that exists.
-    while (keys.length > 0) {
-      const node = document.getIn(keys, true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
-      keys = keys.slice(0, -1);
-    }
-    return undefined;
-  };
-  return { value: problems.length === 0 ? document.toJS({ maxAliasCount: 100 }) : undefined, problems, lineOf };
+  const parsed = parseYamlWithPositions(text);
+  const problems = parsed.syntaxErrors.map((error) => ({ path: `(yaml) line ${error.line}, column ${error.column}`, message: error.message }));
+  return { value: parsed.value, problems, lineOf: parsed.lineOf };
 }
 
 /** Parses and validates spec text; throws {@link SpecError} with every problem. */

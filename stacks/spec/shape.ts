@@ -4,13 +4,9 @@
  * field reference test that keeps docs/box-spec.md true. Kept deliberately small: the
  * rules that relate fields to each other live in plain functions, not in the schema.
  */
+import { describe, isPlainObject, joinPath, type Problem } from './problems.js';
 
-export interface Problem {
-  /** Where, in the document's own words: `spec.storage[1].identity`. */
-  readonly path: string;
-  /** What was expected and what was given. */
-  readonly message: string;
-}
+export type { Problem } from './problems.js';
 
 export interface StringShape {
   readonly kind: 'string';
@@ -91,26 +87,6 @@ export type Shape =
   | OneKeyShape
   | ScalarShape;
 
-/** `spec.apps` + `[2]` → `spec.apps[2]`; `spec` + `host` → `spec.host`. */
-export function joinPath(base: string, key: string | number): string {
-  if (typeof key === 'number') return `${base}[${key}]`;
-  const plain = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key);
-  if (!plain) return `${base}[${JSON.stringify(key)}]`;
-  return base ? `${base}.${key}` : key;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return `"${value.length > 60 ? `${value.slice(0, 57)}...` : value}"`;
-  return `${typeof value} ${String(value)}`;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Checks `value` against `shape`, appending every problem found (never stopping at the first). */
 export function checkShape(value: unknown, shape: Shape, path: string, problems: Problem[]): void {
   const problem = (message: string, at = path): void => void problems.push({ path: at, message });
@@ -187,7 +163,7 @@ export function checkShape(value: unknown, shape: Shape, path: string, problems:
       const tag = value[shape.tag];
       const variant = typeof tag === 'string' ? shape.variants[tag] : undefined;
       if (!variant) {
-        return problem(`expected one of ${Object.keys(shape.variants).join(', ')}, got ${tag === undefined ? 'nothing' : describe(tag)}`, joinPath(path, shape.tag));
+        return problem(`expected one of ${Object.keys(shape.variants).join(', ')}, got ${describe(tag)}`, joinPath(path, shape.tag));
       }
       checkFields(value, variant, path, problems);
       return;

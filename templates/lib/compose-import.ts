@@ -18,7 +18,8 @@ import type {
   ServiceRole, ServiceSpec, VolumeClass, VolumeSpec,
 } from './manifest.js';
 import { MANIFEST_API_VERSION } from './manifest.js';
-import { describe, formatProblem, isRecord, join, parseYaml, type Problem } from './problems.js';
+import { describe, DOCUMENT_PATH, formatProblem, isPlainObject, joinPath, type Problem } from '../../stacks/spec/problems.js';
+import { parseYaml } from './problems.js';
 import { FLOATING_TAGS, SAFE_CAPABILITIES, validateManifest } from './validate-manifest.js';
 
 /** How one volume was classified, and why: printed so the operator can confirm or correct it. */
@@ -345,10 +346,10 @@ function parsePorts(draft: Draft, value: unknown, path: string): PortMapping[] {
   }
   const mappings: PortMapping[] = [];
   value.forEach((entry, index) => {
-    const at = join(path, index);
-    if (isRecord(entry)) {
+    const at = joinPath(path, index);
+    if (isPlainObject(entry)) {
       const target = Number(entry.target);
-      if (!Number.isInteger(target)) draft.problems.push({ path: join(at, 'target'), message: `expected a container port, got ${describe(entry.target)}` });
+      if (!Number.isInteger(target)) draft.problems.push({ path: joinPath(at, 'target'), message: `expected a container port, got ${describe(entry.target)}` });
       else mappings.push({ container: target, protocol: entry.protocol === 'udp' ? 'udp' : 'tcp', published: entry.published !== undefined });
       return;
     }
@@ -391,20 +392,20 @@ function parseVolumeEntry(draft: Draft, entry: unknown, path: string): MountRequ
 }
 
 function parseVolumeSyntax(draft: Draft, entry: unknown, path: string): MountRequest | undefined {
-  if (isRecord(entry)) {
+  if (isPlainObject(entry)) {
     const type = entry.type;
     const target = typeof entry.target === 'string' ? entry.target : undefined;
     if (!target) {
-      draft.problems.push({ path: join(path, 'target'), message: 'expected the path inside the container' });
+      draft.problems.push({ path: joinPath(path, 'target'), message: 'expected the path inside the container' });
       return undefined;
     }
     const readOnly = entry.read_only === true;
     if (type === 'tmpfs') return { kind: 'tmpfs', target, readOnly };
     const written = typeof entry.source === 'string' ? entry.source : undefined;
-    const source = written === undefined ? undefined : resolveFully(draft, written, join(path, 'source'));
+    const source = written === undefined ? undefined : resolveFully(draft, written, joinPath(path, 'source'));
     if (type === 'bind') return { kind: 'bind', source, target, readOnly, written };
     if (type === 'volume' || type === undefined) return source ? { kind: 'volume', source, target, readOnly, written } : { kind: 'anonymous', target, readOnly };
-    draft.problems.push({ path: join(path, 'type'), message: `expected volume, bind or tmpfs, got ${describe(type)}` });
+    draft.problems.push({ path: joinPath(path, 'type'), message: `expected volume, bind or tmpfs, got ${describe(type)}` });
     return undefined;
   }
   if (typeof entry !== 'string') {
@@ -464,8 +465,8 @@ function uniqueVolumeName(draft: Draft, wanted: string, source: string): string 
 }
 
 function translateService(draft: Draft, serviceName: string, raw: Record<string, unknown>, serviceNames: readonly string[]): { spec?: ServiceSpec; ports: PortMapping[] } {
-  const path = join('services', serviceName);
-  const at = (field: string) => join(path, field);
+  const path = joinPath('services', serviceName);
+  const at = (field: string) => joinPath(path, field);
   const refuse = (where: string, message: string) => draft.refusals.push({ path: where, message: `refused: ${message}` });
 
   // What the platform will not run, each named with its service and reason.
@@ -480,7 +481,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
   }
   if (raw.devices !== undefined) {
     const devices = Array.isArray(raw.devices) ? raw.devices : [raw.devices];
-    devices.forEach((device, index) => refuse(join(at('devices'), index), `service ${serviceName} needs device ${typeof device === 'string' ? device.split(':')[0] : describe(device)}; device passthrough is not available in the customer LXC`));
+    devices.forEach((device, index) => refuse(joinPath(at('devices'), index), `service ${serviceName} needs device ${typeof device === 'string' ? device.split(':')[0] : describe(device)}; device passthrough is not available in the customer LXC`));
   }
   const capAdd: string[] = [];
   if (raw.cap_add !== undefined) {
@@ -488,13 +489,13 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
     capabilities.forEach((capability, index) => {
       const normalized = String(capability).toUpperCase().replace(/^CAP_/, '');
       if (SAFE_CAPABILITIES.includes(normalized)) capAdd.push(normalized);
-      else refuse(join(at('cap_add'), index), `service ${serviceName} adds capability ${normalized}, which is not on the safe list (${SAFE_CAPABILITIES.join(', ')})`);
+      else refuse(joinPath(at('cap_add'), index), `service ${serviceName} adds capability ${normalized}, which is not on the safe list (${SAFE_CAPABILITIES.join(', ')})`);
     });
   }
   if (Array.isArray(raw.security_opt)) {
     raw.security_opt.forEach((option, index) => {
       if (typeof option === 'string' && /(seccomp|apparmor)[=:]unconfined|label[=:]disable/.test(option)) {
-        refuse(join(at('security_opt'), index), `service ${serviceName} turns off a security profile (${option})`);
+        refuse(joinPath(at('security_opt'), index), `service ${serviceName} turns off a security profile (${option})`);
       }
     });
   }
@@ -524,9 +525,9 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
   if (raw.env_file !== undefined) {
     const files = Array.isArray(raw.env_file) ? raw.env_file : [raw.env_file];
     files.forEach((entry, index) => {
-      const file = typeof entry === 'string' ? entry : isRecord(entry) && typeof entry.path === 'string' ? entry.path : undefined;
-      const required = !(isRecord(entry) && entry.required === false);
-      const where = Array.isArray(raw.env_file) ? join(at('env_file'), index) : at('env_file');
+      const file = typeof entry === 'string' ? entry : isPlainObject(entry) && typeof entry.path === 'string' ? entry.path : undefined;
+      const required = !(isPlainObject(entry) && entry.required === false);
+      const where = Array.isArray(raw.env_file) ? joinPath(at('env_file'), index) : at('env_file');
       if (!file) {
         draft.problems.push({ path: where, message: `expected a file path, got ${describe(entry)}` });
         return;
@@ -549,10 +550,10 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
           // `- KEY` passes the value through from the operator's shell or .env.
           const value = draft.dotenv.get(text);
           if (value !== undefined) environment[text] = value;
-          else draft.problems.push({ path: join(at('environment'), index), message: `variable ${text} is passed through but has no value in .env` });
+          else draft.problems.push({ path: joinPath(at('environment'), index), message: `variable ${text} is passed through but has no value in .env` });
         } else environment[text.slice(0, equals)] = text.slice(equals + 1);
       });
-    } else if (isRecord(raw.environment)) {
+    } else if (isPlainObject(raw.environment)) {
       for (const [key, value] of Object.entries(raw.environment)) environment[key] = value === null || value === undefined ? (draft.dotenv.get(key) ?? '') : String(value);
     } else draft.problems.push({ path: at('environment'), message: `expected a list or a mapping, got ${describe(raw.environment)}` });
   }
@@ -564,7 +565,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       if (value !== '') draft.secretsByExampleValue.set(value, id);
       if (!draft.secrets.has(id)) draft.secrets.set(id, { name: id, length: 32, charset: 'alphanumeric' });
       translatedEnvironment[key] = `\${secret.${id}}`;
-      if (value !== '') draft.notes.push(`${join(at('environment'), key)}: upstream example value replaced by the generated secret ${id}`);
+      if (value !== '') draft.notes.push(`${joinPath(at('environment'), key)}: upstream example value replaced by the generated secret ${id}`);
       continue;
     }
     translatedEnvironment[key] = translateServiceHosts(translateVariables(draft, value), serviceNames);
@@ -579,7 +580,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
     exposed.forEach((entry, index) => {
       const match = /^(\d+)(?:\/(tcp|udp))?$/.exec(String(entry));
       if (match) ports.push({ container: Number(match[1]), protocol: (match[2] as 'tcp' | 'udp' | undefined) ?? 'tcp', published: false });
-      else draft.problems.push({ path: join(at('expose'), index), message: `expected a port number, got ${describe(entry)}` });
+      else draft.problems.push({ path: joinPath(at('expose'), index), message: `expected a port number, got ${describe(entry)}` });
     });
   }
 
@@ -588,7 +589,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
   if (raw.volumes !== undefined) {
     if (!Array.isArray(raw.volumes)) draft.problems.push({ path: at('volumes'), message: `expected a list, got ${describe(raw.volumes)}` });
     else raw.volumes.forEach((entry, index) => {
-      const where = join(at('volumes'), index);
+      const where = joinPath(at('volumes'), index);
       const mount = parseVolumeEntry(draft, entry, where);
       if (!mount) return;
       if (mount.kind === 'tmpfs') {
@@ -641,7 +642,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
 
   let healthcheck: HealthCheck | undefined;
   if (raw.healthcheck !== undefined) {
-    const check = isRecord(raw.healthcheck) ? raw.healthcheck : undefined;
+    const check = isPlainObject(raw.healthcheck) ? raw.healthcheck : undefined;
     if (!check) draft.problems.push({ path: at('healthcheck'), message: `expected a mapping, got ${describe(raw.healthcheck)}` });
     else if (check.disable === true || (Array.isArray(check.test) && check.test[0] === 'NONE')) {
       draft.notes.push(`${at('healthcheck')}: disabled upstream; the update health gate then only sees the container running`);
@@ -653,7 +654,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       for (const [field, key] of [['interval', 'intervalSeconds'], ['timeout', 'timeoutSeconds'], ['start_period', 'startPeriodSeconds']] as const) {
         if (check[field] === undefined) continue;
         const seconds = durationSeconds(check[field]);
-        if (seconds === undefined) draft.problems.push({ path: join(at('healthcheck'), field), message: `expected a duration such as 30s or 1m30s, got ${describe(check[field])}` });
+        if (seconds === undefined) draft.problems.push({ path: joinPath(at('healthcheck'), field), message: `expected a duration such as 30s or 1m30s, got ${describe(check[field])}` });
         else timing[key] = seconds;
       }
       healthcheck = { test, ...timing, ...(typeof check.retries === 'number' ? { retries: check.retries } : {}) };
@@ -664,29 +665,29 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
   let dependsOnCondition: Record<string, DependencyCondition> | undefined;
   if (raw.depends_on !== undefined) {
     if (Array.isArray(raw.depends_on)) dependsOn = raw.depends_on.map(String);
-    else if (isRecord(raw.depends_on)) {
+    else if (isPlainObject(raw.depends_on)) {
       dependsOn = Object.keys(raw.depends_on);
       for (const [dependency, options] of Object.entries(raw.depends_on)) {
-        const condition = isRecord(options) ? options.condition : undefined;
+        const condition = isPlainObject(options) ? options.condition : undefined;
         if (condition === undefined || condition === 'service_started') continue;
         if (condition === 'service_healthy' || condition === 'service_completed_successfully') (dependsOnCondition ??= {})[dependency] = condition;
-        else draft.problems.push({ path: join(join(at('depends_on'), dependency), 'condition'), message: `expected service_started, service_healthy or service_completed_successfully, got ${describe(condition)}` });
+        else draft.problems.push({ path: joinPath(joinPath(at('depends_on'), dependency), 'condition'), message: `expected service_started, service_healthy or service_completed_successfully, got ${describe(condition)}` });
       }
     } else draft.problems.push({ path: at('depends_on'), message: `expected a list or a mapping, got ${describe(raw.depends_on)}` });
     for (const dependency of dependsOn ?? []) {
-      if (!serviceNames.includes(dependency)) draft.problems.push({ path: join(at('depends_on'), dependency), message: `no service named "${dependency}" in the compose file` });
+      if (!serviceNames.includes(dependency)) draft.problems.push({ path: joinPath(at('depends_on'), dependency), message: `no service named "${dependency}" in the compose file` });
     }
   }
 
   const resources: { -readonly [K in keyof Resources]: Resources[K] } = {};
-  const limits = isRecord(raw.deploy) && isRecord(raw.deploy.resources) ? raw.deploy.resources : undefined;
-  const memoryLimit = (isRecord(limits?.limits) ? limits.limits.memory : undefined) ?? raw.mem_limit;
-  const memoryReservation = (isRecord(limits?.reservations) ? limits.reservations.memory : undefined) ?? raw.mem_reservation;
-  const cpus = (isRecord(limits?.limits) ? limits.limits.cpus : undefined) ?? raw.cpus;
+  const limits = isPlainObject(raw.deploy) && isPlainObject(raw.deploy.resources) ? raw.deploy.resources : undefined;
+  const memoryLimit = (isPlainObject(limits?.limits) ? limits.limits.memory : undefined) ?? raw.mem_limit;
+  const memoryReservation = (isPlainObject(limits?.reservations) ? limits.reservations.memory : undefined) ?? raw.mem_reservation;
+  const cpus = (isPlainObject(limits?.limits) ? limits.limits.cpus : undefined) ?? raw.cpus;
   if (memoryLimit !== undefined) resources.memoryMiB = sizeMiB(memoryLimit);
   if (memoryReservation !== undefined) resources.memoryReservationMiB = sizeMiB(memoryReservation);
   if (cpus !== undefined && Number.isFinite(Number(cpus))) resources.cpus = Number(cpus);
-  if (isRecord(raw.deploy) && Object.keys(raw.deploy).some((key) => key !== 'resources')) draft.notes.push(`${at('deploy')}: only deploy.resources is used; the rest is for Swarm`);
+  if (isPlainObject(raw.deploy) && Object.keys(raw.deploy).some((key) => key !== 'resources')) draft.notes.push(`${at('deploy')}: only deploy.resources is used; the rest is for Swarm`);
 
   const restartText = typeof raw.restart === 'string' ? raw.restart.replace(/:\d+$/, '') : undefined;
   const restart = restartText === 'no' || restartText === 'always' || restartText === 'unless-stopped' || restartText === 'on-failure' ? restartText : undefined;
@@ -743,8 +744,8 @@ export function importCompose(text: string, file: string, options: ImportOptions
   const parsed = parseYaml(text);
   if (parsed.problems.length > 0) throw new ComposeImportError(file, parsed.problems, []);
   const document = parsed.value;
-  if (!isRecord(document) || !isRecord(document.services) || Object.keys(document.services).length === 0) {
-    throw new ComposeImportError(file, [{ path: isRecord(document) ? 'services' : '(document)', message: 'expected a Compose file with a services mapping' }], []);
+  if (!isPlainObject(document) || !isPlainObject(document.services) || Object.keys(document.services).length === 0) {
+    throw new ComposeImportError(file, [{ path: isPlainObject(document) ? 'services' : DOCUMENT_PATH, message: 'expected a Compose file with a services mapping' }], []);
   }
   if (existsSync(dotenvFile)) draft.notes.push(`.env: read ${draft.dotenv.size} variable${draft.dotenv.size === 1 ? '' : 's'} for interpolation`);
 
@@ -764,23 +765,23 @@ export function importCompose(text: string, file: string, options: ImportOptions
   for (const serviceName of serviceNames) {
     const raw = document.services[serviceName];
     if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(serviceName)) {
-      draft.problems.push({ path: join('services', serviceName), message: 'expected a service name of lower-case letters, digits and dashes' });
+      draft.problems.push({ path: joinPath('services', serviceName), message: 'expected a service name of lower-case letters, digits and dashes' });
     }
-    if (!isRecord(raw)) {
-      draft.problems.push({ path: join('services', serviceName), message: `expected a mapping, got ${describe(raw)}` });
+    if (!isPlainObject(raw)) {
+      draft.problems.push({ path: joinPath('services', serviceName), message: `expected a mapping, got ${describe(raw)}` });
       continue;
     }
     const { spec, ports } = translateService(draft, serviceName, raw, serviceNames);
     if (spec) services.push(spec);
     portsByService.set(serviceName, ports);
   }
-  if (isRecord(document.volumes)) {
+  if (isPlainObject(document.volumes)) {
     for (const [volume, options] of Object.entries(document.volumes)) {
-      if (isRecord(options) && (options.external === true || options.driver !== undefined)) {
-        draft.notes.push(`${join('volumes', volume)}: ${options.external === true ? 'external' : `driver ${String(options.driver)}`} dropped; the platform creates and places every volume`);
+      if (isPlainObject(options) && (options.external === true || options.driver !== undefined)) {
+        draft.notes.push(`${joinPath('volumes', volume)}: ${options.external === true ? 'external' : `driver ${String(options.driver)}`} dropped; the platform creates and places every volume`);
       }
       if (![...draft.volumes.values()].some((known) => known.source === `named volume ${volume}`)) {
-        draft.notes.push(`${join('volumes', volume)}: declared but not mounted by any service; left out`);
+        draft.notes.push(`${joinPath('volumes', volume)}: declared but not mounted by any service; left out`);
       }
     }
   }
@@ -800,7 +801,7 @@ export function importCompose(text: string, file: string, options: ImportOptions
     const published = (portsByService.get(service.name) ?? []).filter((port) => port.published);
     if (published.length === 0) continue;
     if (service.role === 'database' || service.role === 'cache') {
-      draft.notes.push(`${join(join('services', service.name), 'ports')}: not published; ${service.role}s stay on the app network`);
+      draft.notes.push(`${joinPath(joinPath('services', service.name), 'ports')}: not published; ${service.role}s stay on the app network`);
       continue;
     }
     const tcp = published.filter((port) => port.protocol === 'tcp');

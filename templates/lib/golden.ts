@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { defaultGoldenTemplatePath } from './paths.js';
-import { DOCUMENT_PATH, formatProblem, join, parseYaml, ProblemList, type Problem } from './problems.js';
+import { DOCUMENT_PATH, formatProblem, joinPath, type Problem } from '../../stacks/spec/problems.js';
+import { parseYaml, ProblemList } from './problems.js';
 
 export const GOLDEN_API_VERSION = 'felhom.dev/golden/v1alpha1';
 export const GOLDEN_KIND = 'GoldenTemplate';
@@ -140,7 +141,7 @@ export function validateGoldenTemplate(value: unknown): Problem[] {
 
   const features = root.features === undefined ? undefined : check.object(root.features, 'features', ['nesting', 'keyctl', 'fuse'], ['nesting', 'keyctl', 'fuse']);
   if (features) {
-    for (const key of ['nesting', 'keyctl', 'fuse'] as const) if (features[key] !== undefined) check.boolean(features[key], join('features', key));
+    for (const key of ['nesting', 'keyctl', 'fuse'] as const) if (features[key] !== undefined) check.boolean(features[key], joinPath('features', key));
     // Docker will not start in an unprivileged LXC without these two.
     if (root.unprivileged === true && features.nesting === false) check.add('features.nesting', 'Docker in an unprivileged LXC needs nesting: true');
     if (root.unprivileged === true && features.keyctl === false) check.add('features.keyctl', 'Docker in an unprivileged LXC needs keyctl: true');
@@ -165,13 +166,13 @@ export function validateGoldenTemplate(value: unknown): Problem[] {
   const guest = root.guest === undefined ? undefined : check.object(root.guest, 'guest', ['packages', 'docker', 'controller'], ['packages', 'docker', 'controller']);
   if (guest) {
     const packages = guest.packages === undefined ? undefined : check.stringList(guest.packages, 'guest.packages');
-    packages?.forEach((name, index) => check.string(name, join('guest.packages', index), DEBIAN_PACKAGE));
+    packages?.forEach((name, index) => check.string(name, joinPath('guest.packages', index), DEBIAN_PACKAGE));
     const docker = guest.docker === undefined ? undefined : check.object(guest.docker, 'guest.docker', ['aptRepository', 'suite', 'packages', 'storageDriver', 'logDriver'], ['aptRepository', 'suite', 'packages', 'storageDriver', 'logDriver']);
     if (docker) {
       if (docker.aptRepository !== undefined) check.string(docker.aptRepository, 'guest.docker.aptRepository', { pattern: /^https:\/\/\S+$/, expected: 'an https URL' });
       if (docker.suite !== undefined) check.string(docker.suite, 'guest.docker.suite');
       const dockerPackages = docker.packages === undefined ? undefined : check.stringList(docker.packages, 'guest.docker.packages', { nonEmpty: true });
-      dockerPackages?.forEach((name, index) => check.string(name, join('guest.docker.packages', index), DEBIAN_PACKAGE));
+      dockerPackages?.forEach((name, index) => check.string(name, joinPath('guest.docker.packages', index), DEBIAN_PACKAGE));
       if (dockerPackages && !dockerPackages.includes('docker-compose-plugin')) check.add('guest.docker.packages', 'the controller deploys with Compose: docker-compose-plugin is required');
       if (docker.storageDriver !== undefined) check.string(docker.storageDriver, 'guest.docker.storageDriver');
       if (docker.logDriver !== undefined) check.string(docker.logDriver, 'guest.docker.logDriver');
@@ -180,7 +181,7 @@ export function validateGoldenTemplate(value: unknown): Problem[] {
     if (controller) {
       if (controller.unit !== undefined) check.string(controller.unit, 'guest.controller.unit', { pattern: /^[A-Za-z0-9@._-]+\.service$/, expected: 'a systemd unit name ending in .service' });
       for (const key of ['installDir', 'dataDir', 'bulkMountRoot'] as const) {
-        if (controller[key] !== undefined) check.string(controller[key], join('guest.controller', key), ABSOLUTE_PATH);
+        if (controller[key] !== undefined) check.string(controller[key], joinPath('guest.controller', key), ABSOLUTE_PATH);
       }
     }
   }

@@ -1,44 +1,10 @@
 /**
- * Validation as pure functions: every checker appends `{ path, message }` problems to a list
+ * The catalog's imperative checks: every checker appends `{ path, message }` problems to a list
  * instead of throwing, so one run reports every mistake in a document at once
- * (`services[1].image: expected an image reference without a tag, got "nginx:1.27"`).
+ * (`services[1].image: expected an image reference without a tag, got "nginx:1.27"`). Paths,
+ * value names and YAML positions come from the plumbing shared with the box spec.
  */
-import { LineCounter, parseDocument } from 'yaml';
-
-export interface Problem {
-  /** Where the problem is: `services[1].image`; `(document)` for the document as a whole. */
-  readonly path: string;
-  readonly message: string;
-}
-
-export const DOCUMENT_PATH = '(document)';
-
-export function formatProblem(problem: Problem): string {
-  return `${problem.path}: ${problem.message}`;
-}
-
-/** `join('services', 1)` → `services[1]`; `join('services[1]', 'image')` → `services[1].image`. */
-export function join(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  const safeKey = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : JSON.stringify(key);
-  if (path === '' || path === DOCUMENT_PATH) return safeKey;
-  return /^[A-Za-z_]/.test(safeKey) ? `${path}.${safeKey}` : `${path}[${safeKey}]`;
-}
-
-/** Names a value's kind for messages: `got a number (3)`, `got "nginx:1.27"`. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return `a list of ${value.length}`;
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
-  if (typeof value === 'object') return 'a mapping';
-  return typeof value;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { describe, DOCUMENT_PATH, isPlainObject, joinPath, parseYamlWithPositions, type Problem } from '../../stacks/spec/problems.js';
 
 /** Collects problems for one document; the helpers return the value when it is well-typed. */
 export class ProblemList {
@@ -57,15 +23,15 @@ export class ProblemList {
    * Unknown fields are errors: a typo in a manifest must not silently fall back to a default.
    */
   object(value: unknown, path: string, allowed: readonly string[], required: readonly string[] = []): Record<string, unknown> | undefined {
-    if (!isRecord(value)) {
+    if (!isPlainObject(value)) {
       this.add(path, `expected a mapping, got ${describe(value)}`);
       return undefined;
     }
     for (const key of Object.keys(value)) {
-      if (!allowed.includes(key)) this.add(join(path, key), `unknown field (expected one of: ${allowed.join(', ')})`);
+      if (!allowed.includes(key)) this.add(joinPath(path, key), `unknown field (expected one of: ${allowed.join(', ')})`);
     }
     for (const key of required) {
-      if (value[key] === undefined) this.add(join(path, key), 'required field is missing');
+      if (value[key] === undefined) this.add(joinPath(path, key), 'required field is missing');
     }
     return value;
   }
@@ -136,7 +102,7 @@ export class ProblemList {
     let ok = true;
     list.forEach((item, index) => {
       if (typeof item !== 'string') {
-        this.add(join(path, index), `expected a string, got ${describe(item)}`);
+        this.add(joinPath(path, index), `expected a string, got ${describe(item)}`);
         ok = false;
       }
     });
@@ -147,10 +113,10 @@ export class ProblemList {
   uniqueNames(items: readonly unknown[], path: string, what: string): void {
     const firstIndex = new Map<string, number>();
     items.forEach((item, index) => {
-      if (!isRecord(item) || typeof item.name !== 'string') return;
+      if (!isPlainObject(item) || typeof item.name !== 'string') return;
       const seen = firstIndex.get(item.name);
       if (seen === undefined) firstIndex.set(item.name, index);
-      else this.add(join(join(path, index), 'name'), `duplicate ${what} name "${item.name}" (first at ${join(path, seen)})`);
+      else this.add(joinPath(joinPath(path, index), 'name'), `duplicate ${what} name "${item.name}" (first at ${joinPath(path, seen)})`);
     });
   }
 }
@@ -160,13 +126,10 @@ export class ProblemList {
  * broken file is reported the same way as an invalid one.
  */
 export function parseYaml(text: string): { value: unknown; problems: Problem[] } {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
-  const problems: Problem[] = document.errors.map((error) => {
-    const position = lineCounter.linePos(error.pos[0]);
-    const where = ` at line ${position.line}, column ${position.col}`;
-    return { path: DOCUMENT_PATH, message: `not valid YAML${where}: ${error.message.split('\n')[0]}` };
-  });
-  if (problems.length > 0) return { value: undefined, problems };
-  return { value: document.toJS({ maxAliasCount: 100 }) as unknown, problems };
+  const parsed = parseYamlWithPositions(text);
+  const problems = parsed.syntaxErrors.map((error) => ({
+    path: DOCUMENT_PATH,
+    message: `not valid YAML at line ${error.line}, column ${error.column}: ${error.message}`,
+  }));
+  return { value: parsed.value, problems };
 }

@@ -4,7 +4,8 @@
  * never silently becomes a default. Reference: docs/catalog.md.
  */
 import { MANIFEST_API_VERSION, type AppManifest } from './manifest.js';
-import { DOCUMENT_PATH, describe, isRecord, join, ProblemList, type Problem } from './problems.js';
+import { describe, DOCUMENT_PATH, isPlainObject, joinPath, type Problem } from '../../stacks/spec/problems.js';
+import { ProblemList } from './problems.js';
 
 /**
  * Capabilities a service may add. These are Docker's default set: adding one back only undoes
@@ -64,7 +65,7 @@ export function validateManifest(value: unknown): Problem[] {
   if (root.website !== undefined) check.string(root.website, 'website', URL);
   if (root.upstreamCompose !== undefined) check.string(root.upstreamCompose, 'upstreamCompose', URL);
   if (root.categories !== undefined) {
-    check.stringList(root.categories, 'categories')?.forEach((category, index) => check.string(category, join('categories', index), NAME));
+    check.stringList(root.categories, 'categories')?.forEach((category, index) => check.string(category, joinPath('categories', index), NAME));
   }
   if (root.minMemoryMiB !== undefined) check.integer(root.minMemoryMiB, 'minMemoryMiB', { min: 64 });
 
@@ -76,14 +77,14 @@ export function validateManifest(value: unknown): Problem[] {
   const services = root.services === undefined ? undefined : check.array(root.services, 'services', { nonEmpty: true });
   if (services) {
     check.uniqueNames(services, 'services', 'service');
-    services.forEach((service, index) => checkService(check, service, join('services', index), names, mounted));
+    services.forEach((service, index) => checkService(check, service, joinPath('services', index), names, mounted));
     checkDependencyCycles(check, services);
   }
   // A declared volume nobody mounts is almost always a typo in a mount's `volume`.
   if (Array.isArray(root.volumes)) {
     root.volumes.forEach((volume, index) => {
-      if (isRecord(volume) && typeof volume.name === 'string' && !mounted.has(volume.name)) {
-        check.add(join(join('volumes', index), 'name'), `volume "${volume.name}" is not mounted by any service`);
+      if (isPlainObject(volume) && typeof volume.name === 'string' && !mounted.has(volume.name)) {
+        check.add(joinPath(joinPath('volumes', index), 'name'), `volume "${volume.name}" is not mounted by any service`);
       }
     });
   }
@@ -96,13 +97,13 @@ export function validateManifest(value: unknown): Problem[] {
 
 function collectNames(root: Record<string, unknown>): Names {
   const named = (list: unknown): string[] =>
-    Array.isArray(list) ? list.filter(isRecord).map((item) => item.name).filter((name): name is string => typeof name === 'string') : [];
+    Array.isArray(list) ? list.filter(isPlainObject).map((item) => item.name).filter((name): name is string => typeof name === 'string') : [];
   const services = new Map<string, { ports: Set<number>; hasHealthcheck: boolean }>();
   if (Array.isArray(root.services)) {
     for (const service of root.services) {
-      if (!isRecord(service) || typeof service.name !== 'string') continue;
+      if (!isPlainObject(service) || typeof service.name !== 'string') continue;
       const ports = Array.isArray(service.ports) ? service.ports.filter((port): port is number => typeof port === 'number') : [];
-      services.set(service.name, { ports: new Set(ports), hasHealthcheck: isRecord(service.healthcheck) });
+      services.set(service.name, { ports: new Set(ports), hasHealthcheck: isPlainObject(service.healthcheck) });
     }
   }
   return { services, volumes: new Set(named(root.volumes)), parameters: new Set(named(root.parameters)), secrets: new Set(named(root.secrets)) };
@@ -111,7 +112,7 @@ function collectNames(root: Record<string, unknown>): Names {
 function checkService(check: ProblemList, value: unknown, path: string, names: Names, mounted: Set<string>): void {
   const service = check.object(value, path, SERVICE_FIELDS, ['name', 'image', 'tag']);
   if (!service) return;
-  const at = (field: string) => join(path, field);
+  const at = (field: string) => joinPath(path, field);
   if (service.name !== undefined) check.string(service.name, at('name'), NAME);
   if (service.image !== undefined) {
     const image = service.image;
@@ -133,8 +134,8 @@ function checkService(check: ProblemList, value: unknown, path: string, names: N
     const ports = check.array(service.ports, at('ports'));
     const seen = new Set<number>();
     ports?.forEach((port, index) => {
-      const number = check.integer(port, join(at('ports'), index), { min: 1, max: 65535 });
-      if (number !== undefined && seen.has(number)) check.add(join(at('ports'), index), `duplicate port ${number}`);
+      const number = check.integer(port, joinPath(at('ports'), index), { min: 1, max: 65535 });
+      if (number !== undefined && seen.has(number)) check.add(joinPath(at('ports'), index), `duplicate port ${number}`);
       if (number !== undefined) seen.add(number);
     });
   }
@@ -142,37 +143,37 @@ function checkService(check: ProblemList, value: unknown, path: string, names: N
     const mounts = check.array(service.mounts, at('mounts'));
     const paths = new Set<string>();
     mounts?.forEach((mount, index) => {
-      const mountPath = join(at('mounts'), index);
+      const mountPath = joinPath(at('mounts'), index);
       const entry = check.object(mount, mountPath, ['volume', 'path', 'readOnly'], ['volume', 'path']);
       if (!entry) return;
-      const volume = entry.volume === undefined ? undefined : check.string(entry.volume, join(mountPath, 'volume'));
+      const volume = entry.volume === undefined ? undefined : check.string(entry.volume, joinPath(mountPath, 'volume'));
       if (volume !== undefined) {
         mounted.add(volume);
-        if (!names.volumes.has(volume)) check.add(join(mountPath, 'volume'), `expected a volume declared in volumes, got "${volume}"`);
+        if (!names.volumes.has(volume)) check.add(joinPath(mountPath, 'volume'), `expected a volume declared in volumes, got "${volume}"`);
       }
-      const target = entry.path === undefined ? undefined : check.string(entry.path, join(mountPath, 'path'), ABSOLUTE_PATH);
+      const target = entry.path === undefined ? undefined : check.string(entry.path, joinPath(mountPath, 'path'), ABSOLUTE_PATH);
       if (target !== undefined) {
-        if (target === '/') check.add(join(mountPath, 'path'), 'a volume cannot be mounted over the container root');
-        if (paths.has(target)) check.add(join(mountPath, 'path'), `duplicate mount path ${target}`);
+        if (target === '/') check.add(joinPath(mountPath, 'path'), 'a volume cannot be mounted over the container root');
+        if (paths.has(target)) check.add(joinPath(mountPath, 'path'), `duplicate mount path ${target}`);
         paths.add(target);
       }
-      if (entry.readOnly !== undefined) check.boolean(entry.readOnly, join(mountPath, 'readOnly'));
+      if (entry.readOnly !== undefined) check.boolean(entry.readOnly, joinPath(mountPath, 'readOnly'));
     });
   }
   if (service.healthcheck !== undefined) checkHealthcheck(check, service.healthcheck, at('healthcheck'));
   const ownName = typeof service.name === 'string' ? service.name : undefined;
   const dependsOn = service.dependsOn === undefined ? undefined : check.stringList(service.dependsOn, at('dependsOn'));
   dependsOn?.forEach((dependency, index) => {
-    if (dependency === ownName) check.add(join(at('dependsOn'), index), 'a service cannot depend on itself');
-    else if (!names.services.has(dependency)) check.add(join(at('dependsOn'), index), `expected a service of this manifest, got "${dependency}"`);
+    if (dependency === ownName) check.add(joinPath(at('dependsOn'), index), 'a service cannot depend on itself');
+    else if (!names.services.has(dependency)) check.add(joinPath(at('dependsOn'), index), `expected a service of this manifest, got "${dependency}"`);
   });
   if (service.dependsOnCondition !== undefined) {
     const conditions = check.object(service.dependsOnCondition, at('dependsOnCondition'), dependsOn ?? [], []);
     for (const [dependency, condition] of Object.entries(conditions ?? {})) {
       if (!(dependsOn ?? []).includes(dependency)) continue; // already reported as an unknown field
-      const valid = check.oneOf(condition, join(at('dependsOnCondition'), dependency), ['service_started', 'service_healthy', 'service_completed_successfully']);
+      const valid = check.oneOf(condition, joinPath(at('dependsOnCondition'), dependency), ['service_started', 'service_healthy', 'service_completed_successfully']);
       if (valid === 'service_healthy' && names.services.get(dependency)?.hasHealthcheck === false) {
-        check.add(join(at('dependsOnCondition'), dependency), `service_healthy needs a healthcheck on service "${dependency}", which has none`);
+        check.add(joinPath(at('dependsOnCondition'), dependency), `service_healthy needs a healthcheck on service "${dependency}", which has none`);
       }
     }
   }
@@ -180,7 +181,7 @@ function checkService(check: ProblemList, value: unknown, path: string, names: N
     check.stringList(service.capAdd, at('capAdd'))?.forEach((capability, index) => {
       const normalized = capability.replace(/^CAP_/, '').toUpperCase();
       if (!SAFE_CAPABILITIES.includes(normalized)) {
-        check.add(join(at('capAdd'), index), `capability ${capability} is not on the safe list (${SAFE_CAPABILITIES.join(', ')})`);
+        check.add(joinPath(at('capAdd'), index), `capability ${capability} is not on the safe list (${SAFE_CAPABILITIES.join(', ')})`);
       }
     });
   }
@@ -188,21 +189,21 @@ function checkService(check: ProblemList, value: unknown, path: string, names: N
   if (service.resources !== undefined) {
     const resources = check.object(service.resources, at('resources'), ['memoryMiB', 'memoryReservationMiB', 'cpus']);
     if (resources) {
-      const limit = resources.memoryMiB === undefined ? undefined : check.integer(resources.memoryMiB, join(at('resources'), 'memoryMiB'), { min: 16 });
-      const reservation = resources.memoryReservationMiB === undefined ? undefined : check.integer(resources.memoryReservationMiB, join(at('resources'), 'memoryReservationMiB'), { min: 16 });
+      const limit = resources.memoryMiB === undefined ? undefined : check.integer(resources.memoryMiB, joinPath(at('resources'), 'memoryMiB'), { min: 16 });
+      const reservation = resources.memoryReservationMiB === undefined ? undefined : check.integer(resources.memoryReservationMiB, joinPath(at('resources'), 'memoryReservationMiB'), { min: 16 });
       if (limit !== undefined && reservation !== undefined && reservation > limit) {
-        check.add(join(at('resources'), 'memoryReservationMiB'), `expected at most the limit (${limit}), got ${reservation}`);
+        check.add(joinPath(at('resources'), 'memoryReservationMiB'), `expected at most the limit (${limit}), got ${reservation}`);
       }
-      if (resources.cpus !== undefined) check.number(resources.cpus, join(at('resources'), 'cpus'), { exclusiveMin: 0, max: 128 });
+      if (resources.cpus !== undefined) check.number(resources.cpus, joinPath(at('resources'), 'cpus'), { exclusiveMin: 0, max: 128 });
     }
   }
   if (service.user !== undefined) check.string(service.user, at('user'), { pattern: /^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/, expected: 'uid[:gid] or a user name' });
   if (service.restart !== undefined) check.oneOf(service.restart, at('restart'), ['no', 'always', 'unless-stopped', 'on-failure']);
   if (service.tmpfs !== undefined) {
-    const tmpfs = check.object(service.tmpfs, at('tmpfs'), Object.keys(isRecord(service.tmpfs) ? service.tmpfs : {}));
+    const tmpfs = check.object(service.tmpfs, at('tmpfs'), Object.keys(isPlainObject(service.tmpfs) ? service.tmpfs : {}));
     for (const [target, size] of Object.entries(tmpfs ?? {})) {
-      if (!target.startsWith('/')) check.add(join(at('tmpfs'), target), 'expected an absolute path as the key');
-      check.integer(size, join(at('tmpfs'), target), { min: 1 });
+      if (!target.startsWith('/')) check.add(joinPath(at('tmpfs'), target), 'expected an absolute path as the key');
+      check.integer(size, joinPath(at('tmpfs'), target), { min: 1 });
     }
   }
 }
@@ -211,9 +212,9 @@ function checkService(check: ProblemList, value: unknown, path: string, names: N
 const PLACEHOLDER = /\$\$|\$\{([^}]*)\}/g;
 
 function checkEnvironment(check: ProblemList, value: unknown, path: string, names: Names): void {
-  const environment = check.object(value, path, Object.keys(isRecord(value) ? value : {}));
+  const environment = check.object(value, path, Object.keys(isPlainObject(value) ? value : {}));
   for (const [key, raw] of Object.entries(environment ?? {})) {
-    const at = join(path, key);
+    const at = joinPath(path, key);
     if (!ENV_NAME.test(key)) check.add(at, 'expected an environment variable name (letters, digits, _)');
     if (typeof raw !== 'string') {
       check.add(at, `expected a string (quote numbers and booleans in YAML), got ${describe(raw)}`);
@@ -239,13 +240,13 @@ function checkEnvironment(check: ProblemList, value: unknown, path: string, name
 function checkHealthcheck(check: ProblemList, value: unknown, path: string): void {
   const healthcheck = check.object(value, path, ['test', 'intervalSeconds', 'timeoutSeconds', 'retries', 'startPeriodSeconds'], ['test']);
   if (!healthcheck) return;
-  const test = healthcheck.test === undefined ? undefined : check.stringList(healthcheck.test, join(path, 'test'), { nonEmpty: true });
-  if (test && !['CMD', 'CMD-SHELL'].includes(test[0]!)) check.add(join(path, 'test'), `expected the first word to be CMD or CMD-SHELL, got ${describe(test[0])}`);
-  if (test && test.length < 2) check.add(join(path, 'test'), 'expected a command after ' + test[0]);
+  const test = healthcheck.test === undefined ? undefined : check.stringList(healthcheck.test, joinPath(path, 'test'), { nonEmpty: true });
+  if (test && !['CMD', 'CMD-SHELL'].includes(test[0]!)) check.add(joinPath(path, 'test'), `expected the first word to be CMD or CMD-SHELL, got ${describe(test[0])}`);
+  if (test && test.length < 2) check.add(joinPath(path, 'test'), 'expected a command after ' + test[0]);
   for (const field of ['intervalSeconds', 'timeoutSeconds', 'startPeriodSeconds'] as const) {
-    if (healthcheck[field] !== undefined) check.integer(healthcheck[field], join(path, field), { min: 1, max: 3600 });
+    if (healthcheck[field] !== undefined) check.integer(healthcheck[field], joinPath(path, field), { min: 1, max: 3600 });
   }
-  if (healthcheck.retries !== undefined) check.integer(healthcheck.retries, join(path, 'retries'), { min: 1, max: 100 });
+  if (healthcheck.retries !== undefined) check.integer(healthcheck.retries, joinPath(path, 'retries'), { min: 1, max: 100 });
 }
 
 function checkVolumes(check: ProblemList, value: unknown): void {
@@ -254,26 +255,26 @@ function checkVolumes(check: ProblemList, value: unknown): void {
   if (!volumes) return;
   check.uniqueNames(volumes, 'volumes', 'volume');
   volumes.forEach((item, index) => {
-    const path = join('volumes', index);
+    const path = joinPath('volumes', index);
     const volume = check.object(item, path, ['name', 'class', 'description', 'backup'], ['name']);
     if (!volume) return;
-    if (volume.name !== undefined) check.string(volume.name, join(path, 'name'), NAME);
-    if (volume.class === undefined) check.add(join(path, 'class'), 'volume has no class: expected "hot" (DB, config, cache) or "bulk" (media, files)');
-    else check.oneOf(volume.class, join(path, 'class'), ['hot', 'bulk']);
-    if (volume.description !== undefined) check.string(volume.description, join(path, 'description'));
+    if (volume.name !== undefined) check.string(volume.name, joinPath(path, 'name'), NAME);
+    if (volume.class === undefined) check.add(joinPath(path, 'class'), 'volume has no class: expected "hot" (DB, config, cache) or "bulk" (media, files)');
+    else check.oneOf(volume.class, joinPath(path, 'class'), ['hot', 'bulk']);
+    if (volume.description !== undefined) check.string(volume.description, joinPath(path, 'description'));
     if (volume.backup === undefined) return;
     if (volume.class === 'hot') {
-      check.add(join(path, 'backup'), 'hot volumes are always in the guest backup; a backup policy applies to bulk volumes only');
+      check.add(joinPath(path, 'backup'), 'hot volumes are always in the guest backup; a backup policy applies to bulk volumes only');
       return;
     }
-    const backup = check.object(volume.backup, join(path, 'backup'), ['policy', 'reason'], ['policy']);
+    const backup = check.object(volume.backup, joinPath(path, 'backup'), ['policy', 'reason'], ['policy']);
     if (!backup) return;
-    const policy = backup.policy === undefined ? undefined : check.oneOf(backup.policy, join(path, 'backup'), ['file-level', 'none']);
+    const policy = backup.policy === undefined ? undefined : check.oneOf(backup.policy, joinPath(path, 'backup'), ['file-level', 'none']);
     if (policy === 'none') {
-      if (backup.reason === undefined) check.add(join(join(path, 'backup'), 'reason'), 'a bulk volume that is not backed up needs the reason the customer is shown');
-      else check.string(backup.reason, join(join(path, 'backup'), 'reason'));
+      if (backup.reason === undefined) check.add(joinPath(joinPath(path, 'backup'), 'reason'), 'a bulk volume that is not backed up needs the reason the customer is shown');
+      else check.string(backup.reason, joinPath(joinPath(path, 'backup'), 'reason'));
     }
-    if (policy === 'file-level' && backup.reason !== undefined) check.add(join(join(path, 'backup'), 'reason'), 'a reason is only given with policy "none"');
+    if (policy === 'file-level' && backup.reason !== undefined) check.add(joinPath(joinPath(path, 'backup'), 'reason'), 'a reason is only given with policy "none"');
   });
 }
 
@@ -283,17 +284,17 @@ function checkParameters(check: ProblemList, value: unknown): void {
   if (!parameters) return;
   check.uniqueNames(parameters, 'parameters', 'parameter');
   parameters.forEach((item, index) => {
-    const path = join('parameters', index);
+    const path = joinPath('parameters', index);
     const parameter = check.object(item, path, ['name', 'description', 'type', 'default', 'required'], ['name', 'description', 'type']);
     if (!parameter) return;
-    if (parameter.name !== undefined) check.string(parameter.name, join(path, 'name'), IDENTIFIER);
-    if (parameter.description !== undefined) check.string(parameter.description, join(path, 'description'));
-    const type = parameter.type === undefined ? undefined : check.oneOf(parameter.type, join(path, 'type'), ['string', 'number', 'boolean']);
+    if (parameter.name !== undefined) check.string(parameter.name, joinPath(path, 'name'), IDENTIFIER);
+    if (parameter.description !== undefined) check.string(parameter.description, joinPath(path, 'description'));
+    const type = parameter.type === undefined ? undefined : check.oneOf(parameter.type, joinPath(path, 'type'), ['string', 'number', 'boolean']);
     if (type && parameter.default !== undefined && typeof parameter.default !== type) {
-      check.add(join(path, 'default'), `expected a ${type} like the parameter's type, got ${describe(parameter.default)}`);
+      check.add(joinPath(path, 'default'), `expected a ${type} like the parameter's type, got ${describe(parameter.default)}`);
     }
-    if (parameter.required !== undefined) check.boolean(parameter.required, join(path, 'required'));
-    if (parameter.required === true && parameter.default !== undefined) check.add(join(path, 'required'), 'a required parameter has no default');
+    if (parameter.required !== undefined) check.boolean(parameter.required, joinPath(path, 'required'));
+    if (parameter.required === true && parameter.default !== undefined) check.add(joinPath(path, 'required'), 'a required parameter has no default');
   });
 }
 
@@ -303,12 +304,12 @@ function checkSecrets(check: ProblemList, value: unknown): void {
   if (!secrets) return;
   check.uniqueNames(secrets, 'secrets', 'secret');
   secrets.forEach((item, index) => {
-    const path = join('secrets', index);
+    const path = joinPath('secrets', index);
     const secret = check.object(item, path, ['name', 'length', 'charset'], ['name']);
     if (!secret) return;
-    if (secret.name !== undefined) check.string(secret.name, join(path, 'name'), IDENTIFIER);
-    if (secret.length !== undefined) check.integer(secret.length, join(path, 'length'), { min: 16, max: 256 });
-    if (secret.charset !== undefined) check.oneOf(secret.charset, join(path, 'charset'), ['alphanumeric', 'hex', 'base64']);
+    if (secret.name !== undefined) check.string(secret.name, joinPath(path, 'name'), IDENTIFIER);
+    if (secret.length !== undefined) check.integer(secret.length, joinPath(path, 'length'), { min: 16, max: 256 });
+    if (secret.charset !== undefined) check.oneOf(secret.charset, joinPath(path, 'charset'), ['alphanumeric', 'hex', 'base64']);
   });
 }
 
@@ -328,10 +329,10 @@ function checkHttp(check: ProblemList, value: unknown, names: Names): void {
 function checkHook(check: ProblemList, value: unknown, path: string, names: Names): void {
   const hook = check.object(value, path, ['service', 'command', 'timeoutSeconds'], ['service', 'command']);
   if (!hook) return;
-  const service = hook.service === undefined ? undefined : check.string(hook.service, join(path, 'service'));
-  if (service !== undefined && !names.services.has(service)) check.add(join(path, 'service'), `expected a service of this manifest, got "${service}"`);
-  if (hook.command !== undefined) check.stringList(hook.command, join(path, 'command'), { nonEmpty: true });
-  if (hook.timeoutSeconds !== undefined) check.integer(hook.timeoutSeconds, join(path, 'timeoutSeconds'), { min: 1, max: 86400 });
+  const service = hook.service === undefined ? undefined : check.string(hook.service, joinPath(path, 'service'));
+  if (service !== undefined && !names.services.has(service)) check.add(joinPath(path, 'service'), `expected a service of this manifest, got "${service}"`);
+  if (hook.command !== undefined) check.stringList(hook.command, joinPath(path, 'command'), { nonEmpty: true });
+  if (hook.timeoutSeconds !== undefined) check.integer(hook.timeoutSeconds, joinPath(path, 'timeoutSeconds'), { min: 1, max: 86400 });
 }
 
 function checkBackup(check: ProblemList, value: unknown, names: Names): void {
@@ -340,7 +341,7 @@ function checkBackup(check: ProblemList, value: unknown, names: Names): void {
   if (!backup) return;
   for (const field of ['preHooks', 'postHooks'] as const) {
     if (backup[field] === undefined) continue;
-    check.array(backup[field], join('backup', field))?.forEach((hook, index) => checkHook(check, hook, join(join('backup', field), index), names));
+    check.array(backup[field], joinPath('backup', field))?.forEach((hook, index) => checkHook(check, hook, joinPath(joinPath('backup', field), index), names));
   }
 }
 
@@ -359,16 +360,16 @@ function checkExposedPorts(check: ProblemList, value: unknown, names: Names): vo
   const ports = check.array(value, 'exposedPorts');
   const seen = new Set<string>();
   ports?.forEach((item, index) => {
-    const path = join('exposedPorts', index);
+    const path = joinPath('exposedPorts', index);
     const entry = check.object(item, path, ['service', 'port', 'protocol', 'reason'], ['service', 'port', 'protocol', 'reason']);
     if (!entry) return;
-    const service = entry.service === undefined ? undefined : check.string(entry.service, join(path, 'service'));
-    const port = entry.port === undefined ? undefined : check.integer(entry.port, join(path, 'port'), { min: 1, max: 65535 });
-    const protocol = entry.protocol === undefined ? undefined : check.oneOf(entry.protocol, join(path, 'protocol'), ['tcp', 'udp']);
-    if (entry.reason !== undefined) check.string(entry.reason, join(path, 'reason'));
-    if (service !== undefined && !names.services.has(service)) check.add(join(path, 'service'), `expected a service of this manifest, got "${service}"`);
+    const service = entry.service === undefined ? undefined : check.string(entry.service, joinPath(path, 'service'));
+    const port = entry.port === undefined ? undefined : check.integer(entry.port, joinPath(path, 'port'), { min: 1, max: 65535 });
+    const protocol = entry.protocol === undefined ? undefined : check.oneOf(entry.protocol, joinPath(path, 'protocol'), ['tcp', 'udp']);
+    if (entry.reason !== undefined) check.string(entry.reason, joinPath(path, 'reason'));
+    if (service !== undefined && !names.services.has(service)) check.add(joinPath(path, 'service'), `expected a service of this manifest, got "${service}"`);
     else if (service !== undefined && port !== undefined && !names.services.get(service)!.ports.has(port)) {
-      check.add(join(path, 'port'), `service "${service}" exposes no port ${port}`);
+      check.add(joinPath(path, 'port'), `service "${service}" exposes no port ${port}`);
     }
     const key = `${port}/${protocol}`;
     if (port !== undefined && protocol !== undefined && seen.has(key)) check.add(path, `port ${key} is exposed twice`);
@@ -379,7 +380,7 @@ function checkExposedPorts(check: ProblemList, value: unknown, names: Names): vo
 function checkDependencyCycles(check: ProblemList, services: readonly unknown[]): void {
   const edges = new Map<string, string[]>();
   for (const service of services) {
-    if (isRecord(service) && typeof service.name === 'string' && Array.isArray(service.dependsOn)) {
+    if (isPlainObject(service) && typeof service.name === 'string' && Array.isArray(service.dependsOn)) {
       edges.set(service.name, service.dependsOn.filter((name): name is string => typeof name === 'string'));
     }
   }
@@ -387,8 +388,8 @@ function checkDependencyCycles(check: ProblemList, services: readonly unknown[])
   const visit = (name: string, trail: string[]): void => {
     if (state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') {
-      const index = services.findIndex((service) => isRecord(service) && service.name === trail[0]);
-      check.add(join(join('services', index), 'dependsOn'), `dependency cycle: ${[...trail.slice(trail.indexOf(name)), name].join(' -> ')}`);
+      const index = services.findIndex((service) => isPlainObject(service) && service.name === trail[0]);
+      check.add(joinPath(joinPath('services', index), 'dependsOn'), `dependency cycle: ${[...trail.slice(trail.indexOf(name)), name].join(' -> ')}`);
       return;
     }
     state.set(name, 'visiting');

@@ -6,7 +6,8 @@ t.test('catalog list --json lists every app with its volume classes', async (t) 
   t.equal(result.code, 0);
   const apps = JSON.parse(result.stdout) as { name: string; hotVolumes: number; bulkVolumes: number }[];
   t.ok(apps.length >= 12);
-  t.match(apps.find((app) => app.name === 'immich'), { name: 'immich', hotVolumes: 3, bulkVolumes: 1, unpinnedImages: 2 });
+  t.match(apps.find((app) => app.name === 'immich'), { name: 'immich', hotVolumes: 3, bulkVolumes: 1, unpinnedImages: 0 });
+  t.match(apps.find((app) => app.name === 'nextcloud'), { name: 'nextcloud', unpinnedImages: 2 }, 'app and cron are pinned by tag only');
 });
 
 t.test('catalog list prints a table with a header and one row per app', async (t) => {
