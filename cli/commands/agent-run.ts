@@ -29,9 +29,9 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
   const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
   if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
   if (!TIERS.includes(options.tier as Tier)) throw usageError(`--tier: expected one of ${TIERS.join(', ')}, got ${JSON.stringify(options.tier)}`);
-  const [{ openAgent }, { EngineRunner }, { jsonLogger, SecretRegistry }] = await Promise.all([
+  const [{ openAgent }, { LazyEngineRunner }, { jsonLogger, SecretRegistry }] = await Promise.all([
     import('../../runner/agent/open.js'),
-    import('../../runner/engine/run.js'),
+    import('../../runner/engine/lazy-runner.js'),
     import('../../runner/agent/logger.js'),
   ]);
   const secrets = new SecretRegistry();
@@ -43,7 +43,7 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
     trustPath: resolve(context.cwd, options.trust as string),
     hubUrl,
     ...(options.apiKeyFile ? { apiKeyFile: resolve(context.cwd, options.apiKeyFile as string) } : {}),
-    engine: new EngineRunner(),
+    engine: new LazyEngineRunner(),
     logger,
     secrets,
     env: context.env,

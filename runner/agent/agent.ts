@@ -24,7 +24,7 @@ import {
   type VerifiedEnvelope,
 } from '../envelope/index.js';
 import { EngineCancelledError } from '../engine/errors.js';
-import type { ChangeCounts, EngineOperation, EngineOutcome, EngineRunner, StackTarget } from '../engine/run.js';
+import type { ChangeCounts, EngineOperation, EngineOutcome, Engines, StackTarget } from '../engine/run.js';
 import type { InstalledPlugin } from '../engine/locate.js';
 import { HubClient, HubError, HubRequestError } from '../hub/client.js';
 import type { EngineSummary, ReportRequest } from '../hub/protocol.js';
@@ -36,7 +36,6 @@ import type { TierEnvironment } from '../../stacks/environment.js';
 import type { ResolvedBox } from '../../stacks/spec/resolve.js';
 import type { BoxSpec, Tier } from '../../stacks/spec/types.js';
 import { planDeploy, runDeploy, type HostOperations } from './deploy.js';
-import { agentEnvironment } from './environment.js';
 import { auditAction, workItem, type WorkItem } from './envelope-item.js';
 import { CapabilityError, EnvelopeLostError, errorKind, StoppingError, toReason, UnsupportedJobError, AgentError, type ErrorKind } from './errors.js';
 import { silentLogger, SecretRegistry, type Logger } from './logger.js';
@@ -58,7 +57,7 @@ export interface AgentOptions {
   readonly journal: Journal;
   readonly audit: AuditLog;
   readonly state: DurableStore<AgentStateData>;
-  readonly engine: EngineRunner;
+  readonly engine: Engines;
   /** The stack passphrase (keys/stack-passphrase). */
   readonly passphrase: string;
   /** Builds the tier program for a resolved box. */
@@ -178,7 +177,8 @@ export class Agent {
       const failure = error instanceof StepFailure ? error : new StepFailure(step, error);
       const kind = errorKind(failure.error);
       const reason = toReason(failure.error);
-      const log = kind === 'waiting' ? this.#log.warn : this.#log.error;
+      // A stop asked for (SIGTERM) is the normal end of a daemon, not a problem.
+      const log = failure.error instanceof StoppingError ? this.#log.info : kind === 'waiting' ? this.#log.warn : this.#log.error;
       log('cycle stopped', { step: failure.step, kind, ...reason });
       return { status: kind === 'generic' ? 'failed' : kind, items, engineRuns: this.#engineRuns - runsBefore, error: { ...reason, kind, step: failure.step } };
     }
@@ -209,7 +209,8 @@ export class Agent {
         if (isNews(value)) poll?.abort();
         return value;
       } catch (error) {
-        if (poll?.signal.aborted && !(error instanceof HubError)) return aborted;
+        // Our own abort (the other poll brought news, or the agent is stopping) is not a hub failure.
+        if ((poll?.signal.aborted || this.#o.stopSignal?.aborted) && !(error instanceof HubError)) return aborted;
         throw error;
       }
     };
@@ -424,6 +425,8 @@ export class Agent {
 
   async #program(spec: BoxSpec, box?: ResolvedBox): Promise<PulumiFn> {
     const resolved = box ?? this.#o.resolve(spec);
+    // Loaded here, not at start: it brings in the Pulumi SDK, which an idle agent does not need.
+    const { agentEnvironment } = await import('./environment.js');
     const env: TierEnvironment = await agentEnvironment(spec, { layout: this.#o.layout, env: this.#o.env ?? process.env, secrets: this.#secrets, needsProxmoxToken: this.tier === 'host' });
     return this.#o.programFor(this.tier, resolved, env);
   }

@@ -5,7 +5,7 @@
  * factory is injectable (docs/agent.md "Programs").
  */
 import type { BodyValidator } from '../envelope/index.js';
-import type { EngineRunner } from '../engine/run.js';
+import type { Engines } from '../engine/run.js';
 import { HubClient } from '../hub/client.js';
 import { AuditLog } from '../state/audit.js';
 import { Journal } from '../state/journal.js';
@@ -27,7 +27,7 @@ export interface OpenAgentOptions {
   readonly hubUrl: string;
   /** @default - `<state>/keys/hub-api-key` */
   readonly apiKeyFile?: string;
-  readonly engine: EngineRunner;
+  readonly engine: Engines;
   /** @default - the real tier programs */
   readonly programFor?: ProgramFactory;
   /** @default - the plugins of the real tier program when programFor is the default, else none */

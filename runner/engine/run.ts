@@ -89,6 +89,9 @@ export function countChanges(changes: OpMap | Partial<Record<string, number>> | 
 
 const silent: EngineLogger = { info: () => {}, warn: () => {}, debug: () => {} };
 
+/** What the agent needs of an engine runner; {@link LazyEngineRunner} defers loading this module. */
+export type Engines = Pick<EngineRunner, 'engine' | 'preflight' | 'run' | 'recover'>;
+
 /** The engine runner the agent and `felhom preview` share: one located engine, many operations. */
 export class EngineRunner {
   #engine: LocatedEngine | undefined;
