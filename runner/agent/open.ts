@@ -5,41 +5,26 @@
  * factory is injectable (docs/agent.md "Programs").
  */
 import type { BodyValidator } from '../envelope/index.js';
-import type { Engines } from '../engine/run.js';
 import { HubClient } from '../hub/client.js';
 import { AuditLog } from '../state/audit.js';
 import { Journal } from '../state/journal.js';
-import type { InstalledPlugin } from '../engine/locate.js';
-import type { Tier } from '../../stacks/spec/types.js';
-import { Agent, type BeforeStepHook } from './agent.js';
-import type { HostOperations } from './deploy.js';
+import { Agent, type AgentOptions } from './agent.js';
 import { AgentSetupError } from './errors.js';
-import { SecretRegistry, type Logger } from './logger.js';
+import { SecretRegistry } from './logger.js';
 import type { ProgramFactory } from './program.js';
 import { loadOrCreateStackPassphrase, openAgentState, prepareStateDir, readSecretFile, type StateLayout } from './state-dir.js';
 import { acquireLock, stackLockFile, type Lock } from '../state/lock.js';
 
-export interface OpenAgentOptions {
-  readonly box: string;
-  readonly tier: Tier;
+/** What `openAgent` needs: where the state is, and the collaborators it passes to the Agent as they are. */
+export interface OpenAgentOptions
+  extends Pick<AgentOptions, 'box' | 'tier' | 'engine' | 'requiredPlugins' | 'hostOperations' | 'logger' | 'secrets' | 'env' | 'clock' | 'beforeStep' | 'stopSignal' | 'engineGraceMs'> {
   readonly stateDir: string;
   readonly trustPath: string;
   readonly hubUrl: string;
   /** @default - `<state>/keys/hub-api-key` */
   readonly apiKeyFile?: string;
-  readonly engine: Engines;
-  /** @default - the real tier programs */
+  /** @default - the real tier programs, and then their plugins as `requiredPlugins` */
   readonly programFor?: ProgramFactory;
-  /** @default - the plugins of the real tier program when programFor is the default, else none */
-  readonly requiredPlugins?: (tier: Tier) => Promise<readonly InstalledPlugin[]>;
-  readonly hostOperations?: HostOperations;
-  readonly logger?: Logger;
-  readonly secrets?: SecretRegistry;
-  readonly env?: NodeJS.ProcessEnv;
-  readonly clock?: () => Date;
-  readonly beforeStep?: BeforeStepHook;
-  readonly stopSignal?: AbortSignal;
-  readonly engineGraceMs?: number;
   /** Hub request timeout. @default 30 000 ms */
   readonly hubTimeoutMs?: number;
 }

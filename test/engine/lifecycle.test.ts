@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { locateEngine, type LocatedEngine } from '../../runner/engine/locate.js';
 import { createWorkspace } from '../../runner/engine/workspace.js';
+import { LocalFile } from '../helpers/agent-program.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -26,36 +27,6 @@ try {
   process.exit(1);
 }
 
-/** Writes `content` to `path`; reading it back is how refresh notices a change made outside. */
-const localFileProvider: pulumi.dynamic.ResourceProvider = {
-  async create(inputs) {
-    const fs = await import('node:fs/promises');
-    await fs.writeFile(inputs.path, inputs.content);
-    return { id: inputs.path, outs: { path: inputs.path, content: inputs.content } };
-  },
-  async diff(_id, olds, news) {
-    const replaces = olds.path === news.path ? [] : ['path'];
-    return { changes: olds.path !== news.path || olds.content !== news.content, replaces, deleteBeforeReplace: true };
-  },
-  async update(_id, _olds, news) {
-    const fs = await import('node:fs/promises');
-    await fs.writeFile(news.path, news.content);
-    return { outs: { path: news.path, content: news.content } };
-  },
-  async read(id, props) {
-    const fs = await import('node:fs/promises');
-    try {
-      return { id, props: { ...props, path: id, content: await fs.readFile(id, 'utf8') } };
-    } catch {
-      return {}; // gone: refresh drops it from the state
-    }
-  },
-  async delete(id) {
-    const fs = await import('node:fs/promises');
-    await fs.rm(id, { force: true });
-  },
-};
-
 /** A random password generated inside the provider, so its only copy is in the (encrypted) state. */
 const passwordProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs) {
@@ -64,12 +35,6 @@ const passwordProvider: pulumi.dynamic.ResourceProvider = {
     return { id: crypto.randomUUID(), outs: { bytes: inputs.bytes, value } };
   },
 };
-
-class LocalFile extends pulumi.dynamic.Resource {
-  constructor(name: string, args: { path: string; content: string }) {
-    super(localFileProvider, name, args, {});
-  }
-}
 
 class GeneratedPassword extends pulumi.dynamic.Resource {
   declare readonly value: pulumi.Output<string>;

@@ -38,7 +38,8 @@ const localFileProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-class LocalFile extends pulumi.dynamic.Resource {
+/** A file on disk as a real engine resource: refresh notices a change made outside. */
+export class LocalFile extends pulumi.dynamic.Resource {
   constructor(name: string, args: { path: string; content: string }) {
     super(localFileProvider, name, args, {});
   }
