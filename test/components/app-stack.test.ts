@@ -256,8 +256,9 @@ t.test('environment references are substituted; values holding a secret are secr
   const dbUrl = envs.find((e) => e.startsWith('DB_URL='));
   // The mock's password is the resource name cut to the requested 24 characters.
   t.equal(dbUrl, 'DB_URL=postgres://photos:pw-photos-secret-db-pass@photos-db:5432/photos', 'secret and service name substituted');
-  t.same(server.secretPaths, ['envs'], 'the environment reaches Docker as a secret');
-  t.same(mocks.one(CONTAINER, 'photos-db').secretPaths, ['envs']);
+  t.same(server.secretPaths, [`envs[${envs.indexOf(dbUrl!)}]`], 'the entry holding a secret reaches Docker as a secret, and only it');
+  const db = mocks.one(CONTAINER, 'photos-db');
+  t.same(db.secretPaths, [`envs[${(db.inputs.envs as string[]).findIndex((e) => e.startsWith('POSTGRES_PASSWORD='))}]`]);
 });
 
 t.test('hex and base64 secrets come from RandomBytes and are cut to length', async (t) => {

@@ -2,7 +2,7 @@ import t from 'tap';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import * as cloudflare from '@pulumi/cloudflare';
-import { argsErrorFrom, isSecret, mocks, promiseOf } from '../helpers/mocks.js';
+import { argsErrorFrom, isSecret, mockProvider, mocks, promiseOf } from '../helpers/mocks.js';
 
 // The shared harness is itself code the component tests rely on: prove what it records.
 
@@ -33,6 +33,18 @@ t.test('it records type, name, parent, inputs and resource options', async (t) =
   t.same(mocks.childrenOf(parent.urn).map((r) => r.name), ['p-pw']);
 });
 
+t.test('it records the provider reference, dependencies, and leaves an unset deleteBeforeReplace undefined', async (t) => {
+  const provider = mockProvider('random');
+  const first = new random.RandomPassword('first', { length: 8 });
+  new random.RandomPassword('second', { length: 8 }, { provider, dependsOn: [first] });
+  await mocks.settle();
+  const second = mocks.one('random:index/randomPassword:RandomPassword', 'second');
+  t.match(second.provider, /^urn:pulumi:test::felhom::pulumi:providers:random::random-provider::/);
+  t.same(second.dependencies, ['urn:pulumi:test::felhom::random:index/randomPassword:RandomPassword::first']);
+  t.equal(second.deleteBeforeReplace, undefined);
+  t.same(second.additionalSecretOutputs, ['bcryptHash', 'result']);
+});
+
 t.test('additionalSecretOutputs come back secret, as the engine makes them', async (t) => {
   const password = new random.RandomPassword('pw', { length: 8 });
   t.equal(await isSecret(password.result), true);
@@ -43,6 +55,14 @@ t.test('a secret input is recorded with its path', async (t) => {
   new random.RandomPassword('pw', { length: 8, overrideSpecial: pulumi.secret('!') });
   await mocks.settle();
   t.same(mocks.one('random:index/randomPassword:RandomPassword').secretPaths, ['overrideSpecial']);
+});
+
+t.test('a secret inside a list or map is recorded at its own path, unwrapped', async (t) => {
+  new random.RandomPassword('pw', { length: 8, keepers: { plain: 'a', hidden: pulumi.secret('b') } });
+  await mocks.settle();
+  const pw = mocks.one('random:index/randomPassword:RandomPassword');
+  t.same(pw.secretPaths, ['keepers.hidden'], 'only the secret entry, not the whole map');
+  t.same(pw.inputs.keepers, { plain: 'a', hidden: 'b' });
 });
 
 t.test('an undeclared provider call fails and is listed; a declared one is answered', async (t) => {

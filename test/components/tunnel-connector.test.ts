@@ -41,7 +41,7 @@ t.test('given a token, one local command writes the unit and env file and manage
       FELHOM_MANAGE_SERVICE: 'true',
     },
   });
-  t.ok(command.secretPaths.includes('environment'), 'the environment holding the token is secret');
+  t.same(command.secretPaths, ['environment.TUNNEL_TOKEN'], 'the token in the environment is secret');
   for (const script of ['create', 'update', 'delete']) t.notMatch(command.inputs[script], TOKEN, `the ${script} command line carries no token`);
   t.notMatch(command.inputs.environment.FELHOM_UNIT_CONTENT, TOKEN, 'the unit carries no token');
   t.match(command.inputs.environment.FELHOM_UNIT_CONTENT, /EnvironmentFile=\/etc\/felhom\/felhom-cloudflared\.env/);
@@ -54,7 +54,7 @@ t.test('given a plain-string token, it is still sent as a secret', async (t) => 
   new TunnelConnector('cloudflared', { token: TOKEN, rootDir: '/tmp/x', manageService: false, serviceName: 'cf', cloudflaredPath: '/opt/cf' });
   await mocks.settle();
   const command = mocks.one(COMMAND);
-  t.ok(command.secretPaths.includes('environment'));
+  t.same(command.secretPaths, ['environment.TUNNEL_TOKEN']);
   t.match(command.inputs.environment, { FELHOM_UNIT_FILE: '/tmp/x/etc/systemd/system/cf.service', FELHOM_ENV_FILE: '/tmp/x/etc/felhom/cf.env', FELHOM_MANAGE_SERVICE: 'false', FELHOM_SERVICE: 'cf' });
   t.match(command.inputs.environment.FELHOM_UNIT_CONTENT, /ExecStart=\/opt\/cf --no-autoupdate tunnel run/);
 });
