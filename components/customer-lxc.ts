@@ -105,6 +105,12 @@ export interface CustomerLxcArgs {
    * @default - false: the container is protected
    */
   readonly allowDestroy?: boolean;
+  /**
+   * The container already exists on the node (restored from a backup in restore mode, seed §9):
+   * adopt it into the stack with the `import` option (`<node>/<vmId>`) instead of creating it.
+   * @default - false: create the container
+   */
+  readonly adoptExisting?: boolean;
 }
 
 /**
@@ -293,6 +299,9 @@ export class CustomerLxc extends pulumi.ComponentResource {
         ignoreChanges: [...CUSTOMER_LXC_IGNORED_CHANGES],
         // If a replacement ever gets past `protect`, never destroy the old guest first.
         deleteBeforeReplace: false,
+        // The provider's import id is `<node>/<vmId>`; once the guest is in the stack's state the
+        // option changes nothing, and later deploys leave it out.
+        ...(args.adoptExisting ? { import: `${args.node}/${args.vmId}` } : {}),
       },
     );
 

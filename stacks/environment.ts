@@ -24,6 +24,8 @@ export interface TierEnvironment {
   readonly manageServices?: boolean;
   /** Restrict the guest tier to one guest: the controller runs only its own. @default - every guest */
   readonly guest?: string;
+  /** VM ids of guests already on the host (restored in restore mode): adopted, not created. @default - none: create every guest */
+  readonly adoptGuests?: readonly number[];
 }
 
 /** A name for a secret reference that never reveals its value: `ref:pbs-token` or `encrypted`. */

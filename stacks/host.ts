@@ -99,6 +99,7 @@ export function hostProgram(box: ResolvedBox, golden: GoldenTemplate, env: TierE
         startOnBoot: golden.startOnBoot,
         tags: [...guest.tags],
         description: `Felhom customer guest ${guest.name} of box ${box.box} (customer ${box.customer}); managed by the agent`,
+        ...(env.adoptGuests?.includes(guest.vmId) ? { adoptExisting: true } : {}),
       },
       { ...options, dependsOn },
     );

@@ -29,15 +29,26 @@ import type { InstalledPlugin } from '../engine/locate.js';
 import { HubClient, HubError, HubRequestError } from '../hub/client.js';
 import type { EngineSummary, ReportRequest } from '../hub/protocol.js';
 import { verifyAuditLog, type AuditLog, type AuditRecord, type Reason } from '../state/audit.js';
-import { FINAL_STATES, type Journal, type JournalEntry } from '../state/journal.js';
+import { FINAL_STATES, type JobHeader, type Journal, type JournalEntry } from '../state/journal.js';
 import type { Lock } from '../state/lock.js';
 import type { DurableStore } from '../state/store.js';
 import type { TierEnvironment } from '../../stacks/environment.js';
 import type { ResolvedBox } from '../../stacks/spec/resolve.js';
-import type { BoxSpec, Tier } from '../../stacks/spec/types.js';
-import { planDeploy, runDeploy, type HostOperations } from './deploy.js';
+import type { BoxSpec, StorageSpec, Tier } from '../../stacks/spec/types.js';
+import { planDeploy, planRestore, runDeploy, runRestore, type HostOperations, type RestoreSource } from './deploy.js';
 import { auditAction, workItem, type WorkItem } from './envelope-item.js';
-import { CapabilityError, EnvelopeLostError, errorKind, StoppingError, toReason, UnsupportedJobError, AgentError, type ErrorKind } from './errors.js';
+import {
+  AgentError,
+  CapabilityError,
+  EnvelopeLostError,
+  errorKind,
+  RestoreIncompleteError,
+  RestoreInterruptedError,
+  StoppingError,
+  toReason,
+  UnsupportedJobError,
+  type ErrorKind,
+} from './errors.js';
 import { silentLogger, SecretRegistry, type Logger } from './logger.js';
 import type { ProgramFactory } from './program.js';
 import { EnvelopeArchive, type AgentStateData, type OutboxReport, type StateLayout } from './state-dir.js';
@@ -115,6 +126,50 @@ export interface DriftResult {
   readonly drifted: boolean;
 }
 
+/** A journaled envelope whose signature and body passed verification, not yet applied. */
+interface Admitted {
+  readonly entry: JournalEntry;
+  readonly verified: VerifiedEnvelope;
+}
+
+/** How far a restore got: set once its up applied the spec. */
+interface RestoreProgress {
+  applied?: { counts?: ChangeCounts };
+}
+
+const RESTORE_INTERRUPTED =
+  'a restore was interrupted (the agent stopped during it) and is never repeated blindly: guests may be half restored; check them with pct list, then publish a new restore or apply job';
+
+/**
+ * The backup sources of a restore: the storages the job names (in that order, each must be in
+ * the spec), else every storage of the spec with the `backup` role. Each is asked whether it is
+ * available, and an available one for its backups.
+ */
+export async function restoreSources(ops: HostOperations, box: ResolvedBox, named: unknown): Promise<RestoreSource[]> {
+  const byName = new Map(box.storage.map((storage) => [storage.name, storage]));
+  let chosen: { storage: StorageSpec; preference?: number }[];
+  if (Array.isArray(named)) {
+    chosen = named.map((name, index) => {
+      const storage = byName.get(String(name));
+      if (!storage) throw new AgentError('ERESTORE_SOURCE', 'stalled', `body.sources[${index}]: ${JSON.stringify(name)} is not a storage of the spec (it has ${[...byName.keys()].join(', ')})`);
+      return { storage, preference: index };
+    });
+  } else chosen = box.storage.filter((storage) => storage.roles.includes('backup')).map((storage) => ({ storage }));
+  const sources: RestoreSource[] = [];
+  for (const { storage, preference } of chosen) {
+    const available = await ops.isAvailable(storage.name);
+    sources.push({
+      storage: storage.name,
+      tier: storage.type === 'pbs' ? 'pbs' : 'local',
+      class: storage.class,
+      available,
+      backups: available ? await ops.listBackups(storage.name) : [],
+      ...(preference !== undefined ? { preference } : {}),
+    });
+  }
+  return sources;
+}
+
 /** A failure inside an envelope's steps, remembered with the step it happened in. */
 class StepFailure extends Error {
   constructor(readonly step: StepName, readonly error: unknown) {
@@ -164,15 +219,34 @@ export class Agent {
     try {
       // recover: envelopes a previous run left unfinished (a crash, a held lock) go first.
       await this.#step('recover');
-      for (const entry of this.#o.journal.unfinished().filter((job) => job.box === this.box && job.tier === this.tier)) {
-        items.push(await this.#resume(entry));
+      const unfinished = this.#o.journal.unfinished().filter((job) => job.box === this.box && job.tier === this.tier);
+      for (let index = 0; index < unfinished.length; index += 1) {
+        const entry = unfinished[index]!;
+        const next = unfinished[index + 1];
+        if (next && this.#carriesSpec(entry, next)) {
+          index += 1;
+          const [specItem, jobItem] = await Promise.all([this.#itemFor(entry), this.#itemFor(next)]);
+          if ('outcome' in specItem || 'outcome' in jobItem) {
+            items.push('outcome' in specItem ? specItem : await this.#process(specItem), 'outcome' in jobItem ? jobItem : await this.#process(jobItem));
+          } else items.push(...(await this.#processRestorePair(specItem, jobItem)));
+          continue;
+        }
+        const item = await this.#itemFor(entry);
+        items.push('outcome' in item ? item : await this.#process(item));
       }
       await this.#deliver();
 
       step = 'fetch';
       await this.#step('fetch');
       const fetched = await this.#fetch(options.waitSeconds ?? 0);
-      for (const item of fetched) items.push(await this.#process(item));
+      for (let index = 0; index < fetched.length; index += 1) {
+        const item = fetched[index]!;
+        const next = fetched[index + 1];
+        if (next && this.#carriesSpec(item.header, next.header)) {
+          index += 1;
+          items.push(...(await this.#processRestorePair(item, next)));
+        } else items.push(await this.#process(item));
+      }
     } catch (error) {
       const failure = error instanceof StepFailure ? error : new StepFailure(step, error);
       const kind = errorKind(failure.error);
@@ -254,29 +328,48 @@ export class Agent {
     });
   }
 
-  /** An unfinished journal entry, continued from its archived envelope. */
-  async #resume(entry: JournalEntry): Promise<ItemResult> {
+  /** An unfinished journal entry as a work item again, from its archived envelope (or its failure when the envelope is lost). */
+  async #itemFor(entry: JournalEntry): Promise<WorkItem | ItemResult> {
     const envelope = await this.#archive.get(entry.id);
     if (envelope === undefined) {
       const lost = new EnvelopeLostError(`envelope ${entry.id.slice(0, 12)} of the unfinished ${entry.action} job is not in the archive; it cannot be retried`);
       return this.#finish(entry, entry.state === 'running' || entry.state === 'verified' || entry.state === 'received' ? 'failed' : 'rejected', lost, null);
     }
     this.#log.info('resuming an unfinished envelope', { digest: entry.id, state: entry.state, action: entry.action });
-    return this.#process({ ...workItem(entry.type, envelope, this.box, this.tier), header: entry });
+    return { ...workItem(entry.type, envelope, this.box, this.tier), header: entry };
+  }
+
+  /**
+   * Whether `job` is a restore job carrying the spec just before it (restore mode, seed §9): on
+   * the host tier a spec issued with a restore directive is provisioned BY the restore, never on
+   * its own first (that would be a clean provision, creating empty guests where backups belong).
+   */
+  #carriesSpec(spec: Pick<JobHeader, 'type' | 'serial'>, job: Pick<JobHeader, 'type' | 'action' | 'serial'>): boolean {
+    return this.tier === 'host' && spec.type === 'spec' && job.type === 'job' && job.action === 'restore' && job.serial > spec.serial;
   }
 
   /** journal → verify → apply → report → audit, for one envelope. */
   async #process(item: WorkItem): Promise<ItemResult> {
-    // journal: record the envelope as received before believing any of it.
-    await this.#step('journal', item);
-    let entry = this.#o.journal.get(item.digest);
-    if (entry && FINAL_STATES.includes(entry.state)) return { digest: item.digest, serial: item.header.serial, action: item.header.action, outcome: 'skipped' };
-    if (!entry) {
-      if (item.parsed) await this.#archive.put(item.digest, item.envelope);
-      entry = await this.#o.journal.receive(item.header);
-    }
+    const received = await this.#receive(item);
+    if ('outcome' in received) return received;
+    const admitted = await this.#admit(item, received);
+    if ('outcome' in admitted) return admitted;
+    return this.#run(item, admitted);
+  }
 
-    // verify: the same checks, in the same order, as `felhom verify`; pure, writes nothing.
+  /** journal: record the envelope as received before believing any of it. */
+  async #receive(item: WorkItem): Promise<JournalEntry | ItemResult> {
+    await this.#step('journal', item);
+    const entry = this.#o.journal.get(item.digest);
+    if (entry && FINAL_STATES.includes(entry.state)) return { digest: item.digest, serial: item.header.serial, action: item.header.action, outcome: 'skipped' };
+    if (entry) return entry;
+    if (item.parsed) await this.#archive.put(item.digest, item.envelope);
+    return this.#o.journal.receive(item.header);
+  }
+
+  /** verify: the same checks, in the same order, as `felhom verify`; pure, writes nothing but the journal and audit. */
+  async #admit(item: WorkItem, received: JournalEntry): Promise<Admitted | ItemResult> {
+    let entry = received;
     await this.#step('verify', item);
     let verified: VerifiedEnvelope;
     try {
@@ -298,7 +391,13 @@ export class Agent {
       await this.#appendAuditOnce({ ...this.#auditBase(entry, verified), outcome: 'accepted' });
       entry = await this.#o.journal.transition(entry.id, 'verified');
     }
+    return { entry, verified };
+  }
 
+  /** apply → report → audit, for one verified envelope. */
+  async #run(item: WorkItem, admitted: Admitted): Promise<ItemResult> {
+    let { entry } = admitted;
+    const { verified } = admitted;
     // apply: under the stack lock (held for the agent's life, see open.ts); `running` is on disk before the engine starts.
     await this.#step('apply', item);
     let result: { counts?: ChangeCounts };
@@ -313,7 +412,9 @@ export class Agent {
         this.#log.warn('engine operation interrupted; the job stays running and is retried', { digest: entry.id, ...toReason(error) });
         throw new StepFailure('apply', error);
       }
-      const failed = await this.#finish(entry, 'failed', error, verified, Math.round(performance.now() - started));
+      // A restore that ran its up but left guests unrecovered still reports what the up changed.
+      const counts = error instanceof RestoreIncompleteError ? error.counts : undefined;
+      const failed = await this.#finish(entry, 'failed', error, verified, Math.round(performance.now() - started), counts);
       if (item.source === 'spec') await this.#rememberSpecEtag(item.etag);
       return failed;
     }
@@ -363,21 +464,124 @@ export class Agent {
         return { counts: outcome.counts };
       }
       case 'snapshot':
-      case 'rollback':
-      case 'restore': {
+      case 'rollback': {
         const ops = this.#o.hostOperations;
         if (!ops) throw new UnsupportedJobError(`a ${action} job needs Proxmox host operations, which this agent does not have`);
         const vmId = Number(body.vmId);
         const name = String(body.name ?? '');
         if (!Number.isSafeInteger(vmId) || vmId < 100) throw new UnsupportedJobError(`body.vmId: expected a guest id (>= 100), got ${JSON.stringify(body.vmId)}`);
         if (action === 'snapshot') await ops.snapshot(vmId, name);
-        else if (action === 'rollback') await ops.rollback(vmId, name);
-        else throw new UnsupportedJobError('restore jobs run through the restore directive (docs/agent.md "Restore mode"), not yet wired into the agent cycle');
+        else await ops.rollback(vmId, name);
         return {};
+      }
+      case 'restore': {
+        this.#restoreOperations();
+        if (resumed) throw new RestoreInterruptedError(RESTORE_INTERRUPTED);
+        return this.#restore(body, await this.#lastAppliedSpec(), {});
       }
       default:
         throw new UnsupportedJobError(`unknown job action ${JSON.stringify(action)}`);
     }
+  }
+
+  // ---- restore mode (seed §9) ------------------------------------------------------------------
+
+  /** The host operations a restore needs; refused on other tiers and without them. */
+  #restoreOperations(): HostOperations {
+    if (this.tier !== 'host') throw new UnsupportedJobError(`a restore job runs on the host tier only, not on ${this.tier}`);
+    if (!this.#o.hostOperations) throw new UnsupportedJobError('a restore job needs Proxmox host operations, which this agent does not have');
+    return this.#o.hostOperations;
+  }
+
+  /**
+   * A spec and the restore job carrying it (same batch, spec first): both journaled before
+   * either is believed, both verified, then one apply step restores the guests and applies the
+   * spec. The spec finishes first, so it becomes the last applied spec when the up succeeded.
+   */
+  async #processRestorePair(specItem: WorkItem, jobItem: WorkItem): Promise<ItemResult[]> {
+    const specReceived = await this.#receive(specItem);
+    const jobReceived = await this.#receive(jobItem);
+    if ('outcome' in specReceived || 'outcome' in jobReceived) {
+      // One of them finished earlier: nothing is carried, each goes its own way.
+      return [
+        'outcome' in specReceived ? specReceived : await this.#process(specItem),
+        'outcome' in jobReceived ? jobReceived : await this.#process(jobItem),
+      ];
+    }
+    const interrupted = specReceived.state === 'running' || jobReceived.state === 'running';
+    const spec = await this.#admit(specItem, specReceived);
+    const job = await this.#admit(jobItem, jobReceived);
+    // A refused spec: the restore, if admitted, falls back to the last applied spec (ENO_SPEC on a new box).
+    if ('outcome' in spec) return [spec, 'outcome' in job ? job : await this.#run(jobItem, job)];
+    if ('outcome' in job) {
+      const refused = new AgentError('ERESTORE_REFUSED', 'stalled', `this spec was issued with restore job ${job.digest.slice(0, 12)}, which was refused (${job.reason?.code}); it was not applied on its own: publish both again`);
+      const failed = await this.#finish(spec.entry, 'failed', refused, spec.verified);
+      await this.#rememberSpecEtag(specItem.etag);
+      return [failed, job];
+    }
+    if (interrupted) {
+      const error = new RestoreInterruptedError(RESTORE_INTERRUPTED);
+      const results = [await this.#finish(spec.entry, 'failed', error, spec.verified), await this.#finish(job.entry, 'failed', error, job.verified)];
+      await this.#rememberSpecEtag(specItem.etag);
+      return results;
+    }
+
+    await this.#step('apply', jobItem);
+    // `running` is on disk for both before the first pct call.
+    const specEntry = await this.#o.journal.transition(spec.entry.id, 'running');
+    const jobEntry = await this.#o.journal.transition(job.entry.id, 'running');
+    const progress: RestoreProgress = {};
+    const started = performance.now();
+    let failure: unknown;
+    try {
+      await this.#restore(job.verified.body, spec.verified.body as unknown as BoxSpec, progress);
+    } catch (error) {
+      failure = error;
+    }
+    const durationMs = Math.round(performance.now() - started);
+    const counts = progress.applied?.counts;
+    const specResult = progress.applied
+      ? await this.#finish(specEntry, 'succeeded', undefined, spec.verified, durationMs, counts)
+      : await this.#finish(specEntry, 'failed', failure, spec.verified, durationMs);
+    await this.#rememberSpecEtag(specItem.etag);
+    const jobResult = await this.#finish(jobEntry, failure === undefined ? 'succeeded' : 'failed', failure, job.verified, durationMs, counts);
+    return [specResult, jobResult];
+  }
+
+  /**
+   * The restore directive: list each source's backups, plan (the operator's `sources` order, else
+   * fastest surviving first), `pct restore` + `pct start` per guest, then one `up` of `spec` in
+   * which the restored guests are adopted (`import`), not created. Guests no source holds are
+   * created empty by that up, and the job fails with ERESTORE_INCOMPLETE naming them.
+   */
+  async #restore(body: Record<string, unknown>, spec: BoxSpec, progress: RestoreProgress): Promise<{ counts?: ChangeCounts }> {
+    const ops = this.#restoreOperations();
+    const box = this.#o.resolve(spec);
+    const sources = await restoreSources(ops, box, body.sources);
+    const plan = planRestore(box.guests, sources, box.host.rootStorage);
+    const restores = plan.actions.filter((action) => action.kind === 'restore');
+    this.#log.info('restore planned', {
+      restores: restores.map((action) => `${action.vmId} from ${action.from}`),
+      unrecoverable: plan.unrecoverable,
+      unavailable: sources.filter((source) => !source.available).map((source) => source.storage),
+    });
+    const adoptGuests = restores.map((action) => action.vmId);
+    await runRestore(plan, {
+      ops,
+      up: async () => {
+        progress.applied = { counts: (await this.#engineOp('up', spec, false, box, { adoptGuests })).counts };
+      },
+    });
+    if (plan.unrecoverable.length > 0) {
+      const done = restores.length > 0 ? `restored guest(s) ${restores.map((action) => `${action.vmId} from ${action.from}`).join(', ')}` : 'restored no guest';
+      const tried = sources.map((source) => (source.available ? source.storage : `${source.storage} (unavailable)`)).join(', ') || 'none';
+      throw new RestoreIncompleteError(
+        `restore incomplete: ${done}; no available source holds a backup of guest(s) ${plan.unrecoverable.join(', ')} (sources: ${tried}), so the spec's up created them empty`,
+        plan.unrecoverable,
+        progress.applied?.counts,
+      );
+    }
+    return progress.applied?.counts ? { counts: progress.applied.counts } : {};
   }
 
   /** A spec deploy: snapshot-before-deploy, up, health check, keep or roll back (docs/agent.md). */
@@ -423,17 +627,17 @@ export class Agent {
     };
   }
 
-  async #program(spec: BoxSpec, box?: ResolvedBox): Promise<PulumiFn> {
+  async #program(spec: BoxSpec, box?: ResolvedBox, extra: Pick<TierEnvironment, 'adoptGuests'> = {}): Promise<PulumiFn> {
     const resolved = box ?? this.#o.resolve(spec);
     // Loaded here, not at start: it brings in the Pulumi SDK, which an idle agent does not need.
     const { agentEnvironment } = await import('./environment.js');
     const env: TierEnvironment = await agentEnvironment(spec, { layout: this.#o.layout, env: this.#o.env ?? process.env, secrets: this.#secrets, needsProxmoxToken: this.tier === 'host' });
-    return this.#o.programFor(this.tier, resolved, env);
+    return this.#o.programFor(this.tier, resolved, { ...env, ...extra });
   }
 
   /** One engine operation; a resumed job first clears what a killed engine left behind. */
-  async #engineOp(operation: EngineOperation, spec: BoxSpec, resumed: boolean, box?: ResolvedBox): Promise<EngineOutcome> {
-    const program = await this.#program(spec, box);
+  async #engineOp(operation: EngineOperation, spec: BoxSpec, resumed: boolean, box?: ResolvedBox, extra: Pick<TierEnvironment, 'adoptGuests'> = {}): Promise<EngineOutcome> {
+    const program = await this.#program(spec, box, extra);
     const target = await this.#target();
     // A missing plugin is a stalled failure before any engine starts.
     await this.#o.engine.preflight(target);

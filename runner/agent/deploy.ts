@@ -4,7 +4,7 @@
  * carries a plan out through a {@link HostOperations} (Proxmox's own CLI on a box, a recording
  * double in tests) and the engine callbacks the agent gives it.
  */
-import { HealthCheckError } from './errors.js';
+import { HealthCheckError, RestoreStepError } from './errors.js';
 
 /** What the agent does to guests on the Proxmox host, in Proxmox's words. */
 export interface HostOperations {
@@ -20,6 +20,19 @@ export interface HostOperations {
   restore(vmId: number, archive: string, options: { storage: string }): Promise<void>;
   /** `pct start <vmid>`. */
   start(vmId: number): Promise<void>;
+  /** Whether the storage is defined on the host and active now (`pvesm status --storage <storage>`). */
+  isAvailable(storage: string): Promise<boolean>;
+  /** The vzdump backups a storage holds (`pvesh get /nodes/<node>/storage/<storage>/content --content backup`). */
+  listBackups(storage: string): Promise<BackupVolume[]>;
+}
+
+/** One backup archive on a storage, as Proxmox lists it. */
+export interface BackupVolume {
+  /** The volume id `pct restore` takes (`nas-backup:backup/vzdump-lxc-200-….tar.zst`, `offsite:backup/ct/200/…`). */
+  readonly volid: string;
+  readonly vmId: number;
+  /** Creation time, epoch seconds. */
+  readonly ctime: number;
 }
 
 export type DeployAction =
@@ -132,7 +145,12 @@ export interface RestoreSource {
   /** Attached and reachable now. */
   readonly available: boolean;
   /** Backup archives on it: volume id, guest, creation time (epoch seconds). */
-  readonly backups: readonly { readonly volid: string; readonly vmId: number; readonly ctime: number }[];
+  readonly backups: readonly BackupVolume[];
+  /**
+   * Position in the operator's list (a restore job's `sources`): a named order comes before the
+   * speed order. @default - unranked: fastest first
+   */
+  readonly preference?: number;
 }
 
 export type RestoreAction =
@@ -147,15 +165,16 @@ export interface RestorePlan {
 }
 
 const SOURCE_ORDER = (source: RestoreSource) => (source.tier === 'local' ? 0 : 2) + (source.class === 'fast' ? 0 : 1);
+const PREFERENCE = (source: RestoreSource) => source.preference ?? Number.MAX_SAFE_INTEGER;
 
 /**
  * The restore directive (seed §9): provisioning plus a restore from the fastest surviving tier.
- * Per guest: the newest backup on the fastest available source (local before PBS, fast before
- * slow); restore it onto the root storage with a fresh identity, start it, then `up` provisions
+ * Per guest: the newest backup on the first available source holding one: the operator's order
+ * when the job names sources, else fastest first (local before PBS, fast before slow); restore it onto the root storage with a fresh identity, start it, then `up` provisions
  * everything else the spec names (storages, backup jobs, the tunnel connector).
  */
 export function planRestore(guests: readonly { readonly vmId: number }[], sources: readonly RestoreSource[], rootStorage: string): RestorePlan {
-  const ordered = sources.filter((source) => source.available).sort((a, b) => SOURCE_ORDER(a) - SOURCE_ORDER(b) || a.storage.localeCompare(b.storage));
+  const ordered = sources.filter((source) => source.available).sort((a, b) => PREFERENCE(a) - PREFERENCE(b) || SOURCE_ORDER(a) - SOURCE_ORDER(b) || a.storage.localeCompare(b.storage));
   const actions: RestoreAction[] = [];
   const unrecoverable: number[] = [];
   for (const guest of [...guests].sort((a, b) => a.vmId - b.vmId)) {
@@ -173,11 +192,21 @@ export function planRestore(guests: readonly { readonly vmId: number }[], source
   return { actions, unrecoverable };
 }
 
-/** Carries out a restore plan. */
-export async function runRestore(plan: RestorePlan, runtime: { ops: HostOperations; up: () => Promise<void> }): Promise<void> {
+/**
+ * Carries out a restore plan, in order. The first failure stops it: the guests restored before
+ * are listed in the thrown {@link RestoreStepError}, so a report never hides a half-done restore.
+ */
+export async function runRestore(plan: RestorePlan, runtime: { ops: HostOperations; up: () => Promise<void> }): Promise<{ restored: number[] }> {
+  const restored: number[] = [];
   for (const action of plan.actions) {
-    if (action.kind === 'restore') await runtime.ops.restore(action.vmId, action.archive, { storage: action.storage });
-    else if (action.kind === 'start') await runtime.ops.start(action.vmId);
-    else await runtime.up();
+    try {
+      if (action.kind === 'restore') await runtime.ops.restore(action.vmId, action.archive, { storage: action.storage });
+      else if (action.kind === 'start') await runtime.ops.start(action.vmId);
+      else await runtime.up();
+    } catch (error) {
+      throw new RestoreStepError(action, restored, error);
+    }
+    if (action.kind === 'restore') restored.push(action.vmId);
   }
+  return { restored };
 }

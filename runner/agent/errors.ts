@@ -4,6 +4,7 @@
  * problems are `stalled`; hub outages and a held lock are `waiting`; engine failures say
  * their own (runner/engine/errors.ts). {@link errorKind} reads that, never the message.
  */
+import type { ChangeCounts } from '../engine/run.js';
 import type { Reason } from '../state/audit.js';
 
 export type ErrorKind = 'stalled' | 'waiting' | 'generic';
@@ -53,6 +54,38 @@ export class EnvelopeLostError extends AgentError {
 export class HealthCheckError extends AgentError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('EHEALTH', 'generic', message, options);
+  }
+}
+
+/**
+ * A restore left guests without a backup (no source held one): the rest was restored and the
+ * spec applied, and a person must decide about the named guests.
+ */
+export class RestoreIncompleteError extends AgentError {
+  /** `counts`: what the restore's up changed (it ran). */
+  constructor(message: string, readonly unrecoverable: readonly number[], readonly counts?: ChangeCounts) {
+    super('ERESTORE_INCOMPLETE', 'stalled', message);
+  }
+}
+
+/**
+ * A step of a restore failed (a `pct restore`, a start, the `up`). The guests restored before it
+ * are named; the cause's own code is kept (`EHOST_OPERATION`, an engine code) so the report says
+ * what broke. Stalled: a half-done restore needs a person, never an automatic retry.
+ */
+export class RestoreStepError extends AgentError {
+  constructor(readonly action: { readonly kind: string; readonly vmId?: number }, readonly restored: readonly number[], cause: unknown) {
+    const step = action.vmId === undefined ? action.kind : `${action.kind} of guest ${action.vmId}`;
+    const before = restored.length > 0 ? `after restoring guest(s) ${restored.join(', ')}` : 'before any guest was restored';
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super(errorCode(cause) === 'EAGENT_INTERNAL' ? 'ERESTORE_STEP' : errorCode(cause), 'stalled', `restore: the ${step} failed ${before}: ${detail}`, { cause });
+  }
+}
+
+/** A restore job found `running` at start: it was interrupted and is never repeated blindly. */
+export class RestoreInterruptedError extends AgentError {
+  constructor(message: string) {
+    super('ERESTORE_INTERRUPTED', 'stalled', message);
   }
 }
 

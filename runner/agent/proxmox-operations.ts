@@ -1,12 +1,13 @@
 /**
- * {@link HostOperations} on a Proxmox host, through Proxmox's own `pct` CLI (run as root by the
- * agent's service). It works only on a Proxmox VE host; elsewhere every call fails with
+ * {@link HostOperations} on a Proxmox host, through Proxmox's own `pct`, `pvesm` and `pvesh` CLIs
+ * (run as root by the agent's service). It works only on a Proxmox VE host; elsewhere every call fails with
  * {@link HostOperationError} naming the command.
  */
 import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
 import { promisify } from 'node:util';
 import { AgentError } from './errors.js';
-import type { HostOperations } from './deploy.js';
+import type { BackupVolume, HostOperations } from './deploy.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -37,10 +38,24 @@ function checkSnapshotName(name: string): void {
   if (!SNAPSHOT_NAME.test(name)) throw new HostOperationError(`snapshot name ${JSON.stringify(name)}: expected a letter then letters, digits, _ or - (2 to 40 characters)`);
 }
 
+// Proxmox's storage id rule (PVE::JSONSchema pve-storage-id); checked so no argument reaches a CLI as an option.
+const STORAGE_ID = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
+
+function checkStorageId(storage: string): void {
+  if (!STORAGE_ID.test(storage)) throw new HostOperationError(`storage ${JSON.stringify(storage)}: expected a Proxmox storage id (a letter, then letters, digits, -, _ or .)`);
+}
+
+export interface ProxmoxCliOptions {
+  /** The Proxmox node the agent runs on, for `pvesh` paths. @default - the short host name (Proxmox names nodes so) */
+  readonly node?: string;
+}
+
 export class ProxmoxCliOperations implements HostOperations {
   readonly #run: CommandRunner;
-  constructor(run: CommandRunner = execRunner) {
+  readonly #node: string;
+  constructor(run: CommandRunner = execRunner, options: ProxmoxCliOptions = {}) {
     this.#run = run;
+    this.#node = options.node ?? hostname().split('.')[0]!;
   }
 
   async snapshot(vmId: number, name: string): Promise<void> {
@@ -75,5 +90,40 @@ export class ProxmoxCliOperations implements HostOperations {
 
   async start(vmId: number): Promise<void> {
     await this.#run('pct', ['start', String(vmId)]);
+  }
+
+  async isAvailable(storage: string): Promise<boolean> {
+    checkStorageId(storage);
+    let table: string;
+    try {
+      table = await this.#run('pvesm', ['status', '--storage', storage]);
+    } catch {
+      // pvesm exits non-zero for a storage the host does not define or cannot reach: not a source now.
+      return false;
+    }
+    // Name Type Status Total Used Available %: the storage's row must say `active`.
+    return table.split('\n').some((line) => {
+      const [name, , status] = line.trim().split(/\s+/);
+      return name === storage && status === 'active';
+    });
+  }
+
+  async listBackups(storage: string): Promise<BackupVolume[]> {
+    checkStorageId(storage);
+    const output = await this.#run('pvesh', ['get', `/nodes/${this.#node}/storage/${storage}/content`, '--content', 'backup', '--output-format', 'json']);
+    let listed: unknown;
+    try {
+      listed = JSON.parse(output);
+    } catch (error) {
+      throw new HostOperationError(`pvesh listed the content of ${storage} as something other than JSON`, { cause: error });
+    }
+    if (!Array.isArray(listed)) throw new HostOperationError(`pvesh listed the content of ${storage} as ${typeof listed}, expected an array`);
+    return listed.flatMap((item: { volid?: unknown; vmid?: unknown; ctime?: unknown }) => {
+      const vmId = Number(item.vmid);
+      const ctime = Number(item.ctime);
+      // Host configuration backups and foreign files carry no guest id: not restorable guests.
+      if (typeof item.volid !== 'string' || !Number.isSafeInteger(vmId) || vmId < 100 || !Number.isFinite(ctime)) return [];
+      return [{ volid: item.volid, vmId, ctime }];
+    });
   }
 }

@@ -25,6 +25,7 @@ function jobProblems(body: Record<string, unknown>): string[] {
   if (!JOB_ACTIONS.includes(body.action as JobAction)) {
     return [`body.action: expected one of ${JOB_ACTIONS.join(', ')}, got ${JSON.stringify(body.action)}`];
   }
+  if (body.action === 'restore') return restoreProblems(body);
   if (body.action !== 'rotate-keys') return [];
   const problems: string[] = [];
   const keys = body.keys;
@@ -35,5 +36,18 @@ function jobProblems(body: Record<string, unknown>): string[] {
   const threshold = body.threshold;
   if (!Number.isSafeInteger(threshold) || (threshold as number) < 1) problems.push(`body.threshold: expected a positive integer, got ${JSON.stringify(threshold)}`);
   else if (Array.isArray(keys) && (threshold as number) > keys.length) problems.push(`body.threshold: ${threshold} is more than the ${keys.length} keys listed`);
+  return problems;
+}
+
+/** A restore job may name its backup sources, in the order to try them (storage ids of the spec). */
+function restoreProblems(body: Record<string, unknown>): string[] {
+  const sources = body.sources;
+  if (sources === undefined) return [];
+  if (!Array.isArray(sources) || sources.length === 0) return [`body.sources: expected a non-empty array of storage names, got ${JSON.stringify(sources)}`];
+  const problems: string[] = [];
+  sources.forEach((source, index) => {
+    if (typeof source !== 'string' || !/^[a-z][a-z0-9\-_.]*[a-z0-9]$/i.test(source)) problems.push(`body.sources[${index}]: expected a storage name, got ${JSON.stringify(source)}`);
+    else if (sources.indexOf(source) !== index) problems.push(`body.sources[${index}]: ${JSON.stringify(source)} is listed twice`);
+  });
   return problems;
 }

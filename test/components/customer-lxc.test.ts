@@ -1,4 +1,5 @@
 import t from 'tap';
+import type * as pulumi from '@pulumi/pulumi';
 import { argsErrorFrom, mockProvider, mocks, promiseOf } from '../helpers/mocks.js';
 import {
   CUSTOMER_LXC_IGNORED_CHANGES,
@@ -110,6 +111,36 @@ t.test('given sizing, a static address and bulk mounts, they reach the container
     { volume: 'nas', size: '100G', path: '/srv/nas', backup: true },
   ], 'bulk mounts default to /mnt/bulk/<storage> and are out of the vzdump backup');
   t.equal(await promiseOf(lxc.ipv4), '192.168.1.50', 'the static address, without prefix length');
+});
+
+/**
+ * The `import` option of each custom resource a component registers. The shared recorder keeps the
+ * guard options but not `import`, so a transformation (inherited by children) reads it.
+ */
+function importIds(): { opts: pulumi.ComponentResourceOptions; seen: Map<string, string | undefined> } {
+  const seen = new Map<string, string | undefined>();
+  const transformation: pulumi.ResourceTransformation = (args) => {
+    if (args.type === CONTAINER) seen.set(args.name, args.opts.import as string | undefined);
+    return undefined;
+  };
+  return { opts: { transformations: [transformation] }, seen };
+}
+
+t.test('adoptExisting adopts the restored container by its <node>/<vmId> import id', async (t) => {
+  const { opts, seen } = importIds();
+  new CustomerLxc('cust', withArgs({ adoptExisting: true }), opts);
+  await mocks.settle();
+  t.same([...seen], [['cust-container', 'pve/120']], 'the container imports pve/120');
+  const ct = mocks.one(CONTAINER);
+  t.equal(ct.protect, true, 'an adopted container is guarded like a created one');
+  t.match(ct.inputs, { nodeName: 'pve', vmId: 120, protection: true }, 'the same inputs: the up manages it from here on');
+});
+
+t.test('without adoptExisting the container is created, never imported', async (t) => {
+  const { opts, seen } = importIds();
+  new CustomerLxc('cust', baseArgs, opts);
+  await mocks.settle();
+  t.same([...seen], [['cust-container', undefined]], 'no import id');
 });
 
 t.test('a provider given in the options reaches the container', async (t) => {

@@ -1,8 +1,8 @@
 // Snapshot-before-deploy, rollback on a failed health check, and restore planning, with a
 // recording double for Proxmox (the engine is not involved: `up` and `refresh` are recorded too).
 import t from 'tap';
-import { planDeploy, planRestore, runDeploy, type HostOperations } from '../../../runner/agent/deploy.js';
-import { HealthCheckError } from '../../../runner/agent/errors.js';
+import { planDeploy, planRestore, runDeploy, runRestore, type HostOperations } from '../../../runner/agent/deploy.js';
+import { HealthCheckError, RestoreStepError } from '../../../runner/agent/errors.js';
 import { ProxmoxCliOperations, HostOperationError } from '../../../runner/agent/proxmox-operations.js';
 
 function recordingHost(unhealthy: number[] = []): HostOperations & { calls: string[] } {
@@ -18,6 +18,8 @@ function recordingHost(unhealthy: number[] = []): HostOperations & { calls: stri
     },
     restore: async (vmId, archive, options) => void calls.push(`restore ${vmId} ${archive} ${options.storage}`),
     start: async (vmId) => void calls.push(`start ${vmId}`),
+    isAvailable: async (storage) => (calls.push(`available ${storage}`), true),
+    listBackups: async (storage) => (calls.push(`list ${storage}`), []),
   };
 }
 
@@ -88,4 +90,63 @@ t.test('the Proxmox implementation runs pct with exact arguments and refuses bad
     'pct start 200',
   ]);
   await t.rejects(ops.snapshot(200, '1; rm -rf /'), HostOperationError, 'a name pct would refuse is refused first');
+});
+
+t.test('a source the restore job names comes before the speed order', async (t) => {
+  const plan = planRestore([{ vmId: 200 }], [
+    { storage: 'nas', tier: 'local', class: 'fast', available: true, backups: [{ volid: 'nas:backup/200', vmId: 200, ctime: 500 }] },
+    { storage: 'offsite', tier: 'pbs', class: 'slow', available: true, preference: 0, backups: [{ volid: 'offsite:backup/ct/200/x', vmId: 200, ctime: 100 }] },
+  ], 'local-lvm');
+  t.match(plan.actions[0], { kind: 'restore', vmId: 200, from: 'offsite' }, 'the operator preferred PBS, though the NAS is faster');
+});
+
+t.test('a failed restore step names the guests restored before it and keeps the cause code', async (t) => {
+  const host = recordingHost();
+  host.restore = async (vmId) => {
+    if (vmId === 201) throw new HostOperationError('pct restore 201 offsite:backup/ct/201/a --storage local-lvm --unique 1 failed: unable to restore');
+    host.calls.push(`restore ${vmId}`);
+  };
+  const plan = planRestore([{ vmId: 200 }, { vmId: 201 }], [
+    { storage: 'offsite', tier: 'pbs', class: 'slow', available: true, backups: [{ volid: 'offsite:a', vmId: 200, ctime: 1 }, { volid: 'offsite:b', vmId: 201, ctime: 1 }] },
+  ], 'local-lvm');
+  const error = await runRestore(plan, { ops: host, up: async () => void host.calls.push('up') }).catch((caught: unknown) => caught);
+  t.type(error, RestoreStepError);
+  t.equal((error as RestoreStepError).code, 'EHOST_OPERATION', 'the cause code is kept');
+  t.match((error as Error).message, /restore of guest 201 failed after restoring guest\(s\) 200: pct restore 201/);
+  t.same(host.calls, ['restore 200', 'start 200'], 'stopped at the failure: no up');
+});
+
+t.test('the Proxmox implementation checks and lists a backup source with pvesm and pvesh', async (t) => {
+  const ran: string[] = [];
+  const answers: Record<string, string> = {
+    'pvesm status --storage nas-backup': 'Name         Type     Status           Total            Used       Available        %\nnas-backup    nfs     active      1000   10   990    1.00%\n',
+    'pvesm status --storage usb': 'Name Type Status Total Used Available %\nusb dir inactive 0 0 0 0.00%\n',
+    'pvesh get /nodes/pve1/storage/offsite/content --content backup --output-format json': JSON.stringify([
+      { volid: 'offsite:backup/ct/200/2026-01-02T03:04:05Z', vmid: 200, ctime: 1767323045, content: 'backup', format: 'pbs-ct' },
+      { volid: 'offsite:backup/host/pve/2026-01-01', content: 'backup', ctime: 1 },
+      { volid: 'offsite:backup/ct/201/2026-01-01T00:00:00Z', vmid: '201', ctime: 1767225600 },
+    ]),
+  };
+  const ops = new ProxmoxCliOperations(async (command, args) => {
+    const line = `${command} ${args.join(' ')}`;
+    ran.push(line);
+    if (line in answers) return answers[line]!;
+    throw new HostOperationError(`${line} failed: storage 'gone' does not exist`);
+  }, { node: 'pve1' });
+
+  t.equal(await ops.isAvailable('nas-backup'), true, 'an active storage is available');
+  t.equal(await ops.isAvailable('usb'), false, 'an inactive one is not');
+  t.equal(await ops.isAvailable('gone'), false, 'one the host does not define is not');
+  t.same(await ops.listBackups('offsite'), [
+    { volid: 'offsite:backup/ct/200/2026-01-02T03:04:05Z', vmId: 200, ctime: 1767323045 },
+    { volid: 'offsite:backup/ct/201/2026-01-01T00:00:00Z', vmId: 201, ctime: 1767225600 },
+  ], 'guest backups only; the host config backup has no guest');
+  t.same(ran, [
+    'pvesm status --storage nas-backup',
+    'pvesm status --storage usb',
+    'pvesm status --storage gone',
+    'pvesh get /nodes/pve1/storage/offsite/content --content backup --output-format json',
+  ], 'the exact argument lists');
+  await t.rejects(ops.listBackups('--all'), HostOperationError, 'a storage name that is not a Proxmox id never reaches pvesh');
+  await t.rejects(new ProxmoxCliOperations(async () => 'not json', { node: 'pve1' }).listBackups('offsite'), HostOperationError, 'unreadable output is an error, not an empty list');
 });
