@@ -26,6 +26,8 @@ export interface TierEnvironment {
   readonly guest?: string;
   /** VM ids of guests already on the host (restored in restore mode): adopted, not created. @default - none: create every guest */
   readonly adoptGuests?: readonly number[];
+  /** Build only the host's storage manifest: restore mode attaches the backup sources on a bare host before restoring from them. @default - false: the whole tier */
+  readonly storagesOnly?: boolean;
 }
 
 /** A name for a secret reference that never reveals its value: `ref:pbs-token` or `encrypted`. */

@@ -72,6 +72,8 @@ export function hostProgram(box: ResolvedBox, golden: GoldenTemplate, env: TierE
     storages.set(storage.name, new StorageTarget(storage.name, storageArgs(storage, box, env), options));
   }
 
+  if (env.storagesOnly) return { guests: pulumi.output<Record<string, { vmId: number; hostname: string }>>({}), storages: [...storages.keys()] };
+
   const guests = box.guests.map((guest) => {
     const dependsOn = guest.mounts.map((mount) => storages.get(mount.storage)).filter((target): target is StorageTarget => target !== undefined);
     return new CustomerLxc(

@@ -49,6 +49,8 @@ export interface Registration {
   readonly additionalSecretOutputs: readonly string[];
   /** URNs of the resources this one depends on (`dependsOn` and input dependencies). */
   readonly dependencies: readonly string[];
+  /** The `import` id of a resource adopted rather than created (`pve/200`). */
+  readonly importId: string | undefined;
 }
 
 type GuardOptions = Pick<Registration, 'protect' | 'ignoreChanges' | 'replaceOnChanges' | 'retainOnDelete' | 'additionalSecretOutputs' | 'dependencies'>;
@@ -70,6 +72,8 @@ export interface RecordedResource {
   readonly secretPaths: readonly string[];
   /** The provider reference, when one was given. */
   readonly provider?: string;
+  /** The `import` id when the resource is adopted rather than created. */
+  readonly importId?: string;
   /** Resource options that matter for safety; `deleteBeforeReplace` is false when not set. */
   readonly options: GuardOptions & { readonly deleteBeforeReplace: boolean };
 }
@@ -177,7 +181,7 @@ function typeOfUrn(urn: string): string {
 
 /** A registration as the plan shows it: inputs masked, parent by name and type. */
 export function planned(registration: Registration): RecordedResource {
-  const { type, name, custom, urn, parent, secretPaths, provider } = registration;
+  const { type, name, custom, urn, parent, secretPaths, provider, importId } = registration;
   const { protect, ignoreChanges, replaceOnChanges, deleteBeforeReplace, retainOnDelete, additionalSecretOutputs, dependencies } = registration;
   return {
     type,
@@ -188,6 +192,7 @@ export function planned(registration: Registration): RecordedResource {
     inputs: maskedInputs(registration),
     secretPaths,
     ...(provider ? { provider } : {}),
+    ...(importId ? { importId } : {}),
     options: { protect, ignoreChanges, replaceOnChanges, deleteBeforeReplace: deleteBeforeReplace ?? false, retainOnDelete, additionalSecretOutputs, dependencies },
   };
 }
@@ -276,6 +281,7 @@ export class MockRecorder {
       retainOnDelete: Boolean(request.getRetainondelete()),
       additionalSecretOutputs: request.getAdditionalsecretoutputsList(),
       dependencies: request.getDependenciesList(),
+      importId: request.getImportid() || undefined,
     };
     this.recorded.push(registration);
     const key = `${registration.type}::${registration.name}`;

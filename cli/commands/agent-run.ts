@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
+import type { HostOperations } from '../../runner/agent/deploy.js';
 import type { CommandContext, CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
 import { duration } from './envelope-io.js';
@@ -23,6 +24,29 @@ export function agentOptions(command: Command): Command {
     .requiredOption('--state <dir>', 'the agent state directory')
     .requiredOption('--trust <store>', 'the box trust store (felhom trust init)')
     .option('--api-key-file <file>', 'the hub API key (default: <state>/keys/hub-api-key)');
+}
+
+/**
+ * Proxmox operations (snapshot-before-deploy, rollback, restore) for the host tier, when this
+ * machine is a Proxmox host (`pct` is on PATH). Elsewhere those jobs are refused with their
+ * reason, and deploys run without a snapshot.
+ */
+export async function hostOperationsFor(tier: Tier, env: NodeJS.ProcessEnv): Promise<{ hostOperations?: HostOperations }> {
+  if (tier !== 'host') return {};
+  const { access } = await import('node:fs/promises');
+  const { constants } = await import('node:fs');
+  const { join, delimiter } = await import('node:path');
+  const directories = (env.PATH ?? '').split(delimiter).filter(Boolean);
+  for (const directory of directories) {
+    try {
+      await access(join(directory, 'pct'), constants.X_OK);
+      const { ProxmoxCliOperations } = await import('../../runner/agent/proxmox-operations.js');
+      return { hostOperations: new ProxmoxCliOperations() };
+    } catch {
+      // not in this directory
+    }
+  }
+  return {};
 }
 
 export async function openCliAgent(context: CommandContext, options: Record<string, unknown>, extra: { stopSignal?: AbortSignal } = {}): Promise<{ agent: Agent; logger: Logger }> {
@@ -44,6 +68,7 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
     hubUrl,
     ...(options.apiKeyFile ? { apiKeyFile: resolve(context.cwd, options.apiKeyFile as string) } : {}),
     engine: new LazyEngineRunner(),
+    ...(await hostOperationsFor(options.tier as Tier, context.env)),
     logger,
     secrets,
     env: context.env,

@@ -557,6 +557,13 @@ export class Agent {
   async #restore(body: Record<string, unknown>, spec: BoxSpec, progress: RestoreProgress): Promise<{ counts?: ChangeCounts }> {
     const ops = this.#restoreOperations();
     const box = this.#o.resolve(spec);
+    // On a bare host (new hardware: nothing applied yet) the backup storages do not exist, so
+    // nothing could be listed or restored from them: attach the storage manifest first. On a
+    // host that has applied a spec they exist already, and a partial up must not run there.
+    if (!this.#o.journal.lastApplied(this.box, this.tier)) {
+      await this.#engineOp('up', spec, false, box, { storagesOnly: true });
+      this.#log.info('restore: storages attached on a bare host', { storages: box.storage.map((storage) => storage.name) });
+    }
     const sources = await restoreSources(ops, box, body.sources);
     const plan = planRestore(box.guests, sources, box.host.rootStorage);
     const restores = plan.actions.filter((action) => action.kind === 'restore');
@@ -627,7 +634,7 @@ export class Agent {
     };
   }
 
-  async #program(spec: BoxSpec, box?: ResolvedBox, extra: Pick<TierEnvironment, 'adoptGuests'> = {}): Promise<PulumiFn> {
+  async #program(spec: BoxSpec, box?: ResolvedBox, extra: Pick<TierEnvironment, 'adoptGuests' | 'storagesOnly'> = {}): Promise<PulumiFn> {
     const resolved = box ?? this.#o.resolve(spec);
     // Loaded here, not at start: it brings in the Pulumi SDK, which an idle agent does not need.
     const { agentEnvironment } = await import('./environment.js');
@@ -636,7 +643,7 @@ export class Agent {
   }
 
   /** One engine operation; a resumed job first clears what a killed engine left behind. */
-  async #engineOp(operation: EngineOperation, spec: BoxSpec, resumed: boolean, box?: ResolvedBox, extra: Pick<TierEnvironment, 'adoptGuests'> = {}): Promise<EngineOutcome> {
+  async #engineOp(operation: EngineOperation, spec: BoxSpec, resumed: boolean, box?: ResolvedBox, extra: Pick<TierEnvironment, 'adoptGuests' | 'storagesOnly'> = {}): Promise<EngineOutcome> {
     const program = await this.#program(spec, box, extra);
     const target = await this.#target();
     // A missing plugin is a stalled failure before any engine starts.

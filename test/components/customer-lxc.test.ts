@@ -113,34 +113,19 @@ t.test('given sizing, a static address and bulk mounts, they reach the container
   t.equal(await promiseOf(lxc.ipv4), '192.168.1.50', 'the static address, without prefix length');
 });
 
-/**
- * The `import` option of each custom resource a component registers. The shared recorder keeps the
- * guard options but not `import`, so a transformation (inherited by children) reads it.
- */
-function importIds(): { opts: pulumi.ComponentResourceOptions; seen: Map<string, string | undefined> } {
-  const seen = new Map<string, string | undefined>();
-  const transformation: pulumi.ResourceTransformation = (args) => {
-    if (args.type === CONTAINER) seen.set(args.name, args.opts.import as string | undefined);
-    return undefined;
-  };
-  return { opts: { transformations: [transformation] }, seen };
-}
-
 t.test('adoptExisting adopts the restored container by its <node>/<vmId> import id', async (t) => {
-  const { opts, seen } = importIds();
-  new CustomerLxc('cust', withArgs({ adoptExisting: true }), opts);
+  new CustomerLxc('cust', withArgs({ adoptExisting: true }));
   await mocks.settle();
-  t.same([...seen], [['cust-container', 'pve/120']], 'the container imports pve/120');
   const ct = mocks.one(CONTAINER);
+  t.equal(ct.importId, 'pve/120', 'the container imports pve/120');
   t.equal(ct.protect, true, 'an adopted container is guarded like a created one');
   t.match(ct.inputs, { nodeName: 'pve', vmId: 120, protection: true }, 'the same inputs: the up manages it from here on');
 });
 
 t.test('without adoptExisting the container is created, never imported', async (t) => {
-  const { opts, seen } = importIds();
-  new CustomerLxc('cust', baseArgs, opts);
+  new CustomerLxc('cust', baseArgs);
   await mocks.settle();
-  t.same([...seen], [['cust-container', undefined]], 'no import id');
+  t.equal(mocks.one(CONTAINER).importId, undefined, 'no import id');
 });
 
 t.test('a provider given in the options reaches the container', async (t) => {

@@ -56,6 +56,9 @@ export function testProgramFactory(outputDir: string, counter: ProgramCounter = 
       counter.invocations += 1;
       // The host tier needs its Proxmox token, as the real program does: the agent must resolve it.
       if (tier === 'host' && !env.proxmoxApiToken) throw new Error('the host tier needs the Proxmox API token');
+      // Storages first and alone in restore mode's first step on a bare host, as in the real host program.
+      for (const storage of box.storage) new LocalFile(`storage-${storage.name}`, { path: `${outputDir}/storage-${storage.name}.json`, content: JSON.stringify({ type: storage.type }) });
+      if (env.storagesOnly) return { storages: box.storage.length };
       for (const guest of box.guests) {
         new LocalFile(`guest-${guest.name}`, { path: `${outputDir}/guest-${guest.name}.json`, content: JSON.stringify({ vmId: guest.vmId, cores: guest.cores, memoryMiB: guest.memoryMiB }) });
       }

@@ -82,3 +82,40 @@ t.test('a spec without apps plans an empty guest tier except Traefik', async (t)
   t.notOk(guest.records.some((record) => record.type === 'felhom:guest:AppStack'));
   t.ok(guest.records.some((record) => record.type === 'felhom:guest:Traefik'));
 });
+
+t.test('in restore mode the host program adopts the restored guests and creates the others', async (t) => {
+  const { recordProgram } = await import('../../stacks/mock-runtime.js');
+  const { tierProgram } = await import('../../stacks/index.js');
+  const { planEnvironment } = await import('../../stacks/environment.js');
+  const { loadGoldenTemplate } = await import('../../templates/lib/golden.js');
+  const { resolveBox } = await import('../../stacks/spec/resolve.js');
+  const golden = loadGoldenTemplate();
+  const result = validateBoxSpec(companyBox(), { catalog });
+  if (!result.ok) throw new Error('fixture is invalid');
+  const box = resolveBox(result.spec, catalog, golden.sizing);
+  const { resources } = await recordProgram(tierProgram('host', box, golden, { ...planEnvironment(), adoptGuests: [300, 302] }), { project: 'felhom', stack: 'cb-0007.host' });
+  const containers = resources.filter((resource) => resource.type === 'proxmoxve:index/containerLegacy:ContainerLegacy');
+  t.same(
+    Object.fromEntries(containers.map((container) => [container.inputs.vmId, container.importId ?? null])),
+    { 300: 'pve-office/300', 301: null, 302: 'pve-office/302' },
+    'restored guests are imported by <node>/<vmId>; the guest no backup held is created',
+  );
+});
+
+t.test('restore mode on a bare host first builds the storage manifest alone', async (t) => {
+  const { recordProgram } = await import('../../stacks/mock-runtime.js');
+  const { tierProgram } = await import('../../stacks/index.js');
+  const { planEnvironment } = await import('../../stacks/environment.js');
+  const { loadGoldenTemplate } = await import('../../templates/lib/golden.js');
+  const { resolveBox } = await import('../../stacks/spec/resolve.js');
+  const golden = loadGoldenTemplate();
+  const result = validateBoxSpec(homeBox(), { catalog });
+  if (!result.ok) throw new Error('fixture is invalid');
+  const box = resolveBox(result.spec, catalog, golden.sizing);
+  const { resources } = await recordProgram(tierProgram('host', box, golden, { ...planEnvironment(), storagesOnly: true }), { project: 'felhom', stack: 'hb-0001.host' });
+  t.same(
+    [...new Set(resources.map((resource) => resource.type))].sort(),
+    ['felhom:host:StorageTarget', 'proxmoxve:storage/directory:Directory', 'proxmoxve:storage/nfs:Nfs', 'proxmoxve:storage/pbs:Pbs', 'pulumi:providers:proxmoxve'],
+    'the provider and the three storages, no guest, backup job or cloudflared',
+  );
+});

@@ -21,14 +21,14 @@ t.test('a published spec is pulled, verified, applied by the engine, reported an
   t.equal(first.status, 'done', 'the cycle did work');
   t.equal(first.engineRuns, 1, 'one engine operation ran');
   t.equal(world.counter.invocations, 1, 'the program ran once');
-  t.match(first.items, [{ serial: 1, action: 'apply', outcome: 'succeeded', counts: { create: 7 } }], 'stack, guest and five apps were created');
+  t.match(first.items, [{ serial: 1, action: 'apply', outcome: 'succeeded', counts: { create: 10 } }], 'stack, three storages, guest and five apps were created');
   const files = (await readdir(world.outputDir)).sort();
-  t.same(files, ['app-cloud.json', 'app-docs.json', 'app-media.json', 'app-photos.json', 'app-vault.json', 'guest-customer.json'], 'the engine wrote the files');
+  t.same(files, ['app-cloud.json', 'app-docs.json', 'app-media.json', 'app-photos.json', 'app-vault.json', 'guest-customer.json', 'storage-nas-backup.json', 'storage-offsite.json', 'storage-usb-media.json'], 'the engine wrote the files');
 
   // then the hub has the report and the audit entries, and the local chain verifies
   const reports = await world.hub.operator.listReports({ box: BOX });
   t.equal(reports.length, 1, 'one report');
-  t.match(reports[0], { jobId: first.items[0]!.digest, outcome: 'succeeded', serial: 1, engine: { created: 7, updated: 0, deleted: 0 } }, 'the report carries the outcome and counts');
+  t.match(reports[0], { jobId: first.items[0]!.digest, outcome: 'succeeded', serial: 1, engine: { created: 10, updated: 0, deleted: 0 } }, 'the report carries the outcome and counts');
   const audit = await verifyAuditLog(join(world.stateDir, 'audit.jsonl'));
   t.ok(audit.ok, 'the audit chain verifies');
   t.match(audit.entries, [
@@ -91,6 +91,6 @@ t.test('jobs: preview and refresh report drift without correcting it; destroy ne
   // when a destroy job carries the capability, then the stack is destroyed
   await world.publish({ type: 'job', serial: 5, body: { action: 'destroy', capabilities: ['destroy'] } });
   const destroyed = await agent.cycle();
-  t.match(destroyed.items, [{ action: 'destroy', outcome: 'succeeded', counts: { delete: 7 } }], 'everything deleted');
+  t.match(destroyed.items, [{ action: 'destroy', outcome: 'succeeded', counts: { delete: 10 } }], 'everything deleted');
   t.same(await readdir(world.outputDir), [], 'the files are gone');
 });

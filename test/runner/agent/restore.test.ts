@@ -40,13 +40,16 @@ const NAS_200: BackupVolume = { volid: 'nas-backup:backup/vzdump-lxc-200-2026_01
 const PBS_200: BackupVolume = { volid: 'offsite:backup/ct/200/2026-01-01T04:00:00Z', vmId: 200, ctime: 1767240000 };
 
 /** The test program, also recording which guests each run was told to adopt. */
-function adoptionRecorder(world: AgentWorld): { factory: ProgramFactory; adopted: (readonly number[] | undefined)[] } {
+function adoptionRecorder(world: AgentWorld): { factory: ProgramFactory; adopted: (readonly number[] | undefined)[]; storagesOnly: boolean[] } {
   const adopted: (readonly number[] | undefined)[] = [];
+  const storagesOnly: boolean[] = [];
   const inner = testProgramFactory(world.outputDir, world.counter);
   return {
     adopted,
+    storagesOnly,
     factory: (tier, box, env) => {
       adopted.push(env.adoptGuests);
+      storagesOnly.push(env.storagesOnly === true);
       return inner(tier, box, env);
     },
   };
@@ -66,12 +69,13 @@ t.test('a spec issued with a restore job: guests come from the local NAS, start,
 
   // then the guest is restored from the NAS (local before PBS), started, and the spec applied once
   t.same(host.calls, ['list nas-backup', 'list offsite', `restore 200 ${NAS_200.volid} --storage local-lvm`, 'start 200'], 'list, restore, start; no snapshot, no clean create');
-  t.equal(world.counter.invocations, 1, 'one up, no clean provision before it');
-  t.same(program.adopted, [[200]], 'the up adopts the restored guest');
+  t.equal(world.counter.invocations, 2, 'a storages-only up, then one up; no clean provision');
+  t.same(program.storagesOnly, [true, false], 'the bare host attaches its backup storages before restoring from them');
+  t.same(program.adopted, [undefined, [200]], 'the second up adopts the restored guest');
   t.match(result.items, [
-    { serial: 1, action: 'apply', outcome: 'succeeded', counts: { create: 7 } },
-    { serial: 2, action: 'restore', outcome: 'succeeded', counts: { create: 7 } },
-  ], 'the spec and the restore job both succeeded');
+    { serial: 1, action: 'apply', outcome: 'succeeded', counts: { create: 6 } },
+    { serial: 2, action: 'restore', outcome: 'succeeded', counts: { create: 6 } },
+  ], 'the spec and the restore job both succeeded: guest and five apps (stack and storages came first)');
 
   // then the spec is the last applied one, and the hub and the audit log have both
   const journal = await Journal.open(world.stateDir);
@@ -130,11 +134,11 @@ t.test('a guest no source holds: the others are restored, the up runs, and the j
   const result = await agent.cycle();
 
   t.same(host.calls, ['list nas-backup', `restore 200 ${NAS_200.volid} --storage local-lvm`, 'start 200'], 'guest 200 restored and started');
-  t.equal(world.counter.invocations, 1, 'the up still ran');
-  t.same(program.adopted, [[200]], 'only the restored guest is adopted; 201 is created');
+  t.equal(world.counter.invocations, 2, 'the storages-only up and the up still ran');
+  t.same(program.adopted, [undefined, [200]], 'only the restored guest is adopted; 201 is created');
   t.match(result.items[0], { action: 'apply', outcome: 'succeeded' }, 'the spec was applied');
   const failed = result.items[1]!;
-  t.match(failed, { action: 'restore', outcome: 'failed', reason: { code: 'ERESTORE_INCOMPLETE' }, counts: { create: 8 } });
+  t.match(failed, { action: 'restore', outcome: 'failed', reason: { code: 'ERESTORE_INCOMPLETE' }, counts: { create: 7 } });
   t.match(failed.reason?.message, /restored guest\(s\) 200 from nas-backup; no available source holds a backup of guest\(s\) 201 \(sources: nas-backup, offsite \(unavailable\)\)/);
   const reports = await world.hub.operator.listReports({ box: BOX });
   t.ok(reports.some((report) => report.outcome === 'failed' && report.reason?.code === 'ERESTORE_INCOMPLETE' && /201/.test(report.reason.message)), 'the hub learns which guest is missing');

@@ -37,7 +37,7 @@ t.test('recover removes a stale engine lock of a dead process and refuses a live
   const stateDir = t.testdir();
   const outputDir = t.testdir();
   const target = { projectName: 'felhom', stackName: 'box-1.host', stateDir, passphrase: 'p-0123456789' };
-  const program = testProgramFactory(outputDir)('edge', { guests: [], apps: [] } as never, { secret: () => pulumi.secret('x') });
+  const program = testProgramFactory(outputDir)('edge', { guests: [], apps: [], storage: [] } as never, { secret: () => pulumi.secret('x') });
   await engine.run('up', program, target);
   const lockDir = join(stateDir, '.pulumi', 'locks', 'organization', 'felhom', 'box-1.host');
   await mkdir(lockDir, { recursive: true });
