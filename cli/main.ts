@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import type { CommandContext, CommandModule } from './command.js';
-import { commands, type CommandEntry } from './commands/index.js';
+import { commands, groups as groupSummaries, type CommandEntry } from './commands/index.js';
 import { CliError, ExitCode } from './errors.js';
 import { createOutput, type OutputStreams } from './output.js';
 
@@ -68,7 +68,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     for (const word of entry.path.slice(0, -1)) {
       let group = groups.get(word);
       if (!group) {
-        group = program.command(word).description(`${word} commands`).exitOverride();
+        group = program.command(word).description(groupSummaries[word] ?? `${word} commands`).exitOverride();
         groups.set(word, group);
       }
       parent = group;

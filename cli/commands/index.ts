@@ -12,6 +12,18 @@ export interface CommandEntry {
   readonly load: () => Promise<{ default: CommandModule }>;
 }
 
+/** One line for each group of commands (`felhom keys …`) in the help listing. */
+export const groups: Readonly<Record<string, string>> = {
+  policy: 'check box specs against the policy rules',
+  keys: 'operator and agent OpenPGP keys',
+  trust: "a box's trust store of operator keys",
+  secrets: 'credentials for box specs, encrypted to an agent key',
+  catalog: 'the app catalog',
+  hub: 'the reference hub',
+  audit: 'the customer-visible audit log',
+  agent: 'the box agent',
+};
+
 export const commands: readonly CommandEntry[] = [
   { path: ['validate'], summary: 'validate a box spec', load: () => import('./validate.js') },
   { path: ['plan'], summary: 'plan a box spec offline under mocked providers', load: () => import('./plan.js') },
