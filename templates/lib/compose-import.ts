@@ -311,17 +311,42 @@ function translateVariables(draft: Draft, text: string): string {
   });
 }
 
-/** Replaces a literal service hostname (`db`, `db:5432`, `redis://broker:6379`) by `${service.<name>}`. */
-function translateServiceHosts(value: string, serviceNames: readonly string[]): string {
+/** Variable names that hold a host (`DB_HOST`, `REDIS_HOSTNAME`, `SMTP_SERVER`, `API_ADDR`). */
+const HOST_VARIABLE = /(HOST|HOSTNAME|SERVER|ADDR|ADDRESS)$/i;
+
+/**
+ * Replaces a literal service hostname by `${service.<name>}`: in URLs (`redis://broker:6379`)
+ * anywhere, and as a bare `db` or `db:5432` only in a variable that names a host. A bare value
+ * that merely equals a service name (`POSTGRES_USER=miniflux`) is data, not a host.
+ */
+function translateServiceHosts(key: string, value: string, serviceNames: readonly string[]): string {
   for (const service of serviceNames) {
     const escaped = service.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    if (value === service) return `\${service.${service}}`;
-    const hostPort = new RegExp(`^${escaped}(:\\d+)$`).exec(value);
-    if (hostPort) return `\${service.${service}}${hostPort[1]}`;
+    if (HOST_VARIABLE.test(key)) {
+      if (value === service) return `\${service.${service}}`;
+      const hostPort = new RegExp(`^${escaped}(:\\d+)$`).exec(value);
+      if (hostPort) return `\${service.${service}}${hostPort[1]}`;
+    }
     const url = new RegExp(`^([a-z][a-z0-9+.-]*://(?:[^@/]*@)?)${escaped}((?::\\d+)?(?:/.*)?)$`, 'i').exec(value);
     if (url) return `${url[1]}\${service.${service}}${url[2]}`;
   }
   return value;
+}
+
+/**
+ * A password inside a URL (`postgres://miniflux:secret@db/miniflux`) is an upstream example
+ * like any other: it becomes a generated secret, shared with every variable that upstream set to
+ * the same example value (the database's own POSTGRES_PASSWORD), so the two still match.
+ */
+function translateUrlPassword(draft: Draft, value: string, where: string): string {
+  const match = /^([a-z][a-z0-9+.-]*)(:\/\/[^:@/]+:)([^@/]+)(@.*)$/i.exec(value);
+  if (!match || match[3]!.includes('${')) return value;
+  const [, scheme, userPart, password, rest] = match as unknown as [string, string, string, string, string];
+  const id = draft.secretsByExampleValue.get(password) ?? `${kebab(scheme)}-password`;
+  draft.secretsByExampleValue.set(password, id);
+  if (!draft.secrets.has(id)) draft.secrets.set(id, { name: id, length: 32, charset: 'alphanumeric' });
+  draft.notes.push(`${where}: the password in the URL replaced by the generated secret ${id}`);
+  return `${scheme}${userPart}\${secret.${id}}${rest}`;
 }
 
 function splitImage(reference: string): { image: string; tag?: string; digest?: string } {
@@ -568,7 +593,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       if (value !== '') draft.notes.push(`${joinPath(at('environment'), key)}: upstream example value replaced by the generated secret ${id}`);
       continue;
     }
-    translatedEnvironment[key] = translateServiceHosts(translateVariables(draft, value), serviceNames);
+    translatedEnvironment[key] = translateServiceHosts(key, translateUrlPassword(draft, translateVariables(draft, value), joinPath(at('environment'), key)), serviceNames);
   }
 
   const command = raw.command === undefined ? undefined : Array.isArray(raw.command) ? raw.command.map(String) : splitCommand(String(raw.command));

@@ -114,6 +114,22 @@ t.test('Forgejo upstream compose: SSH becomes an exposed port and both example p
   t.equal(result.manifest.secrets?.length, 1);
 });
 
+t.test('Miniflux, an app outside the catalog: a working draft whose database URL and database share one generated password', async (t) => {
+  const result = importFixture('miniflux');
+  t.equal(result.manifest.name, 'miniflux');
+  t.same(result.manifest.http, { service: 'miniflux', port: 8080 });
+  t.match(classOf(result, 'miniflux-db'), { class: 'hot', reason: /^mounted by database service db \(postgres:17-alpine\) at \/var\/lib\/postgresql\/data/ });
+  const byName = new Map(result.manifest.services.map((service) => [service.name, service]));
+  t.equal(byName.get('miniflux')!.environment!.DATABASE_URL, 'postgres://miniflux:${secret.postgres-password}@${service.db}/miniflux?sslmode=disable', 'the URL reaches the database service with the generated password');
+  t.equal(byName.get('db')!.environment!.POSTGRES_PASSWORD, '${secret.postgres-password}', 'the database gets the same password');
+  t.equal(byName.get('db')!.environment!.POSTGRES_USER, 'miniflux', 'a value that merely equals a service name stays data');
+  t.equal(byName.get('miniflux')!.environment!.ADMIN_PASSWORD, '${secret.admin-password}');
+  t.same(result.manifest.secrets?.map((secret) => secret.name).sort(), ['admin-password', 'postgres-password']);
+  t.same(byName.get('miniflux')!.dependsOnCondition, { db: 'service_healthy' });
+  t.ok(result.notes.some((note) => /"latest" is a floating tag/.test(note)), 'the floating latest tag is flagged');
+  t.notMatch(JSON.stringify(result.manifest), /test123|:secret@/, 'no upstream example password survives');
+});
+
 t.test('the rendered draft is YAML that parses back to the manifest, with each volume reason as a comment', async (t) => {
   const result = importFixture('paperless-ngx');
   const yaml = renderDraft(result, 'docker-compose.yml');
