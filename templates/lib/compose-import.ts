@@ -416,6 +416,25 @@ function parseVolumeEntry(draft: Draft, entry: unknown, path: string): MountRequ
   return { ...request, target: request.target.length > 1 ? request.target.replace(/\/+$/, '') : request.target };
 }
 
+/** Splits at `separator` except inside `${...}`, whose defaults may hold it (`${DIR:-./data}:/data`). */
+export function splitOutsideVariables(text: string, separator: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let index = 0; index < text.length; index++) {
+    if (text[index] === '$' && text[index + 1] === '{') {
+      depth += 1;
+      index += 1;
+    } else if (text[index] === '}' && depth > 0) depth -= 1;
+    else if (text[index] === separator && depth === 0) {
+      parts.push(text.slice(start, index));
+      start = index + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
+}
+
 function parseVolumeSyntax(draft: Draft, entry: unknown, path: string): MountRequest | undefined {
   if (isPlainObject(entry)) {
     const type = entry.type;
@@ -437,7 +456,7 @@ function parseVolumeSyntax(draft: Draft, entry: unknown, path: string): MountReq
     draft.problems.push({ path, message: `expected "source:target[:mode]" or a mapping, got ${describe(entry)}` });
     return undefined;
   }
-  const parts = entry.split(':');
+  const parts = splitOutsideVariables(entry, ':');
   if (parts.length === 1) return { kind: 'anonymous', target: parts[0]!, readOnly: false };
   const [writtenSource, target, mode] = parts as [string, string, string | undefined];
   const readOnly = (mode ?? '').split(',').includes('ro');

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ComposeImportError, durationSeconds, importCompose, parseDotenv, renderDraft, sizeMiB, splitCommand, type ImportResult,
+  ComposeImportError, durationSeconds, importCompose, parseDotenv, renderDraft, sizeMiB, splitCommand, splitOutsideVariables, type ImportResult,
 } from '../../templates/lib/compose-import.js';
 import { parseYaml } from '../../templates/lib/problems.js';
 import { validateManifest } from '../../templates/lib/validate-manifest.js';
@@ -128,6 +128,19 @@ t.test('Miniflux, an app outside the catalog: a working draft whose database URL
   t.same(byName.get('miniflux')!.dependsOnCondition, { db: 'service_healthy' });
   t.ok(result.notes.some((note) => /"latest" is a floating tag/.test(note)), 'the floating latest tag is flagged');
   t.notMatch(JSON.stringify(result.manifest), /test123|:secret@/, 'no upstream example password survives');
+});
+
+t.test('a volume whose source is a variable with a path default is split where Compose splits it', async (t) => {
+  t.same(splitOutsideVariables('${LD_HOST_DATA_DIR:-./data}:/etc/linkding/data:ro', ':'), ['${LD_HOST_DATA_DIR:-./data}', '/etc/linkding/data', 'ro']);
+  t.same(splitOutsideVariables('a:b', ':'), ['a', 'b']);
+  const result = importText(
+    'services:\n  linkding:\n    image: sissbruecker/linkding:1.44.1\n    ports: ["${LD_HOST_PORT:-9090}:9090"]\n    volumes: ["${LD_HOST_DATA_DIR:-./data}:/etc/linkding/data"]\n',
+    {},
+    'linkding',
+  );
+  t.same(result.manifest.services[0]!.mounts, [{ volume: 'data', path: '/etc/linkding/data' }]);
+  t.match(classOf(result, 'data'), { class: 'hot', source: 'bind ${LD_HOST_DATA_DIR:-./data} (./data)' });
+  t.same(result.manifest.http, { service: 'linkding', port: 9090 });
 });
 
 t.test('the rendered draft is YAML that parses back to the manifest, with each volume reason as a comment', async (t) => {
