@@ -4,6 +4,11 @@ import { catalogLookup } from '../../stacks/spec/catalog.js';
 import { validateBoxSpec } from '../../stacks/spec/validate.js';
 import { TIERS, type BoxSpec, type Tier } from '../../stacks/spec/types.js';
 import { companyBox, homeBox, type DraftSpec } from '../helpers/box-spec.js';
+import { recordProgram } from '../../stacks/mock-runtime.js';
+import { tierProgram } from '../../stacks/index.js';
+import { planEnvironment, type TierEnvironment } from '../../stacks/environment.js';
+import { loadGoldenTemplate } from '../../templates/lib/golden.js';
+import { resolveBox } from '../../stacks/spec/resolve.js';
 
 const catalog = catalogLookup();
 
@@ -83,17 +88,18 @@ t.test('a spec without apps plans an empty guest tier except Traefik', async (t)
   t.ok(guest.records.some((record) => record.type === 'felhom:guest:Traefik'));
 });
 
-t.test('in restore mode the host program adopts the restored guests and creates the others', async (t) => {
-  const { recordProgram } = await import('../../stacks/mock-runtime.js');
-  const { tierProgram } = await import('../../stacks/index.js');
-  const { planEnvironment } = await import('../../stacks/environment.js');
-  const { loadGoldenTemplate } = await import('../../templates/lib/golden.js');
-  const { resolveBox } = await import('../../stacks/spec/resolve.js');
+/** The host program's resources for a fixture, with extra environment (restore mode's knobs). */
+async function hostTier(draft: DraftSpec, extra: Pick<TierEnvironment, 'adoptGuests' | 'storagesOnly'>) {
   const golden = loadGoldenTemplate();
-  const result = validateBoxSpec(companyBox(), { catalog });
+  const result = validateBoxSpec(draft, { catalog });
   if (!result.ok) throw new Error('fixture is invalid');
   const box = resolveBox(result.spec, catalog, golden.sizing);
-  const { resources } = await recordProgram(tierProgram('host', box, golden, { ...planEnvironment(), adoptGuests: [300, 302] }), { project: 'felhom', stack: 'cb-0007.host' });
+  const { resources } = await recordProgram(tierProgram('host', box, golden, { ...planEnvironment(), ...extra }), { project: 'felhom', stack: `${box.box}.host` });
+  return resources;
+}
+
+t.test('in restore mode the host program adopts the restored guests and creates the others', async (t) => {
+  const resources = await hostTier(companyBox(), { adoptGuests: [300, 302] });
   const containers = resources.filter((resource) => resource.type === 'proxmoxve:index/containerLegacy:ContainerLegacy');
   t.same(
     Object.fromEntries(containers.map((container) => [container.inputs.vmId, container.importId ?? null])),
@@ -103,16 +109,7 @@ t.test('in restore mode the host program adopts the restored guests and creates 
 });
 
 t.test('restore mode on a bare host first builds the storage manifest alone', async (t) => {
-  const { recordProgram } = await import('../../stacks/mock-runtime.js');
-  const { tierProgram } = await import('../../stacks/index.js');
-  const { planEnvironment } = await import('../../stacks/environment.js');
-  const { loadGoldenTemplate } = await import('../../templates/lib/golden.js');
-  const { resolveBox } = await import('../../stacks/spec/resolve.js');
-  const golden = loadGoldenTemplate();
-  const result = validateBoxSpec(homeBox(), { catalog });
-  if (!result.ok) throw new Error('fixture is invalid');
-  const box = resolveBox(result.spec, catalog, golden.sizing);
-  const { resources } = await recordProgram(tierProgram('host', box, golden, { ...planEnvironment(), storagesOnly: true }), { project: 'felhom', stack: 'hb-0001.host' });
+  const resources = await hostTier(homeBox(), { storagesOnly: true });
   t.same(
     [...new Set(resources.map((resource) => resource.type))].sort(),
     ['felhom:host:StorageTarget', 'proxmoxve:storage/directory:Directory', 'proxmoxve:storage/nfs:Nfs', 'proxmoxve:storage/pbs:Pbs', 'pulumi:providers:proxmoxve'],
