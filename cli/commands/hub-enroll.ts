@@ -1,4 +1,7 @@
-/** `felhom hub enroll`: enrolls a box at the hub and prints its API key, once. */
+/**
+ * `felhom hub enroll`: enrolls a box at the hub and prints its API key, once; with `--rotate`,
+ * issues an enrolled box a new key (the old one lost or leaked) and the old one stops working.
+ */
 import type { CommandModule } from '../command.js';
 import { operatorClient } from '../../runner/hub/operator.js';
 
@@ -9,15 +12,18 @@ const command: CommandModule = {
       .requiredOption('--box <id>', 'the box id')
       .option('--hub <url>', 'hub URL (default: $FELHOM_HUB_URL)')
       .option('--token <token>', 'operator token (default: $FELHOM_HUB_OPERATOR_TOKEN)')
+      .option('--rotate', 'issue an enrolled box a new API key; the old key stops working')
       .option('--json', 'print { box, apiKey, enrolledAt } as JSON');
   },
   async run(context, _args, options) {
-    const enrolled = await operatorClient(options, context.env).enrollBox(options.box as string);
+    const client = operatorClient(options, context.env);
+    const enrolled = options.rotate ? await client.rotateBoxKey(options.box as string) : await client.enrollBox(options.box as string);
     if (options.json) {
       context.out.json(enrolled);
       return;
     }
-    context.out.line(`box ${enrolled.box} enrolled at ${enrolled.enrolledAt}`);
+    if ('keyRotatedAt' in enrolled) context.out.line(`box ${enrolled.box}: new API key issued at ${enrolled.keyRotatedAt}; the old key no longer works`);
+    else context.out.line(`box ${enrolled.box} enrolled at ${enrolled.enrolledAt}`);
     context.out.line("its API key follows; the hub keeps only a hash and cannot show it again. Put it in the box agent's configuration now:");
     context.out.line(enrolled.apiKey);
   },

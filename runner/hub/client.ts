@@ -199,6 +199,13 @@ export class HubClient {
     return body as unknown as EnrollResponse;
   }
 
+  /** Issues a new API key for an enrolled box; the old key stops working. Shown once. */
+  async rotateBoxKey(box: string): Promise<EnrollResponse & { keyRotatedAt: string }> {
+    const body = await this.#postJson(`/v1/boxes/${seg(box)}/key`, {});
+    if (typeof body.apiKey !== 'string' || typeof body.box !== 'string') throw new HubProtocolError('hub rotated the box key without returning it');
+    return body as unknown as EnrollResponse & { keyRotatedAt: string };
+  }
+
   async listBoxes(): Promise<BoxListResponse> {
     const body = await this.#json(await this.#request('/v1/boxes'));
     if (!Array.isArray(body.boxes)) throw new HubProtocolError('hub answered the box list without a boxes array');

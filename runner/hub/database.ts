@@ -36,7 +36,7 @@ interface StreamRecord {
 
 export interface HubData {
   version: 1;
-  boxes: Record<string, { keyHash: string; enrolledAt: string }>;
+  boxes: Record<string, { keyHash: string; enrolledAt: string; keyRotatedAt?: string }>;
   /** Keyed `<box>/<tier>`. */
   streams: Record<string, StreamRecord>;
   reports: Report[];
@@ -125,6 +125,22 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
       data.boxes[box] = { keyHash: sha256Hex(apiKey), enrolledAt };
     });
     return { apiKey, enrolledAt };
+  }
+
+  /**
+   * Issues a new API key for an enrolled box (the old one was lost or leaked): the old key stops
+   * working at once; only the new key's hash is kept.
+   */
+  async rotateKey(box: string): Promise<{ apiKey: string; enrolledAt: string; keyRotatedAt: string }> {
+    const apiKey = `fhb_${randomBytes(32).toString('base64url')}`;
+    const keyRotatedAt = this.#clock().toISOString();
+    const enrolledAt = await this.#store.update((data) => {
+      const record = Object.hasOwn(data.boxes, box) ? data.boxes[box] : undefined;
+      if (!record) throw new HubRefusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
+      data.boxes[box] = { ...record, keyHash: sha256Hex(apiKey), keyRotatedAt };
+      return record.enrolledAt;
+    });
+    return { apiKey, enrolledAt, keyRotatedAt };
   }
 
   /** Whether `apiKey` is the key of `box` (false for unknown boxes too). */

@@ -296,6 +296,15 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     { method: 'GET', pattern: /^\/v1\/boxes$/, auth: 'operator', handle: ({ res }) => sendJson(res, 200, { boxes: database.boxes() }) },
     {
       method: 'POST',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/key$/,
+      auth: 'operator',
+      handle: async ({ res, params }) => {
+        const rotated = await database.rotateKey(params.box!);
+        sendJson(res, 200, { box: params.box, ...rotated }, { 'cache-control': 'no-store' });
+      },
+    },
+    {
+      method: 'POST',
       pattern: /^\/v1\/envelopes$/,
       auth: 'operator',
       handle: async ({ req, res }) => {

@@ -48,3 +48,35 @@ t.test('hub enroll against an unreachable hub exits 3', async (t) => {
   t.equal(result.code, 3);
   t.match(result.stderr, 'felhom: EHUB_UNAVAILABLE:');
 });
+
+t.test('hub enroll --rotate issues a new key once; the old key stops working at once', async (t) => {
+  const { hub, operator } = await startTestHub(t);
+  const { apiKey: oldKey } = await operator.enrollBox('box-1');
+  const result = await felhom(['hub', 'enroll', '--box', 'box-1', '--rotate', '--hub', hub.url, '--token', OPERATOR_TOKEN]);
+  t.equal(result.code, 0, result.stderr);
+  t.match(result.stdout, /^box box-1: new API key issued at .*; the old key no longer works$/m);
+  const newKey = result.stdout.trim().split('\n').at(-1)!;
+  t.match(newKey, /^fhb_/);
+  t.not(newKey, oldKey);
+  t.same(await new HubClient({ url: hub.url, token: newKey }).fetchSpec('box-1', 'host'), { status: 'none' }, 'the new key works');
+  await t.rejects(new HubClient({ url: hub.url, token: oldKey }).fetchSpec('box-1', 'host'), { code: 'EHUB_AUTH' }, 'the old key is refused');
+  t.same((await operator.listBoxes()).boxes.map((box) => box.box), ['box-1'], 'still one box, same enrollment');
+});
+
+t.test('hub enroll --rotate of a box that is not enrolled is refused with 404', async (t) => {
+  const { hub } = await startTestHub(t);
+  const result = await felhom(['hub', 'enroll', '--box', 'box-9', '--rotate', '--hub', hub.url, '--token', OPERATOR_TOKEN, '--json']);
+  t.equal(result.code, 1);
+  t.match(result.stderr, /felhom: EBOX_UNKNOWN: .*box box-9 is not enrolled/);
+});
+
+t.test('a rotated key survives a hub restart', async (t) => {
+  const { hub, operator, dataDir } = await startTestHub(t);
+  await operator.enrollBox('box-1');
+  const { apiKey } = await operator.rotateBoxKey('box-1');
+  await hub.close();
+  const { startHub } = await import('../../runner/hub/server.js');
+  const again = await startHub({ dataDir, operatorToken: OPERATOR_TOKEN });
+  t.teardown(() => again.close());
+  t.same(await new HubClient({ url: again.url, token: apiKey }).fetchSpec('box-1', 'host'), { status: 'none' });
+});
