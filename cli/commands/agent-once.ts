@@ -1,7 +1,9 @@
 /**
  * `felhom agent once`: one agent cycle (fetch → verify → journal → apply → report → audit),
- * then exit. Exit 0 when the cycle ended cleanly (an envelope may still have been refused: see
- * the items), 1 when it stalled on something a person must fix, 3 when it must be retried later.
+ * then exit. Exit 0 when the cycle ended cleanly and every envelope in it succeeded (or there
+ * was nothing to do), 1 when an envelope was refused or failed, or the cycle stalled on something
+ * a person must fix, 3 when it must be retried later (hub down, lock held). An operator or a
+ * script running it by hand learns from the status that their envelope did not apply.
  */
 import type { Command } from 'commander';
 import type { CommandContext, CommandModule } from '../command.js';
@@ -24,7 +26,9 @@ const command: CommandModule = {
         }
         if (result.error) context.out.line(`stopped at ${result.error.step}: ${result.error.code} (${result.error.kind}): ${result.error.message}`);
       }
-      return result.status === 'stalled' ? 1 : result.status === 'waiting' || result.status === 'failed' ? 3 : 0;
+      if (result.status === 'waiting' || result.status === 'failed') return 3;
+      const refusedOrFailed = result.items.some((item) => item.outcome === 'failed' || item.outcome === 'rejected');
+      return result.status === 'stalled' || refusedOrFailed ? 1 : 0;
     } finally {
       await agent.close();
     }

@@ -14,7 +14,7 @@ t.test('agent once applies nothing it cannot run and reports the missing plugins
 
   const result = await felhom(args);
 
-  t.equal(result.code, 0, 'the cycle itself completed');
+  t.equal(result.code, 1, 'the cycle completed, but the envelope failed: exit 1');
   const cycle = JSON.parse(result.stdout) as { status: string; engineRuns: number; items: { outcome: string; reason?: { code: string; message: string } }[] };
   t.match(cycle, { status: 'done', engineRuns: 0, items: [{ outcome: 'failed', reason: { code: 'EPLUGIN_MISSING' } }] }, 'failed with EPLUGIN_MISSING before any engine operation');
   t.match(cycle.items[0]!.reason!.message, /npm run engine:install/, 'the reason says how to fix it');
@@ -27,6 +27,7 @@ t.test('agent once applies nothing it cannot run and reports the missing plugins
   // when run again, then nothing is repeated
   const again = await felhom(args);
   t.match(JSON.parse(again.stdout), { status: 'idle', engineRuns: 0 }, 'idle');
+  t.equal(again.code, 0, 'nothing to do: exit 0');
 });
 
 t.test('agent once without a hub URL is a usage error', async (t) => {
