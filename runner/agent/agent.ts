@@ -23,6 +23,7 @@ import {
   type BodyValidator,
   type VerifiedEnvelope,
 } from '../envelope/index.js';
+import { checkDestructiveSteps, DestructiveStepError } from '../../policies/rules/stateful-protected.js';
 import { EngineCancelledError } from '../engine/errors.js';
 import type { ChangeCounts, EngineOperation, EngineOutcome, Engines, StackTarget } from '../engine/run.js';
 import type { InstalledPlugin } from '../engine/locate.js';
@@ -591,9 +592,22 @@ export class Agent {
     return progress.applied?.counts ? { counts: progress.applied.counts } : {};
   }
 
-  /** A spec deploy: snapshot-before-deploy, up, health check, keep or roll back (docs/agent.md). */
+  /**
+   * A spec deploy: the destructive-step gate, snapshot-before-deploy, up, health check, keep or
+   * roll back (docs/agent.md).
+   */
   async #deploy(spec: BoxSpec, resumed: boolean): Promise<{ counts?: ChangeCounts }> {
     const box = this.#o.resolve(spec);
+    // The stateful-protected policy in the engine (docs/policies.md): analyzer policies never see
+    // a delete or a replacement, so the host tier previews a change to existing state first and
+    // refuses one that would destroy a guest or a storage. A spec carries no capability to allow
+    // it; `protect` would stop the engine too, but only half-way through an update.
+    if (this.tier === 'host' && this.#o.journal.lastApplied(this.box, this.tier)) {
+      const preview = await this.#engineOp('preview', spec, resumed, box);
+      resumed = false;
+      const blocked = checkDestructiveSteps(preview.steps, []);
+      if (blocked.length > 0) throw new AgentError('EPOLICY_DESTRUCTIVE', 'stalled', new DestructiveStepError(blocked).message);
+    }
     const plan = planDeploy({
       snapshotBeforeDeploy: box.backup.snapshotBeforeDeploy,
       guests: this.tier === 'host' ? box.guests.map((guest) => ({ name: guest.name, vmId: guest.vmId })) : [],

@@ -37,10 +37,20 @@ export interface ChangeCounts {
   readonly same: number;
 }
 
+/** One step the engine planned or took, from its resource pre-events. */
+export interface EngineStep {
+  readonly urn: string;
+  readonly type: string;
+  /** `create`, `update`, `delete`, `replace`, `same`, ... */
+  readonly op: string;
+}
+
 export interface EngineOutcome {
   readonly operation: EngineOperation;
   readonly counts: ChangeCounts;
   readonly durationMs: number;
+  /** Every step, in the engine's order: what a preview would do, or what an up did. */
+  readonly steps: readonly EngineStep[];
 }
 
 /** The logger the engine runner writes to; `runner/agent/logger.ts` provides one. */
@@ -139,8 +149,13 @@ export class EngineRunner {
       }
     };
     let summary: OpMap | undefined;
+    const steps: EngineStep[] = [];
     const onEvent = (event: EngineEvent) => {
       if (event.summaryEvent) summary = event.summaryEvent.resourceChanges;
+      if (event.resourcePreEvent) {
+        const { urn, type, op } = event.resourcePreEvent.metadata;
+        steps.push({ urn, type, op });
+      }
       logEvent(logger, operation, event);
     };
     try {
@@ -166,7 +181,7 @@ export class EngineRunner {
     } catch (error) {
       throw mapEngineError(error, programError, options.signal);
     }
-    const outcome: EngineOutcome = { operation, counts: summary ? countChanges(summary) : ZERO, durationMs: Math.round(performance.now() - started) };
+    const outcome: EngineOutcome = { operation, counts: summary ? countChanges(summary) : ZERO, durationMs: Math.round(performance.now() - started), steps };
     logger.info('engine operation finished', { operation, stack: target.stackName, ...outcome.counts, durationMs: outcome.durationMs });
     return outcome;
   }
