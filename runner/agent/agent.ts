@@ -401,7 +401,7 @@ export class Agent {
     const { verified } = admitted;
     // apply: under the stack lock (held for the agent's life, see open.ts); `running` is on disk before the engine starts.
     await this.#step('apply', item);
-    let result: { counts?: ChangeCounts };
+    let result: { counts?: ChangeCounts; appliedSpec?: string };
     const started = performance.now();
     try {
       const resumedRunning = entry.state === 'running';
@@ -420,7 +420,7 @@ export class Agent {
       return failed;
     }
     const durationMs = Math.round(performance.now() - started);
-    const done = await this.#finish(entry, 'succeeded', undefined, verified, durationMs, result.counts);
+    const done = await this.#finish(entry, 'succeeded', undefined, verified, durationMs, result.counts, result.appliedSpec);
     if (item.source === 'spec') await this.#rememberSpecEtag(item.etag);
     return done;
   }
@@ -435,7 +435,7 @@ export class Agent {
   }
 
   /** What a verified envelope asks for, carried out. */
-  async #apply(verified: VerifiedEnvelope, resumed: boolean): Promise<{ counts?: ChangeCounts }> {
+  async #apply(verified: VerifiedEnvelope, resumed: boolean): Promise<{ counts?: ChangeCounts; appliedSpec?: string }> {
     const { header } = verified;
     if (header.type === 'spec') return this.#deploy(verified.body as unknown as BoxSpec, resumed);
     const body = verified.body;
@@ -445,8 +445,14 @@ export class Agent {
         // Trusted state changes only here, after every check passed.
         await applyKeyRotation(verified, this.#o.trustPath);
         return {};
-      case 'apply':
-        return this.#deploy(await this.#lastAppliedSpec(), resumed);
+      case 'apply': {
+        const capabilities = Array.isArray(body.capabilities) ? body.capabilities.filter((capability): capability is string => typeof capability === 'string') : [];
+        if (typeof body.spec !== 'string') return this.#deploy(await this.#lastAppliedSpec(), resumed, capabilities);
+        // A received spec the destructive-step gate refused, applied now with the capabilities
+        // this signed job grants (docs/agent.md "Deliberate destruction").
+        const spec = await this.#receivedSpec(body.spec);
+        return { ...(await this.#deploy(spec, resumed, capabilities)), appliedSpec: body.spec };
+      }
       case 'preview': {
         const outcome = await this.#engineOp('preview', await this.#lastAppliedSpec(), resumed);
         return { counts: outcome.counts };
@@ -596,7 +602,7 @@ export class Agent {
    * A spec deploy: the destructive-step gate, snapshot-before-deploy, up, health check, keep or
    * roll back (docs/agent.md).
    */
-  async #deploy(spec: BoxSpec, resumed: boolean): Promise<{ counts?: ChangeCounts }> {
+  async #deploy(spec: BoxSpec, resumed: boolean, capabilities: readonly string[] = []): Promise<{ counts?: ChangeCounts }> {
     const box = this.#o.resolve(spec);
     // The stateful-protected policy in the engine (docs/policies.md): analyzer policies never see
     // a delete or a replacement, so the host tier previews a change to existing state first and
@@ -605,7 +611,7 @@ export class Agent {
     if (this.tier === 'host' && this.#o.journal.lastApplied(this.box, this.tier)) {
       const preview = await this.#engineOp('preview', spec, resumed, box);
       resumed = false;
-      const blocked = checkDestructiveSteps(preview.steps, []);
+      const blocked = checkDestructiveSteps(preview.steps, capabilities);
       if (blocked.length > 0) throw new AgentError('EPOLICY_DESTRUCTIVE', 'stalled', new DestructiveStepError(blocked).message);
     }
     const plan = planDeploy({
@@ -625,6 +631,24 @@ export class Agent {
       },
     });
     return counts ? { counts } : {};
+  }
+
+  /**
+   * A spec envelope this box received (by payload digest), verified again as when it arrived:
+   * trusted keys, this box and tier, a spec, and newer than the last applied serial.
+   */
+  async #receivedSpec(digest: string): Promise<BoxSpec> {
+    const envelope = /^[0-9a-f]{64}$/.test(digest) ? await this.#archive.get(digest) : undefined;
+    if (!envelope) throw new AgentError('ESPEC_UNKNOWN', 'stalled', `apply names spec ${digest.slice(0, 12)}, which this box has not received: publish the spec first`);
+    const verified = await verifyEnvelope(envelope, {
+      trust: await loadTrustStore(this.#o.trustPath),
+      box: this.box,
+      tier: this.tier,
+      type: 'spec',
+      ...this.#lastSerial(),
+      validateBody: this.#o.validateBody,
+    });
+    return verified.body as unknown as BoxSpec;
   }
 
   async #lastAppliedSpec(): Promise<BoxSpec> {
@@ -709,7 +733,15 @@ export class Agent {
    * Ends an envelope's steps: the report and audit record go into the outbox first, then the
    * journal entry turns final, then the outbox is delivered (report and audit steps).
    */
-  async #finish(entry: JournalEntry, outcome: 'succeeded' | 'failed' | 'rejected', error: unknown, verified: VerifiedEnvelope | null, durationMs?: number, counts?: ChangeCounts): Promise<ItemResult> {
+  async #finish(
+    entry: JournalEntry,
+    outcome: 'succeeded' | 'failed' | 'rejected',
+    error: unknown,
+    verified: VerifiedEnvelope | null,
+    durationMs?: number,
+    counts?: ChangeCounts,
+    appliedSpec?: string,
+  ): Promise<ItemResult> {
     const reason = error === undefined ? undefined : toReason(error);
     if (reason) this.#log[outcome === 'rejected' ? 'warn' : 'error'](`envelope ${outcome}`, { digest: entry.id, serial: entry.serial, action: entry.action, ...reason });
     else this.#log.info('envelope applied', { digest: entry.id, serial: entry.serial, action: entry.action, ...counts, durationMs });
@@ -728,7 +760,7 @@ export class Agent {
       data.outbox = data.outbox.filter((pending) => pending.report.jobId !== entry.id);
       data.outbox.push({ report, audit, audited: false });
     });
-    await this.#o.journal.transition(entry.id, outcome, reason);
+    await this.#o.journal.transition(entry.id, outcome, reason, appliedSpec ? { specDigest: appliedSpec } : {});
     await this.#deliver(entry);
     return { digest: entry.id, serial: entry.serial, action: entry.action, outcome, ...(reason ? { reason } : {}), ...(counts ? { counts } : {}), ...(durationMs !== undefined ? { durationMs } : {}) };
   }

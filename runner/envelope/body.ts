@@ -26,6 +26,7 @@ function jobProblems(body: Record<string, unknown>): string[] {
     return [`body.action: expected one of ${JOB_ACTIONS.join(', ')}, got ${JSON.stringify(body.action)}`];
   }
   if (body.action === 'restore') return restoreProblems(body);
+  if (body.action === 'apply' || body.action === 'destroy') return applyProblems(body);
   if (body.action !== 'rotate-keys') return [];
   const problems: string[] = [];
   const keys = body.keys;
@@ -49,5 +50,23 @@ function restoreProblems(body: Record<string, unknown>): string[] {
     if (typeof source !== 'string' || !/^[a-z][a-z0-9\-_.]*[a-z0-9]$/i.test(source)) problems.push(`body.sources[${index}]: expected a storage name, got ${JSON.stringify(source)}`);
     else if (sources.indexOf(source) !== index) problems.push(`body.sources[${index}]: ${JSON.stringify(source)} is listed twice`);
   });
+  return problems;
+}
+
+/** Destructive capabilities a signed apply or destroy job may grant (docs/agent.md). */
+export const CAPABILITIES: readonly string[] = ['destroy', 'destroy-guest', 'destroy-storage'];
+
+function applyProblems(body: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  if (body.spec !== undefined && (typeof body.spec !== 'string' || !/^[0-9a-f]{64}$/.test(body.spec))) {
+    problems.push(`body.spec: expected the sha256 digest of a received spec envelope (64 hex), got ${JSON.stringify(body.spec)}`);
+  }
+  const capabilities = body.capabilities;
+  if (capabilities !== undefined) {
+    if (!Array.isArray(capabilities)) problems.push(`body.capabilities: expected a list of ${CAPABILITIES.join(', ')}`);
+    else capabilities.forEach((capability, index) => {
+      if (!CAPABILITIES.includes(capability as string)) problems.push(`body.capabilities[${index}]: expected one of ${CAPABILITIES.join(', ')}, got ${JSON.stringify(capability)}`);
+    });
+  }
   return problems;
 }

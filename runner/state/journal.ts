@@ -147,7 +147,11 @@ export class Journal {
   }
 
   /** Moves a job to its next state; `rejected` and `failed` need the reason. */
-  async transition(id: string, state: JobState, reason?: Reason): Promise<JournalEntry> {
+  /**
+   * `options.specDigest`: a succeeded job that applied a spec of its own choosing (an `apply`
+   * job naming a received spec) makes that spec the last applied one.
+   */
+  async transition(id: string, state: JobState, reason?: Reason, options: { specDigest?: string } = {}): Promise<JournalEntry> {
     const at = this.#clock().toISOString();
     // Checked inside the update, so two concurrent transitions of one job cannot both pass.
     return this.#store.update((data) => {
@@ -175,7 +179,7 @@ export class Journal {
             serial: next.serial,
             jobId: next.id,
             at,
-            specDigest: next.type === 'spec' ? next.digest : (previous?.specDigest ?? null),
+            specDigest: next.type === 'spec' ? next.digest : (options.specDigest ?? previous?.specDigest ?? null),
           };
         }
       }

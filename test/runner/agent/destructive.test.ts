@@ -63,3 +63,40 @@ t.test('a spec whose plan would delete a customer LXC is refused before up, with
   const reports = await world.hub.operator.listReports({ box: 'box-1' });
   t.ok(reports.some((report) => report.reason?.code === 'EPOLICY_DESTRUCTIVE'), 'the hub learns why');
 });
+
+t.test('a signed apply job naming the refused spec and carrying destroy-guest applies it; without the capability it is refused again', async (t) => {
+  const world = await agentWorld(t);
+  const urn = 'urn:pulumi:box-1.host::felhom::felhom:host:CustomerLxc$proxmoxve:index/containerLegacy:ContainerLegacy::customer-container';
+  const engine = recordingEngine([{ urn, type: CONTAINER, op: 'replace' }]);
+  const agent = await world.agent({ engine });
+  await world.publish({ serial: 1, body: boxSpec() as never });
+  await agent.cycle();
+  await world.publish({ serial: 2, body: boxSpec((spec) => void (spec.spec.guests[0]!.cores = 8)) as never });
+  const refused = (await agent.cycle()).items[0]!;
+  t.match(refused, { outcome: 'failed', reason: { code: 'EPOLICY_DESTRUCTIVE' } });
+
+  // when an apply job names that spec without the capability, then it is refused again
+  await world.publish({ type: 'job', serial: 3, body: { action: 'apply', spec: refused.digest } });
+  t.match((await agent.cycle()).items, [{ action: 'apply', outcome: 'failed', reason: { code: 'EPOLICY_DESTRUCTIVE' } }]);
+
+  // when the signed job grants destroy-guest, then the spec is applied and becomes the last applied one
+  engine.operations.length = 0;
+  await world.publish({ type: 'job', serial: 4, body: { action: 'apply', spec: refused.digest, capabilities: ['destroy-guest'] } });
+  t.match((await agent.cycle()).items, [{ action: 'apply', outcome: 'succeeded' }]);
+  t.same(engine.operations, ['preview', 'up']);
+  const { Journal } = await import('../../../runner/state/journal.js');
+  t.match((await Journal.open(world.stateDir)).lastApplied('box-1', 'host'), { serial: 4, specDigest: refused.digest });
+});
+
+t.test('an apply job naming a spec this box never received is refused with ESPEC_UNKNOWN, and a bad capability never verifies', async (t) => {
+  const world = await agentWorld(t);
+  const agent = await world.agent({ engine: recordingEngine([]) });
+  await world.publish({ serial: 1, body: boxSpec() as never });
+  await agent.cycle();
+  await world.publish({ type: 'job', serial: 2, body: { action: 'apply', spec: 'a'.repeat(64) } });
+  t.match((await agent.cycle()).items, [{ outcome: 'failed', reason: { code: 'ESPEC_UNKNOWN' } }]);
+  await world.publish({ type: 'job', serial: 3, body: { action: 'apply', capabilities: ['root'] } }).then(
+    () => t.fail('the operator side refuses to sign or publish it'),
+    () => t.pass('the operator side refuses it'),
+  );
+});
