@@ -20,9 +20,18 @@ export interface PlannedResource {
 
 export interface TierPlan {
   readonly stack: string;
-  readonly resources: readonly PlannedResource[];
-  /** The full records, with parent types, secret paths and resource options, for policies. */
+  /** What the tier registered, with parent types, secret paths and resource options (for policies). */
   readonly records: readonly RecordedResource[];
+}
+
+/** The plan's public view of a tier (`felhom plan --json`): type, name, parent, masked inputs. */
+export function plannedResources(tier: TierPlan): PlannedResource[] {
+  return tier.records.map((record) => ({
+    type: record.type,
+    name: record.name,
+    ...(record.parent ? { parent: record.parent } : {}),
+    inputs: record.inputs,
+  }));
 }
 
 export interface BoxPlan {
@@ -45,16 +54,7 @@ export async function planBox(spec: BoxSpec, options: PlanOptions): Promise<BoxP
   for (const tier of options.tiers) {
     const stack = stackName(box.box, tier);
     const { resources } = await recordProgram(tierProgram(tier, box, golden, planEnvironment()), { project: 'felhom', stack });
-    tiers[tier] = {
-      stack,
-      records: resources,
-      resources: resources.map((resource) => ({
-        type: resource.type,
-        name: resource.name,
-        ...(resource.parent ? { parent: resource.parent } : {}),
-        inputs: resource.inputs,
-      })),
-    };
+    tiers[tier] = { stack, records: resources };
   }
   return { box, tiers };
 }

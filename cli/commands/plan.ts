@@ -65,7 +65,7 @@ const plan: CommandModule = {
     const catalog = catalogLookup();
     const spec = await loadBoxSpec(resolve(cwd, file!), { catalog });
     // Pulumi and the providers load only once the spec is known to be valid.
-    const { planBox } = await import('../../stacks/plan.js');
+    const { planBox, plannedResources } = await import('../../stacks/plan.js');
     const result: BoxPlan = await planBox(spec, { tiers, catalog });
     // Policy gate (policies/, docs/policies.md): every plan is checked; a mandatory violation exits 1.
     const { runPolicies, renderPolicyReport } = await import('../../policies/check.js');
@@ -74,14 +74,14 @@ const plan: CommandModule = {
     if (options.json) {
       out.json({
         box: result.box.box,
-        tiers: Object.fromEntries(Object.entries(result.tiers).map(([tier, planned]) => [tier, { stack: planned.stack, resources: planned.resources }])),
+        tiers: Object.fromEntries(Object.entries(result.tiers).map(([tier, planned]) => [tier, { stack: planned.stack, resources: plannedResources(planned) }])),
         policies,
       });
       return status;
     }
     const lines: string[] = [];
     for (const [tier, planned] of Object.entries(result.tiers)) {
-      renderTier(lines, tier, planned.stack, planned.resources, !options.brief);
+      renderTier(lines, tier, planned.stack, plannedResources(planned), !options.brief);
       lines.push('');
     }
     for (const line of lines) out.line(line);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { planBox, type TierPlan } from '../../stacks/plan.js';
+import { planBox, plannedResources, type TierPlan } from '../../stacks/plan.js';
 import { catalogLookup } from '../../stacks/spec/catalog.js';
 import { validateBoxSpec } from '../../stacks/spec/validate.js';
 import { TIERS, type BoxSpec, type Tier } from '../../stacks/spec/types.js';
@@ -76,7 +76,7 @@ t.test('the guest LXC mounts the USB disk with backup off', async (t) => {
 
 t.test('secrets reach the plan only as Pulumi secrets', async (t) => {
   const result = await plan(homeBox());
-  const text = JSON.stringify(Object.values(result.tiers).map((tier) => tier.resources));
+  const text = JSON.stringify(Object.values(result.tiers).map((tier) => plannedResources(tier)));
   t.notMatch(text, /<ref:pbs-token>|<proxmox-api-token>|<cloudflare-api-token>|<ref:tunnel-token>/, 'no placeholder secret appears in clear');
   const pbs = find(result.tiers.host!, 'proxmoxve:storage/pbs:Pbs', 'offsite-storage');
   t.ok(pbs.secretPaths.length > 0, 'the PBS storage has secret inputs');
