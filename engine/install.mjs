@@ -252,10 +252,10 @@ async function unpack(bytes, name) {
 /** Packs the named files of `dir` into a gzip'd tar at `target`, the same bytes every time. */
 async function pack(dir, names, target) {
   const tarFile = `${target}.tar-${process.pid}`;
-  const result = await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', dir, '-cf', tarFile, ...names]);
+  const result = await run('tar', ['--sort=name', '--dereference', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', dir, '-cf', tarFile, ...names]);
   if (result.code !== 0) throw new InstallError(`packing ${target}: ${lastLines(result.stderr)}`);
   // Node's gzip writes no name and no time: the digest depends on the contents only.
-  await writeFile(`${target}.partial-${process.pid}`, gzipSync(await readFile(tarFile), { level: 9 }));
+  await writeFile(`${target}.partial-${process.pid}`, gzipSync(await readFile(tarFile)));
   await rm(tarFile, { force: true });
   await rename(`${target}.partial-${process.pid}`, target);
 }
@@ -733,7 +733,10 @@ async function packMirror(pins, out, only) {
         continue;
       }
       await checkPluginVersion(plugin, join(folder, pluginBinaryName(plugin)), folder);
-      const names = (await readdir(folder, { withFileTypes: true })).filter((entry) => entry.isFile() && !entry.name.endsWith('.lock') && !entry.name.endsWith('.partial')).map((entry) => entry.name);
+      const names = [];
+      for (const name of await readdir(folder)) {
+        if (!name.endsWith('.lock') && !name.endsWith('.partial') && (await stat(join(folder, name)).then((info) => info.isFile(), () => false))) names.push(name);
+      }
       await pack(folder, names, join(out, pluginArchive(plugin)));
       packed.push(pluginArchive(plugin));
     }
