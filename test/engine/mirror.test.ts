@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENGINE_PINS, type EnginePins, type PinnedPlugin } from '../../engine/plugins.js';
 import { locateEngine } from '../../runner/engine/locate.js';
-import { aRealPlugin, barePath, installedPluginFolder, installScript, projectCopy, projectRoot, runInstall } from '../helpers/engine-install.js';
+import { aRealPlugin, barePath, installedPluginFolder, packMirror, projectCopy, projectRoot, runInstall } from '../helpers/engine-install.js';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const platform = `${process.platform}-${process.arch === 'x64' ? 'amd64' : process.arch}`;
@@ -33,15 +33,6 @@ const engine = await locateEngine({ projectRoot });
 const cliOnPath = join(work, 'cli');
 await mkdir(cliOnPath);
 await symlink(await realpath(engine.pulumiPath), join(cliOnPath, 'pulumi'));
-
-/** The seed: the project's own CLI and plugin, packed as an operator would pack them. */
-async function packMirror(out: string, only: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { execFile } = await import('node:child_process');
-  return new Promise((done) => {
-    execFile(process.execPath, [installScript, 'mirror', '--out', out, '--only', only], { env: process.env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
-  });
-}
 
 async function sums(dir: string): Promise<Map<string, string>> {
   const text = await readFile(join(dir, 'SHA256SUMS'), 'utf8');

@@ -92,3 +92,11 @@ export async function aRealPlugin(preferred: readonly string[] = ['random', 'com
   throw new Error(`these tests need a real provider plugin, e.g. ${wanted.name} ${wanted.version}, in ${pluginCaches().join(' or ')}: ` +
     'run `npm run engine:install` (with FELHOM_ENGINE_MIRROR naming a mirror that has it), or install it with `pulumi plugin install` (docs/engine.md)');
 }
+
+/** `node engine/install.mjs mirror --out <out> --only <only>` in this project: how an operator seeds a mirror. */
+export function packMirror(out: string, only: string): Promise<InstallRun> {
+  return new Promise((done) => {
+    execFile(process.execPath, [installScript, 'mirror', '--out', out, '--only', only], { env: process.env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
+  });
+}
