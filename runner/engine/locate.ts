@@ -73,7 +73,7 @@ export class PluginNotInstalledError extends Error {
   constructor(pluginDir: string, missing: readonly InstalledPlugin[]) {
     const list = missing.map((plugin) => `${plugin.name} ${plugin.version}`).join(', ');
     super(`provider plugin${missing.length === 1 ? '' : 's'} ${list} not installed in ${pluginDir}: ${INSTALL_HINT}` +
-      ' (docs/engine.md lists the plugins that cannot be had on a machine without their download sites)');
+      ' (with FELHOM_ENGINE_MIRROR naming an engine mirror where the download sites are out of reach; docs/engine.md)');
     this.name = 'PluginNotInstalledError';
     this.missing = missing;
   }
