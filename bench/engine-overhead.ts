@@ -16,22 +16,12 @@ import { pinnedPlugin, tierPluginPins } from '../engine/plugins.js';
 import { findProjectRoot, locateEngine, requirePlugins } from '../runner/engine/locate.js';
 import { EngineRunner } from '../runner/engine/run.js';
 import { mainProgram } from '../stacks/main.js';
+import { median, timed } from './engine.js';
 
 const execFileAsync = promisify(execFile);
 const ROUNDS = 3;
 const STACK = 'hb-0001.host';
 const TOKEN = 'root@pam!felhom=11111111-2222-3333-4444-555555555555';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
-async function timed(operation: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await operation();
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
 
 export async function run(): Promise<void> {
   const projectRoot = findProjectRoot();
