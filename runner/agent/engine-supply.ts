@@ -5,7 +5,8 @@
  * for the engine again. The hub is untrusted: install.mjs checks every archive against the
  * digests this box's own engine/plugins.json pins (or the SHA256SUMS plus the plugin's own
  * version where a digest is unknown), and a refusal becomes a stalled EENGINE_REFUSED that the
- * agent journals and reports like any failed apply.
+ * agent journals and reports like any failed apply. A hub with nothing to give leaves the
+ * stalled EPLUGIN_MISSING (or EENGINE_MISSING), with the hub's reason added.
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -96,7 +97,15 @@ export class HubSuppliedEngines implements Engines {
       const wanted = error instanceof EnginePluginMissingError
         ? (target.requiredPlugins ?? []).filter((plugin) => error.missing.includes(`${plugin.name} ${plugin.version}`)).map((plugin) => plugin.name)
         : (target.requiredPlugins ?? []).map((plugin) => plugin.name);
-      await installEngineFromHub(this.#options, wanted);
+      try {
+        await installEngineFromHub(this.#options, wanted);
+      } catch (supply) {
+        // A refusal is its own failure; a mirror that has nothing to give leaves the original one,
+        // saying also why the hub could not help.
+        if (!(supply instanceof AgentError) || supply.code !== 'EENGINE_SUPPLY') throw supply;
+        const message = `${error.message}; the hub could not supply it: ${supply.message}`;
+        throw error instanceof EnginePluginMissingError ? new EnginePluginMissingError(message, error.missing, { cause: supply }) : new EngineMissingError(message, { cause: supply });
+      }
       this.#inner = this.#make();
       return this.#inner.preflight(target);
     }

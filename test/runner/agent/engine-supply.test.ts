@@ -78,5 +78,5 @@ t.test('the agent\'s engines fetch a plugin the preflight finds missing, then ru
   const engines = new HubSuppliedEngines(() => new EngineRunner({ engineHome }), { hubUrl, box: 'box-1', apiKey: async () => apiKey, engineHome });
   await engines.preflight({ requiredPlugins: [{ name: plugin.name, version: plugin.version }] });
   t.same((await engines.engine()).plugins, [{ name: plugin.name, version: plugin.version }], 'after the preflight the plugin is there');
-  await t.rejects(engines.preflight({ requiredPlugins: [{ name: 'nosuch', version: '1.0.0' }] }), { code: 'EENGINE_SUPPLY' }, 'a plugin the hub cannot give stays a stalled failure');
+  await t.rejects(engines.preflight({ requiredPlugins: [{ name: 'nosuch', version: '1.0.0' }] }), { code: 'EPLUGIN_MISSING', message: /nosuch 1\.0\.0 not installed .*; the hub could not supply it: .*nosuch not pinned/ }, 'a plugin the hub cannot give stays missing, with the hub\'s reason');
 });
