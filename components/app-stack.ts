@@ -160,6 +160,8 @@ export class AppStack extends pulumi.ComponentResource {
           ...(service.resources?.memoryReservationMiB !== undefined ? { memoryReservation: service.resources.memoryReservationMiB } : {}),
           ...(service.resources?.cpus !== undefined ? { cpus: String(service.resources.cpus) } : {}),
           ...(service.tmpfs ? { tmpfs: dockerTmpfs(service.tmpfs) } : {}),
+          ...(service.readOnly ? { readOnly: true } : {}),
+          ...(service.init ? { init: true } : {}),
           // The provider's shmSize is in MB and sent as ×1024×1024 bytes: the manifest's MiB as is.
           ...(service.shmSizeMiB !== undefined ? { shmSize: service.shmSizeMiB } : {}),
           ...(service.capAdd && service.capAdd.length > 0 ? { capabilities: { adds: dockerCapabilities(service.capAdd) } } : {}),

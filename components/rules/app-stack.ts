@@ -4,7 +4,7 @@
  * same rules the component applies.
  */
 import type { AppManifest, DependencyCondition, ServiceSpec } from '../../templates/lib/manifest.js';
-import { SAFE_CAPABILITIES } from '../../templates/lib/validate-manifest.js';
+import { dependencyConditionProblem, SAFE_CAPABILITIES } from '../../templates/lib/validate-manifest.js';
 import { duplicates, isAbsolutePath, isHostname, isInteger, nonEmpty, shown, type Rule } from '../validation.js';
 
 export const APP_STACK_TYPE = 'felhom:guest:AppStack';
@@ -269,12 +269,9 @@ function conditionProblems(service: ServiceSpec, all: readonly ServiceSpec[]): s
   for (const [dependency, condition] of Object.entries(service.dependsOnCondition ?? {})) {
     if (!(service.dependsOn ?? []).includes(dependency)) {
       problems.push(`${at}.${dependency}: expected a service listed in dependsOn (${shown(service.dependsOn ?? [])}), got ${shown(dependency)}`);
-    } else if (condition === 'service_healthy') {
-      if (!all.find((s) => s.name === dependency)?.healthcheck) problems.push(`${at}.${dependency}: service_healthy needs a healthcheck on service ${shown(dependency)}, which has none`);
-    } else if (condition === 'service_completed_successfully') {
-      problems.push(`${at}.${dependency}: service_completed_successfully is not supported (a one-shot container's exit code cannot fail a deploy); expected service_started or service_healthy`);
-    } else if (condition !== 'service_started') {
-      problems.push(`${at}.${dependency}: expected service_started or service_healthy, got ${shown(condition)}`);
+    } else {
+      const problem = dependencyConditionProblem(condition, dependency, Boolean(all.find((s) => s.name === dependency)?.healthcheck));
+      if (problem) problems.push(`${at}.${dependency}: ${problem.replace(`"${dependency}"`, shown(dependency))}`);
     }
   }
   return problems;

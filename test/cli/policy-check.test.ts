@@ -21,7 +21,7 @@ function specFile(name: string, content: unknown): string {
 function operatorHeldKey(spec: ReturnType<typeof homeBox>): void {
   spec.spec.backup.keyCustody = 'customer-only';
   const offsite = spec.spec.storage!.find((storage) => storage.name === 'offsite')!;
-  (offsite as { encryptionKey: unknown }).encryptionKey = { encrypted: '-----BEGIN PGP MESSAGE-----\n\nwcBMA\n-----END PGP MESSAGE-----\n' };
+  (offsite as { encryptionKey: unknown }).encryptionKey = { encrypted: '-----BEGIN PGP MESSAGE-----\n\nwcBMAw==\n-----END PGP MESSAGE-----\n' };
 }
 const violating = specFile('violating.yaml', homeBox(operatorHeldKey));
 // Storages are not protected by the components and the catalog pins few images yet; downgrading
