@@ -4,31 +4,12 @@
  * file whose pattern it reproduces.
  */
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ComposeImportError, importCompose, isPlaceholder, normaliseHostPath, type ImportResult } from '../../templates/lib/compose-import.js';
+import { importError, importText } from '../helpers/compose.js';
+import { isPlaceholder, normaliseHostPath, type ImportResult } from '../../templates/lib/compose-import.js';
 import { interpolate, parseInterpolation, referencedVariables } from '../../templates/lib/compose-interpolate.js';
 import { validateManifest } from '../../templates/lib/validate-manifest.js';
 import { looksLikeCredential, plaintextCredentials } from '../../policies/rules/no-plaintext-secrets.js';
 
-function importText(compose: string, siblings: Record<string, string> = {}, name = 'sample'): ImportResult {
-  const dir = mkdtempSync(join(tmpdir(), 'felhom-upstream-'));
-  for (const [file, text] of Object.entries(siblings)) writeFileSync(join(dir, file), text);
-  const file = join(dir, 'compose.yml');
-  writeFileSync(file, compose);
-  return importCompose(compose, file, { name });
-}
-
-function importError(compose: string, siblings: Record<string, string> = {}): ComposeImportError {
-  try {
-    importText(compose, siblings);
-  } catch (error) {
-    if (error instanceof ComposeImportError) return error;
-    throw error;
-  }
-  throw new Error('expected the import to fail');
-}
 
 const service = (result: ImportResult, name: string) => {
   const found = result.manifest.services.find((candidate) => candidate.name === name);

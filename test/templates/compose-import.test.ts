@@ -1,6 +1,6 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { importError, importText } from '../helpers/compose.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ComposeImportError, durationSeconds, importCompose, parseDotenv, renderDraft, sizeMiB, splitCommand, splitOutsideVariables, type ImportResult,
@@ -21,24 +21,6 @@ function classOf(result: ImportResult, volume: string) {
   return found;
 }
 
-/** Imports inline compose text from a fresh folder (with optional sibling files). */
-function importText(compose: string, siblings: Record<string, string> = {}, name = 'sample'): ImportResult {
-  const dir = mkdtempSync(join(tmpdir(), 'felhom-import-'));
-  for (const [file, text] of Object.entries(siblings)) writeFileSync(join(dir, file), text);
-  const file = join(dir, 'compose.yml');
-  writeFileSync(file, compose);
-  return importCompose(compose, file, { name });
-}
-
-function importError(compose: string, siblings: Record<string, string> = {}): ComposeImportError {
-  try {
-    importText(compose, siblings);
-  } catch (error) {
-    if (error instanceof ComposeImportError) return error;
-    throw error;
-  }
-  throw new Error('expected the import to fail');
-}
 
 t.test('Immich upstream compose: database hot, library bulk, model cache hot, each with its evidence', async (t) => {
   const result = importFixture('immich');
