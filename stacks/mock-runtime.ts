@@ -328,7 +328,14 @@ export class MockRecorder {
 export async function recordProgram(program: () => unknown, options: Omit<MockRecorderOptions, 'preview'>): Promise<{ resources: RecordedResource[] }> {
   const recorder = new MockRecorder({ ...options, preview: true });
   recorder.install();
-  await program();
+  try {
+    await program();
+  } catch (error) {
+    // Resources registered before the refusal still have RPCs in flight: let them finish, so
+    // the next program in this process starts on a quiet runtime.
+    await recorder.settle();
+    throw error;
+  }
   await recorder.settle();
   // Registration order follows the order outputs resolve, which varies between runs; a plan
   // must read the same every time, so resources are listed by URN.
