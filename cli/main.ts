@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type { CommandContext, CommandModule } from './command.js';
 import { commands, groups as groupSummaries, type CommandEntry } from './commands/index.js';
-import { CliError, ExitCode } from './errors.js';
+import { describeFailure, ExitCode, failureDocument, type Failure } from './errors.js';
 import { createOutput, type OutputStreams } from './output.js';
 
 export interface MainOptions {
@@ -13,18 +13,6 @@ export interface MainOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   stopSignal?: AbortSignal;
-}
-
-/** An error from any layer that names its own code (and optionally its exit status). */
-interface CodedError extends Error {
-  code: string;
-  exitCode?: number;
-  details?: readonly string[];
-}
-
-function isCodedError(error: unknown): error is CodedError {
-  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
-  return typeof code === 'string' && /^E[A-Z_]+$/.test(code);
 }
 
 /** Finds the table entry the command line names, by the leading non-option words. */
@@ -57,6 +45,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     .configureOutput({
       writeOut: (text) => void streams.stdout.write(text),
       writeErr: (text) => void streams.stderr.write(text),
+      // commander's errors are reported in the command's own form (report below).
+      outputError: () => undefined,
     })
     .showHelpAfterError(false);
 
@@ -90,26 +80,26 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
   } catch (error) {
-    return report(error, out, debug);
+    return report(error, out, { debug, json: argv.includes('--json') });
   }
 }
 
-function report(error: unknown, out: ReturnType<typeof createOutput>, debug: boolean): number {
-  if (error instanceof CommanderError) {
-    // --help and --version end here with exit code 0; everything else is a usage error.
-    return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-  }
-  if (error instanceof CliError || isCodedError(error)) {
-    out.warn(`felhom: ${error.code}: ${error.message}`);
-    for (const line of (error as CodedError).details ?? []) out.warn(`  ${line}`);
-    if (debug && error.stack) out.warn(error.stack);
-    return error instanceof CliError ? error.exitCode : ((error as CodedError).exitCode ?? ExitCode.invalid);
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  out.warn(`felhom: EINTERNAL: ${message}`);
-  if (debug && error instanceof Error && error.stack) out.warn(error.stack);
-  else out.warn('  (run again with --debug for the stack trace)');
-  return ExitCode.failure;
+function report(error: unknown, out: ReturnType<typeof createOutput>, options: { debug: boolean; json: boolean }): number {
+  if (error instanceof CommanderError && error.exitCode === 0) return ExitCode.ok; // --help, --version
+  const failure = error instanceof CommanderError ? usageFailure(error) : describeFailure(error);
+  const hint = failure.code === 'EINTERNAL' && !options.debug ? ' (run again with --debug for the stack trace)' : '';
+  out.warn(`felhom: ${failure.code}: ${failure.message}${hint}`);
+  for (const line of failure.details) out.warn(`  ${line}`);
+  if (options.debug && error instanceof Error && error.stack && !(error instanceof CommanderError)) out.warn(error.stack);
+  if (options.json) out.json(failureDocument(failure));
+  return failure.exitCode;
+}
+
+/** commander's own errors ("error: unknown option '--x'") in the command's form: EUSAGE, exit 2. */
+function usageFailure(error: CommanderError): Failure {
+  // A group named without its command (`felhom keys`) has printed its help on stderr already.
+  const message = error.code === 'commander.help' ? 'a command is missing; the help above lists them' : error.message.replace(/^error: /, '');
+  return { code: 'EUSAGE', message, exitCode: ExitCode.usage, details: [] };
 }
 
 function stopSignalFromProcess(): AbortSignal {

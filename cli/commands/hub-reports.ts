@@ -1,5 +1,6 @@
 /** `felhom hub reports`: lists what boxes reported to the hub, newest first. */
 import type { CommandModule } from '../command.js';
+import { hubOperatorOptions } from '../flags.js';
 import { usageError } from '../errors.js';
 import { operatorClient } from '../../runner/hub/operator.js';
 import type { Report } from '../../runner/hub/protocol.js';
@@ -16,11 +17,9 @@ function formatReport(report: Report): string {
 const command: CommandModule = {
   description: 'list the reports boxes sent to the hub, newest first',
   configure(command) {
-    command
+    hubOperatorOptions(command)
       .option('--box <id>', 'only this box')
       .option('--limit <n>', 'at most this many reports', '50')
-      .option('--hub <url>', 'hub URL (default: $FELHOM_HUB_URL)')
-      .option('--token <token>', 'operator token (default: $FELHOM_HUB_OPERATOR_TOKEN)')
       .option('--json', 'print the reports as JSON');
   },
   async run(context, _args, options) {

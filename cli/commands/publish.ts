@@ -2,16 +2,15 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
+import { hubOperatorOptions } from '../flags.js';
 import { CliError, ExitCode } from '../errors.js';
 import { operatorClient } from '../../runner/hub/operator.js';
 
 const command: CommandModule = {
   description: 'publish a signed envelope (spec or job) to the hub',
   configure(command) {
-    command
+    hubOperatorOptions(command)
       .argument('<envelope>', 'the envelope file (JSON { payload, signatures })')
-      .option('--hub <url>', 'hub URL (default: $FELHOM_HUB_URL)')
-      .option('--token <token>', 'operator token (default: $FELHOM_HUB_OPERATOR_TOKEN)')
       .option('--json', 'print the hub answer as JSON');
   },
   async run(context, args, options) {

@@ -75,6 +75,13 @@ export class HubRequestError extends HubError {
   }
 }
 
+/** The hub URL cannot be used (not a URL, not http/https): a person fixes the configuration; exit 3 like any unreachable hub. */
+export class HubUrlError extends HubError {
+  constructor(message: string) {
+    super('EHUB_URL', 'stalled', message, { exitCode: 3 });
+  }
+}
+
 export interface HubClientOptions {
   /** The hub's base URL, for example http://127.0.0.1:8787. */
   readonly url: string;
@@ -126,9 +133,9 @@ export class HubClient {
     try {
       parsed = new URL(options.url);
     } catch {
-      throw new HubRequestError('EHUB_URL', `hub URL ${JSON.stringify(options.url)} is not a valid URL`, { status: 0 });
+      throw new HubUrlError(`hub URL ${JSON.stringify(options.url)} is not a valid URL`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new HubRequestError('EHUB_URL', `hub URL must be http or https, got ${parsed.protocol}`, { status: 0 });
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new HubUrlError(`hub URL must be http or https, got ${parsed.protocol}`);
     this.url = parsed.href.replace(/\/+$/, '');
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 30_000;

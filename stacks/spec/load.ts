@@ -10,11 +10,13 @@ import { validateBoxSpec, type ValidateOptions } from './validate.js';
 /** A spec that could not be read, parsed or validated; lists every problem. */
 export class SpecError extends Error {
   readonly code = 'ESPEC';
-  readonly exitCode = 1;
+  /** 1 for a spec that is wrong, 3 for a file that cannot be read (a failure outside the input). */
+  readonly exitCode: 1 | 3;
   readonly problems: readonly Problem[];
   readonly file: string;
-  constructor(file: string, problems: readonly Problem[]) {
+  constructor(file: string, problems: readonly Problem[], options: { unreadable?: boolean } = {}) {
     super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the box spec`);
+    this.exitCode = options.unreadable ? 3 : 1;
     this.name = 'SpecError';
     this.file = file;
     this.problems = problems;
@@ -55,7 +57,7 @@ export async function loadBoxSpec(file: string, options: ValidateOptions = {}): 
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new SpecError(file, [{ path: '(file)', message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
+    throw new SpecError(file, [{ path: '(file)', message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }], { unreadable: true });
   }
   return parseBoxSpec(text, file, options);
 }
