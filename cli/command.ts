@@ -17,8 +17,9 @@ export interface CommandModule {
   /** Declares arguments and options on the command commander created for it. */
   configure(command: Command): void;
   /**
-   * Runs the command. `args` are the positional arguments in declaration order, `options`
-   * commander's parsed options. Returns the exit status (0 when omitted).
+   * Runs the command. `args` are the positional arguments in declaration order (a variadic last
+   * argument spread into them), `options` commander's parsed options. Returns the exit status
+   * (0 when omitted).
    */
   run(context: CommandContext, args: string[], options: Record<string, unknown>): Promise<number | void>;
 }

@@ -71,7 +71,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     command.action(async (...actionArgs: unknown[]) => {
       const commandObject = actionArgs.at(-1) as Command;
       const opts = commandObject.opts();
-      const positional = actionArgs.slice(0, -2) as string[];
+      // A variadic last argument (`<envelopes...>`) arrives as an array: its words join the list.
+      const positional = (actionArgs.slice(0, -2) as (string | string[])[]).flat();
       exitCode = (await module.run(context, positional, opts)) ?? ExitCode.ok;
     });
   }

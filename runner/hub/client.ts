@@ -227,6 +227,13 @@ export class HubClient {
     return body as unknown as PublishResponse;
   }
 
+  /** The highest serial published for (box, tier); 0 when nothing was. */
+  async lastSerial(box: string, tier: Tier): Promise<number> {
+    const body = await this.#json(await this.#request(`/v1/boxes/${seg(box)}/tiers/${seg(tier)}/serial`));
+    if (typeof body.lastSerial !== 'number' || !Number.isSafeInteger(body.lastSerial) || body.lastSerial < 0) throw new HubProtocolError('hub answered the last serial without a whole number');
+    return body.lastSerial;
+  }
+
   async listReports(options: { box?: string; limit?: number } = {}): Promise<readonly Report[]> {
     const query = new URLSearchParams();
     if (options.box) query.set('box', options.box);

@@ -63,6 +63,14 @@ export interface PublishResponse {
   readonly payloadDigest: string;
 }
 
+/** GET /v1/boxes/{box}/tiers/{tier}/serial (operator): what `felhom sign --serial next` builds on. */
+export interface SerialResponse {
+  readonly box: string;
+  readonly tier: Tier;
+  /** The highest serial published for (box, tier), spec or job; 0 when nothing was. */
+  readonly lastSerial: number;
+}
+
 /** One pending job in GET /v1/boxes/{box}/tiers/{tier}/jobs. */
 export interface PendingJob {
   /** The job id: sha256 hex of the envelope's payload string (runner/envelope payloadDigest). */

@@ -336,6 +336,16 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     },
     {
       method: 'GET',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/serial$/,
+      auth: 'operator',
+      handle: (ctx) => {
+        const { box, tier } = boxParams(ctx);
+        if (!database.hasBox(box)) throw refusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
+        sendJson(ctx.res, 200, { box, tier, lastSerial: database.lastSerial(box, tier) });
+      },
+    },
+    {
+      method: 'GET',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/spec$/,
       auth: 'box',
       handle: (ctx) => {
