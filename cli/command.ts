@@ -9,6 +9,8 @@ export interface CommandContext {
   readonly cwd: string;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM); long-running commands watch it. */
   readonly stopSignal: AbortSignal;
+  /** The whole command tree, every command configured: only for `felhom completion`. */
+  readonly program?: Command;
 }
 
 export interface CommandModule {

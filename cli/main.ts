@@ -7,6 +7,7 @@ import type { CommandContext, CommandModule } from './command.js';
 import { commands, groups as groupSummaries, type CommandEntry } from './commands/index.js';
 import { describeFailure, ExitCode, failureDocument, type Failure } from './errors.js';
 import { createOutput, type OutputStreams } from './output.js';
+import { felhomVersion } from './version.js';
 
 export interface MainOptions {
   streams?: OutputStreams;
@@ -25,21 +26,9 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   const streams = options.streams ?? process;
   const debug = argv.includes('--debug');
   const out = createOutput(streams, { debug });
-  let stopSignal = options.stopSignal;
-  const context: CommandContext = {
-    out,
-    debug,
-    env: options.env ?? process.env,
-    cwd: options.cwd ?? process.cwd(),
-    // Created on first use: only long-running commands should change how signals end the process.
-    get stopSignal() {
-      stopSignal ??= stopSignalFromProcess();
-      return stopSignal;
-    },
-  };
-
   const program = new Command('felhom')
     .description('Felhom infrastructure: box specs, plans, signed envelopes and the box agent')
+    .version(felhomVersion(), '-V, --version', 'print the felhom version')
     .option('--debug', 'print stack traces and engine diagnostics')
     .exitOverride()
     .configureOutput({
@@ -50,8 +39,23 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     })
     .showHelpAfterError(false);
 
+  let stopSignal = options.stopSignal;
+  const context: CommandContext = {
+    out,
+    debug,
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? process.cwd(),
+    program,
+    // Created on first use: only long-running commands should change how signals end the process.
+    get stopSignal() {
+      stopSignal ??= stopSignalFromProcess();
+      return stopSignal;
+    },
+  };
+
   let exitCode: number = ExitCode.ok;
   const selected = matchEntry(argv);
+  const wholeTree = selected?.path[0] === 'completion';
   const groups = new Map<string, Command>();
   for (const entry of commands) {
     let parent = program;
@@ -64,10 +68,12 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       parent = group;
     }
     const command = parent.command(entry.path.at(-1)!).description(entry.summary).exitOverride();
-    if (entry !== selected) continue;
+    // `felhom completion` reads every command's options; everything else loads only its own module.
+    if (entry !== selected && !wholeTree) continue;
     const module: CommandModule = (await entry.load()).default;
     command.description(module.description);
     module.configure(command);
+    if (entry !== selected) continue;
     command.action(async (...actionArgs: unknown[]) => {
       const commandObject = actionArgs.at(-1) as Command;
       const opts = commandObject.opts();

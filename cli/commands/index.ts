@@ -29,7 +29,9 @@ export const commands: readonly CommandEntry[] = [
   { path: ['plan'], summary: 'plan a box spec offline under mocked providers', load: () => import('./plan.js') },
   { path: ['policy', 'check'], summary: 'check a box spec against the policy rules', load: () => import('./policy-check.js') },
   { path: ['keys', 'generate'], summary: 'generate an OpenPGP operator or agent key', load: () => import('./keys-generate.js') },
+  { path: ['keys', 'list'], summary: 'list the OpenPGP keys in key files and folders', load: () => import('./keys-list.js') },
   { path: ['trust', 'init'], summary: 'create a box trust store of operator keys', load: () => import('./trust-init.js') },
+  { path: ['trust', 'show'], summary: 'show the keys and threshold a trust store pins', load: () => import('./trust-show.js') },
   { path: ['sign'], summary: 'sign a box spec or job into an envelope', load: () => import('./sign.js') },
   { path: ['verify'], summary: 'verify a signed envelope as a box would', load: () => import('./verify.js') },
   { path: ['secrets', 'encrypt'], summary: 'encrypt a secret to a box agent key', load: () => import('./secrets-encrypt.js') },
@@ -44,5 +46,6 @@ export const commands: readonly CommandEntry[] = [
   { path: ['audit', 'verify'], summary: "verify an audit log's hash chain", load: () => import('./audit-verify.js') },
   { path: ['agent', 'once'], summary: 'run one agent cycle against the hub and exit', load: () => import('./agent-once.js') },
   { path: ['agent', 'run'], summary: 'run the box agent until stopped', load: () => import('./agent-run.js') },
+  { path: ['completion'], summary: 'print a shell completion script for bash, zsh or fish', load: () => import('./completion.js') },
   { path: ['preview'], summary: 'preview one tier of a box spec on the real engine', load: () => import('./preview.js') },
 ];

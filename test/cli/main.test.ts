@@ -25,3 +25,14 @@ t.test('--debug adds the stack trace', async (t) => {
   t.equal(result.code, 3);
   t.match(result.stderr, /^\s+at /m);
 });
+
+t.test('--version and -V print the version of package.json and exit 0', async (t) => {
+  const { version } = JSON.parse(await (await import('node:fs/promises')).readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const result = await felhom([flag]);
+    t.equal(result.code, 0);
+    t.equal(result.stdout, `${version}\n`);
+  }
+  const { felhomVersion } = await import('../../cli/version.js');
+  t.equal(felhomVersion('/'), 'unknown', 'outside the package');
+});
