@@ -13,7 +13,7 @@ import type { CommandContext, CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
 import { duration } from './envelope-io.js';
 import type { Agent } from '../../runner/agent/agent.js';
-import type { Logger } from '../../runner/agent/logger.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from '../../runner/agent/logger.js';
 
 /** The options `agent run` and `agent once` share. */
 export function agentOptions(command: Command): Command {
@@ -23,7 +23,8 @@ export function agentOptions(command: Command): Command {
     .requiredOption('--tier <tier>', `the tier this agent runs: ${TIERS.join(', ')}`)
     .requiredOption('--state <dir>', 'the agent state directory')
     .requiredOption('--trust <store>', 'the box trust store (felhom trust init)')
-    .option('--api-key-file <file>', 'the hub API key (default: <state>/keys/hub-api-key)');
+    .option('--api-key-file <file>', 'the hub API key (default: <state>/keys/hub-api-key)')
+    .option('--log-level <level>', `least important log lines kept: ${LOG_LEVELS.join(', ')} (--debug: debug)`, 'info');
 }
 
 /**
@@ -53,13 +54,20 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
   const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
   if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
   if (!TIERS.includes(options.tier as Tier)) throw usageError(`--tier: expected one of ${TIERS.join(', ')}, got ${JSON.stringify(options.tier)}`);
-  const [{ openAgent }, { LazyEngineRunner }, { jsonLogger, SecretRegistry }] = await Promise.all([
+  if (!LOG_LEVELS.includes(options.logLevel as LogLevel)) throw usageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
+  const [{ openAgent }, { LazyEngineRunner }, { jsonLogger, SecretRegistry, isJournalStream }] = await Promise.all([
     import('../../runner/agent/open.js'),
     import('../../runner/engine/lazy-runner.js'),
     import('../../runner/agent/logger.js'),
   ]);
   const secrets = new SecretRegistry();
-  const logger = jsonLogger({ stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) }, secrets, level: context.debug ? 'debug' : 'info' });
+  const logger = jsonLogger({
+    stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) },
+    secrets,
+    level: context.debug ? 'debug' : (options.logLevel as LogLevel),
+    // Under systemd, stderr is the journal: each line carries its priority.
+    journald: isJournalStream(context.env),
+  });
   const agent = await openAgent({
     box: options.box as string,
     tier: options.tier as Tier,
