@@ -83,10 +83,14 @@ export interface JobsResponse {
   readonly jobs: readonly PendingJob[];
 }
 
-/** What the engine changed, as Pulumi counts it. */
+/**
+ * What the engine changed, as Pulumi counts it. `replaced` came later: a report without it is
+ * from an older agent, whose `updated` includes the replacements.
+ */
 export interface EngineSummary {
   readonly created: number;
   readonly updated: number;
+  readonly replaced?: number;
   readonly deleted: number;
   readonly same: number;
 }
@@ -102,6 +106,8 @@ export interface ReportRequest {
   readonly durationMs?: number;
   /** Why the job failed or was rejected. */
   readonly reason?: Reason;
+  /** The engine's first error lines when it failed (at most 5, secrets masked). */
+  readonly errors?: readonly string[];
 }
 
 /** A report as the hub stores and returns it. */
