@@ -11,6 +11,7 @@ import { TIERS, type Tier } from '../../stacks/spec/types.js';
 import type { HostOperations } from '../../runner/agent/deploy.js';
 import type { CommandContext, CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
+import { styleFor, textLogger } from '../progress.js';
 import { duration } from './envelope-io.js';
 import type { Agent } from '../../runner/agent/agent.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from '../../runner/agent/logger.js';
@@ -24,7 +25,8 @@ export function agentOptions(command: Command): Command {
     .requiredOption('--state <dir>', 'the agent state directory')
     .requiredOption('--trust <store>', 'the box trust store (felhom trust init)')
     .option('--api-key-file <file>', 'the hub API key (default: <state>/keys/hub-api-key)')
-    .option('--log-level <level>', `least important log lines kept: ${LOG_LEVELS.join(', ')} (--debug: debug)`, 'info');
+    .option('--log-level <level>', `least important log lines kept: ${LOG_LEVELS.join(', ')} (--debug: debug)`, 'info')
+    .option('--log-format <format>', 'json (one object per line, for journald) or text (engine steps as progress lines; default on a terminal)');
 }
 
 /**
@@ -61,13 +63,19 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
     import('../../runner/agent/logger.js'),
   ]);
   const secrets = new SecretRegistry();
-  const logger = jsonLogger({
-    stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) },
-    secrets,
-    level: context.debug ? 'debug' : (options.logLevel as LogLevel),
-    // Under systemd, stderr is the journal: each line carries its priority.
-    journald: isJournalStream(context.env),
-  });
+  const level = context.debug ? 'debug' : (options.logLevel as LogLevel);
+  const format = options.logFormat ?? (context.out.terminal.stderr ? 'text' : 'json');
+  if (format !== 'json' && format !== 'text') throw usageError(`--log-format: expected json or text, got ${JSON.stringify(format)}`);
+  const logger =
+    format === 'text'
+      ? textLogger({ write: (line) => context.out.warn(line), style: styleFor(context.out.terminal.stderr, context.env), level, secrets })
+      : jsonLogger({
+          stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) },
+          secrets,
+          level,
+          // Under systemd, stderr is the journal: each line carries its priority.
+          journald: isJournalStream(context.env),
+        });
   const agent = await openAgent({
     box: options.box as string,
     tier: options.tier as Tier,

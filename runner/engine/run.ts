@@ -79,6 +79,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Where engine events go. @default - nowhere */
   readonly logger?: EngineLogger;
+  /** Every engine event as it comes, for progress on a terminal (cli/progress.ts). */
+  readonly onEvent?: (event: EngineEvent) => void;
 }
 
 export interface RecoveryOutcome {
@@ -159,6 +161,7 @@ export class EngineRunner {
         steps.push({ urn, type, op });
       }
       logEvent(logger, operation, event);
+      options.onEvent?.(event);
     };
     try {
       const stack = await this.#stack(guarded, target);
