@@ -128,6 +128,7 @@ const sign: CommandModule = {
   async run(context, files, options) {
     if (options.add !== undefined) return addSignatures(context, files, options);
     if (options.renew !== undefined && files.length > 0) throw usageError('pass either <file> to sign or --renew <envelope>, not both');
+    if (options.renew !== undefined && (options.box !== undefined || options.tier !== undefined)) throw usageError('--renew keeps the envelope\'s box and tier; drop --box and --tier');
     if (options.renew === undefined && files.length === 0) throw usageError('missing <file> to sign (or --add / --renew <envelope>)');
     const targets = options.renew !== undefined ? [await targetFromEnvelope(context, options.renew as string)] : await targetsFromFiles(context, files, options);
     const validity = options.expires === undefined ? undefined : duration(options.expires as string, '--expires');

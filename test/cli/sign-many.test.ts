@@ -109,6 +109,9 @@ t.test('--renew signs the same content again with a new serial and validity', as
   t.equal(verified.header.serial, 8);
   const both = await felhom(['sign', 'home-box.yaml', '--renew', 'old.json', '--key', 'alice.key.asc', '--serial', '9'], { cwd: dir, env });
   t.equal(both.code, 2);
+  const otherTier = await felhom(['sign', '--renew', 'old.json', '--key', 'alice.key.asc', '--serial', '9', '--tier', 'guest'], { cwd: dir, env });
+  t.equal(otherTier.code, 2);
+  t.match(otherTier.stderr, /--renew keeps the envelope's box and tier/);
   const noSerial = await felhom(['sign', '--renew', 'old.json', '--key', 'alice.key.asc'], { cwd: dir, env });
   t.equal(noSerial.code, 2);
   t.match(noSerial.stderr, /--serial is required/);
