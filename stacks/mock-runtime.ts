@@ -51,6 +51,8 @@ export interface Registration {
   readonly dependencies: readonly string[];
   /** The `import` id of a resource adopted rather than created (`pve/200`). */
   readonly importId: string | undefined;
+  /** The plugin version asked for (the `version` resource option), when one was. */
+  readonly version?: string;
 }
 
 type GuardOptions = Pick<Registration, 'protect' | 'ignoreChanges' | 'replaceOnChanges' | 'retainOnDelete' | 'additionalSecretOutputs' | 'dependencies'>;
@@ -282,6 +284,7 @@ export class MockRecorder {
       additionalSecretOutputs: request.getAdditionalsecretoutputsList(),
       dependencies: request.getDependenciesList(),
       importId: request.getImportid() || undefined,
+      ...(request.getVersion() ? { version: request.getVersion() } : {}),
     };
     this.recorded.push(registration);
     const key = `${registration.type}::${registration.name}`;
