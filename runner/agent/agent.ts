@@ -742,7 +742,8 @@ export class Agent {
     counts?: ChangeCounts,
     appliedSpec?: string,
   ): Promise<ItemResult> {
-    const reason = error === undefined ? undefined : toReason(error);
+    // An engine message may quote a secret (a provider echoing its input): reports and the audit log get it masked.
+    const reason = error === undefined ? undefined : maskedReason(toReason(error), this.#secrets);
     if (reason) this.#log[outcome === 'rejected' ? 'warn' : 'error'](`envelope ${outcome}`, { digest: entry.id, serial: entry.serial, action: entry.action, ...reason });
     else this.#log.info('envelope applied', { digest: entry.id, serial: entry.serial, action: entry.action, ...counts, durationMs });
     const report: OutboxReport = {
@@ -874,4 +875,8 @@ function engineErrors(error: unknown, secrets: SecretRegistry): { errors?: strin
   const diagnostics = (error as { diagnostics?: unknown } | undefined)?.diagnostics;
   if (!Array.isArray(diagnostics) || diagnostics.length === 0) return {};
   return { errors: diagnostics.map((line) => secrets.redact(String(line))) };
+}
+
+function maskedReason(reason: Reason, secrets: SecretRegistry): Reason {
+  return { ...reason, message: secrets.redact(reason.message) };
 }
