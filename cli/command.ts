@@ -9,6 +9,8 @@ export interface CommandContext {
   readonly cwd: string;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM); long-running commands watch it. */
   readonly stopSignal: AbortSignal;
+  /** The whole command tree, every command configured: only for `felhom completion`. */
+  readonly program?: Command;
 }
 
 export interface CommandModule {
@@ -17,8 +19,9 @@ export interface CommandModule {
   /** Declares arguments and options on the command commander created for it. */
   configure(command: Command): void;
   /**
-   * Runs the command. `args` are the positional arguments in declaration order, `options`
-   * commander's parsed options. Returns the exit status (0 when omitted).
+   * Runs the command. `args` are the positional arguments in declaration order (a variadic last
+   * argument spread into them), `options` commander's parsed options. Returns the exit status
+   * (0 when omitted).
    */
   run(context: CommandContext, args: string[], options: Record<string, unknown>): Promise<number | void>;
 }

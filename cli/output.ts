@@ -13,15 +13,18 @@ export interface Output {
   warn(text: string): void;
   /** A diagnostic on stderr only with `--debug`. */
   debug(text: string | (() => string)): void;
+  /** Whether stdout and stderr are terminals (progress and colour only there). */
+  readonly terminal: { readonly stdout: boolean; readonly stderr: boolean };
 }
 
 export interface OutputStreams {
-  stdout: { write(chunk: string): unknown };
-  stderr: { write(chunk: string): unknown };
+  stdout: { write(chunk: string): unknown; isTTY?: boolean };
+  stderr: { write(chunk: string): unknown; isTTY?: boolean };
 }
 
 export function createOutput(streams: OutputStreams = process, options: { debug?: boolean } = {}): Output {
   return {
+    terminal: { stdout: streams.stdout.isTTY === true, stderr: streams.stderr.isTTY === true },
     line: (text = '') => void streams.stdout.write(`${text}\n`),
     json: (value) => void streams.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
     warn: (text) => void streams.stderr.write(`${text}\n`),

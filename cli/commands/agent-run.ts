@@ -11,9 +11,10 @@ import { TIERS, type Tier } from '../../stacks/spec/types.js';
 import type { HostOperations } from '../../runner/agent/deploy.js';
 import type { CommandContext, CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
+import { styleFor, textLogger } from '../progress.js';
 import { duration } from './envelope-io.js';
 import type { Agent } from '../../runner/agent/agent.js';
-import type { Logger } from '../../runner/agent/logger.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from '../../runner/agent/logger.js';
 
 /** The options `agent run` and `agent once` share. */
 export function agentOptions(command: Command): Command {
@@ -23,7 +24,9 @@ export function agentOptions(command: Command): Command {
     .requiredOption('--tier <tier>', `the tier this agent runs: ${TIERS.join(', ')}`)
     .requiredOption('--state <dir>', 'the agent state directory')
     .requiredOption('--trust <store>', 'the box trust store (felhom trust init)')
-    .option('--api-key-file <file>', 'the hub API key (default: <state>/keys/hub-api-key)');
+    .option('--api-key-file <file>', 'the hub API key (default: <state>/keys/hub-api-key)')
+    .option('--log-level <level>', `least important log lines kept: ${LOG_LEVELS.join(', ')} (--debug: debug)`, 'info')
+    .option('--log-format <format>', 'json (one object per line, for journald) or text (engine steps as progress lines; default on a terminal)');
 }
 
 /**
@@ -53,7 +56,8 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
   const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
   if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
   if (!TIERS.includes(options.tier as Tier)) throw usageError(`--tier: expected one of ${TIERS.join(', ')}, got ${JSON.stringify(options.tier)}`);
-  const [{ openAgent }, { LazyEngineRunner }, { jsonLogger, SecretRegistry }, { HubSuppliedEngines }, { readSecretFile, stateLayout }] = await Promise.all([
+  if (!LOG_LEVELS.includes(options.logLevel as LogLevel)) throw usageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
+  const [{ openAgent }, { LazyEngineRunner }, { jsonLogger, SecretRegistry, isJournalStream }, { HubSuppliedEngines }, { readSecretFile, stateLayout }] = await Promise.all([
     import('../../runner/agent/open.js'),
     import('../../runner/engine/lazy-runner.js'),
     import('../../runner/agent/logger.js'),
@@ -61,7 +65,19 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
     import('../../runner/agent/state-dir.js'),
   ]);
   const secrets = new SecretRegistry();
-  const logger = jsonLogger({ stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) }, secrets, level: context.debug ? 'debug' : 'info' });
+  const level = context.debug ? 'debug' : (options.logLevel as LogLevel);
+  const format = options.logFormat ?? (context.out.terminal.stderr ? 'text' : 'json');
+  if (format !== 'json' && format !== 'text') throw usageError(`--log-format: expected json or text, got ${JSON.stringify(format)}`);
+  const logger =
+    format === 'text'
+      ? textLogger({ write: (line) => context.out.warn(line), style: styleFor(context.out.terminal.stderr, context.env), level, secrets })
+      : jsonLogger({
+          stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) },
+          secrets,
+          level,
+          // Under systemd, stderr is the journal: each line carries its priority.
+          journald: isJournalStream(context.env),
+        });
   const agent = await openAgent({
     box: options.box as string,
     tier: options.tier as Tier,

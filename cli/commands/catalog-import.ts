@@ -1,7 +1,7 @@
 /**
- * `felhom catalog import <compose.yml> [--name <app>] [--out <dir>] [--force] [--json]`:
- * drafts a catalog manifest from an upstream Compose file. Without --out the draft YAML goes to
- * stdout; with --out it is written to <dir>/<name>/.felhom.yml, never over an existing manifest
+ * `felhom catalog import <compose.yml> [--name <app>] [--out-dir <dir>] [--force] [--json]`:
+ * drafts a catalog manifest from an upstream Compose file. Without --out-dir the draft YAML goes to
+ * stdout; with --out-dir it is written to <dir>/<name>/.felhom.yml, never over an existing manifest
  * without --force, and nothing is written when the import fails.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { writeFileDurably } from '../../runner/state/store.js';
 import { join, resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
+import { renamedOption } from '../flags.js';
 import { MANIFEST_FILE } from '../../templates/lib/catalog.js';
 import { importCompose, renderDraft, type ImportResult } from '../../templates/lib/compose-import.js';
 import { formatProblem } from '../../stacks/spec/problems.js';
@@ -30,9 +31,10 @@ const command: CommandModule = {
     cmd
       .argument('[compose]', 'the upstream compose file (its .env and env_files are read next to it)')
       .option('--name <app>', 'catalog name of the app (default: the compose name or its folder)')
-      .option('--out <dir>', 'write <dir>/<name>/.felhom.yml instead of printing the draft')
-      .option('--force', 'overwrite an existing manifest with --out')
+      .option('--out-dir <dir>', 'write <dir>/<name>/.felhom.yml instead of printing the draft')
+      .option('--force', 'overwrite an existing manifest with --out-dir')
       .option('--json', 'print the draft, the volume classes and the notes as JSON');
+    renamedOption(cmd, '--out <dir>', '--out-dir');
   },
   async run(context, args, options) {
     const [composeFile] = args;
@@ -48,8 +50,8 @@ const command: CommandModule = {
     const yaml = renderDraft(result, composeFile);
 
     let written: string | null = null;
-    if (typeof options.out === 'string') {
-      const directory = join(resolve(context.cwd, options.out), result.manifest.name);
+    if (typeof options.outDir === 'string') {
+      const directory = join(resolve(context.cwd, options.outDir), result.manifest.name);
       const target = join(directory, MANIFEST_FILE);
       if (existsSync(target) && !options.force) {
         throw new CliError('EEXIST', `${target} already exists; pass --force to overwrite it`);

@@ -9,7 +9,8 @@ import type * as openpgp from 'openpgp';
 import { readPrivateKey, type BodyValidator } from '../../runner/envelope/index.js';
 import { catalogLookup } from '../../stacks/spec/catalog.js';
 import { validateBoxSpec } from '../../stacks/spec/validate.js';
-import { readPassphrase } from '../../runner/envelope/passphrase.js';
+import { keyPassphraseVariable, PASSPHRASE_VARIABLE, readPassphrase } from '../../runner/envelope/passphrase.js';
+import { keyIdOf } from '../../runner/envelope/keys.js';
 import type { CommandContext } from '../command.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
 
@@ -44,12 +45,22 @@ export function duration(value: string, option: string): number {
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
-/** Reads and unlocks each private key file, asking for (or reading) its passphrase. */
+/**
+ * Reads and unlocks each private key file. Each key's passphrase comes from its own variable
+ * `FELHOM_KEY_PASSPHRASE_<key id>`, else `FELHOM_KEY_PASSPHRASE`, else one prompt per key that
+ * names the key, so two operators' keys with different passphrases sign in one command.
+ */
 export async function unlockKeys(context: CommandContext, paths: readonly string[]): Promise<openpgp.PrivateKey[]> {
   const keys: openpgp.PrivateKey[] = [];
   for (const path of paths) {
     const armored = await readInputFile(context, path, 'private key');
-    keys.push(await readPrivateKey(armored, () => readPassphrase({ env: context.env }, path), path));
+    const passphraseFor = (key: openpgp.PrivateKey) => {
+      const userId = key.getUserIDs()[0];
+      return readPassphrase({ env: context.env }, `${path} (${keyIdOf(key)}${userId ? ` ${userId}` : ''})`, {
+        variables: [keyPassphraseVariable(keyIdOf(key)), PASSPHRASE_VARIABLE],
+      });
+    };
+    keys.push(await readPrivateKey(armored, passphraseFor, path));
   }
   return keys;
 }

@@ -3,15 +3,14 @@
  * issues an enrolled box a new key (the old one lost or leaked) and the old one stops working.
  */
 import type { CommandModule } from '../command.js';
+import { hubOperatorOptions } from '../flags.js';
 import { operatorClient } from '../../runner/hub/operator.js';
 
 const command: CommandModule = {
   description: "enroll a box at the hub and print the box's API key (shown once)",
   configure(command) {
-    command
+    hubOperatorOptions(command)
       .requiredOption('--box <id>', 'the box id')
-      .option('--hub <url>', 'hub URL (default: $FELHOM_HUB_URL)')
-      .option('--token <token>', 'operator token (default: $FELHOM_HUB_OPERATOR_TOKEN)')
       .option('--rotate', 'issue an enrolled box a new API key; the old key stops working')
       .option('--json', 'print { box, apiKey, enrolledAt } as JSON');
   },

@@ -1,7 +1,7 @@
 /** `felhom hub serve`: runs the reference hub until SIGTERM/SIGINT. */
 import { resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
-import { usageError } from '../errors.js';
+import { CliError, ExitCode, usageError } from '../errors.js';
 import { OPERATOR_TOKEN_ENV } from '../../runner/hub/operator.js';
 import { startHub } from '../../runner/hub/server.js';
 import { checkEngineMirrorDir } from '../../runner/hub/engine-mirror.js';
@@ -32,6 +32,10 @@ const command: CommandModule = {
       ...(operatorToken ? { operatorToken } : {}),
       ...(engineMirrorDir ? { engineMirrorDir } : {}),
       log: (line) => context.out.warn(line),
+    }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE' && error.code !== 'EADDRNOTAVAIL') throw error;
+      const reason = error.code === 'EADDRINUSE' ? 'the port is in use (choose another --port, or 0 for any free one)' : 'the address is not on this machine';
+      throw new CliError(error.code, `cannot listen on ${String(options.host)}:${port}: ${reason}`, { exitCode: ExitCode.failure, cause: error });
     });
     const tokenFrom = hub.operatorTokenFile ?? (options.operatorToken ? '--operator-token' : `$${OPERATOR_TOKEN_ENV}`);
     if (options.json) context.out.json({ url: hub.url, operatorToken: tokenFrom, dataFile: hub.database.file, engineMirror: engineMirrorDir ?? null });

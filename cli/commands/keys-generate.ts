@@ -5,6 +5,7 @@ import { generateKey } from '../../runner/envelope/index.js';
 import { readPassphrase } from '../../runner/envelope/passphrase.js';
 import type { CommandModule } from '../command.js';
 import { CliError, ExitCode } from '../errors.js';
+import { renamedOption } from '../flags.js';
 
 /** A file-name-safe form of the key's name: "Alice Operator" → "alice-operator". */
 function slug(name: string): string {
@@ -12,7 +13,7 @@ function slug(name: string): string {
 }
 
 /**
- * `felhom keys generate --name <n> --email <e> --out <dir>`: an operator (or box agent) key:
+ * `felhom keys generate --name <n> --email <e> --out-dir <dir>`: an operator (or box agent) key:
  * `<name>.pub.asc`, the passphrase-protected `<name>.key.asc` and a revocation certificate.
  */
 const keysGenerate: CommandModule = {
@@ -21,15 +22,16 @@ const keysGenerate: CommandModule = {
     command
       .requiredOption('--name <name>', 'the key owner\'s name')
       .requiredOption('--email <email>', 'the key owner\'s email address')
-      .requiredOption('--out <dir>', 'directory for the key files (created if missing)')
+      .requiredOption('--out-dir <dir>', 'directory for the key files (created if missing)')
       .option('--json', 'print the fingerprint and file paths as JSON');
+    renamedOption(command, '--out <dir>', '--out-dir');
   },
   async run(context, _args, options) {
     const name = options.name as string;
     const email = options.email as string;
     const passphrase = await readPassphrase({ env: context.env }, `the new key of ${name} <${email}>`, { confirm: true });
     const key = await generateKey({ name, email, passphrase });
-    const directory = resolve(context.cwd, options.out as string);
+    const directory = resolve(context.cwd, options.outDir as string);
     await mkdir(directory, { recursive: true });
     const base = join(directory, slug(name));
     const paths = { publicKey: `${base}.pub.asc`, privateKey: `${base}.key.asc`, revocationCertificate: `${base}.rev.asc` };
@@ -40,7 +42,7 @@ const keysGenerate: CommandModule = {
       await writeFile(paths.publicKey, key.publicKey, { flag: 'wx', mode: 0o644 });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new CliError('EEXIST', `a key named ${slug(name)} already exists in ${directory}; choose another --name or --out`, { cause: error });
+      if (code === 'EEXIST') throw new CliError('EEXIST', `a key named ${slug(name)} already exists in ${directory}; choose another --name or --out-dir`, { cause: error });
       throw new CliError('EWRITE', `cannot write the key files in ${directory}: ${code ?? (error as Error).message}`, { exitCode: ExitCode.failure, cause: error });
     }
     if (options.json) {

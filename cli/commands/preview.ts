@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import type { CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
+import { engineProgress, styleFor } from '../progress.js';
 import { catalogLookup } from '../../stacks/spec/catalog.js';
 import { loadBoxSpec } from '../../stacks/spec/load.js';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
@@ -60,7 +61,7 @@ const command: CommandModule = {
         stateDir: backend,
         passphrase,
         requiredPlugins: await tierPlugins(tier),
-      });
+      }, { onEvent: engineProgress((line) => context.out.warn(line), styleFor(context.out.terminal.stderr, context.env), { preview: true }) });
       if (options.json) context.out.json({ tier, stack, counts: outcome.counts, durationMs: outcome.durationMs });
       else {
         const { create, update, replace, same } = outcome.counts;

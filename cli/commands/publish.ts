@@ -1,31 +1,52 @@
-/** `felhom publish`: sends a signed envelope file to the hub, byte for byte. */
+/**
+ * `felhom publish <envelope...>`: sends signed envelope files to the hub, byte for byte, in the
+ * order given (a spec before the restore job that follows it). It stops at the first refusal:
+ * what was published stays published, and the line says which files were not sent.
+ */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
+import { hubOperatorOptions } from '../flags.js';
 import { CliError, ExitCode } from '../errors.js';
 import { operatorClient } from '../../runner/hub/operator.js';
+import type { PublishResponse } from '../../runner/hub/protocol.js';
 
 const command: CommandModule = {
-  description: 'publish a signed envelope (spec or job) to the hub',
+  description: 'publish signed envelopes (specs or jobs) to the hub, in the order given',
   configure(command) {
-    command
-      .argument('<envelope>', 'the envelope file (JSON { payload, signatures })')
-      .option('--hub <url>', 'hub URL (default: $FELHOM_HUB_URL)')
-      .option('--token <token>', 'operator token (default: $FELHOM_HUB_OPERATOR_TOKEN)')
-      .option('--json', 'print the hub answer as JSON');
+    hubOperatorOptions(command)
+      .argument('<envelopes...>', 'the envelope files (JSON { payload, signatures })')
+      .option('--json', 'print the hub answer as JSON (an array when several)');
   },
-  async run(context, args, options) {
+  async run(context, files, options) {
     const client = operatorClient(options, context.env);
-    const file = resolve(context.cwd, args[0]!);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch (error) {
-      throw new CliError('EREAD', `cannot read envelope ${file}: ${(error as Error).message}`, { exitCode: ExitCode.failure, cause: error });
+    const envelopes: Buffer[] = [];
+    // Every file is read before the first is sent: a typo in the last name publishes nothing.
+    for (const name of files) {
+      const file = resolve(context.cwd, name);
+      try {
+        envelopes.push(await readFile(file));
+      } catch (error) {
+        throw new CliError('EREAD', `cannot read envelope ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { exitCode: ExitCode.failure, cause: error });
+      }
     }
-    const published = await client.publish(bytes);
-    if (options.json) context.out.json(published);
-    else context.out.line(`published ${published.type} serial ${published.serial} for ${published.box}/${published.tier} (sha256 ${published.digest})`);
+    const published: PublishResponse[] = [];
+    for (const [index, bytes] of envelopes.entries()) {
+      try {
+        published.push(await client.publish(bytes));
+      } catch (error) {
+        if (index > 0 && error instanceof Error) {
+          const rest = files.slice(index);
+          error.message = `${files[index]}: ${error.message} (published: ${files.slice(0, index).join(', ')}; not sent: ${rest.join(', ')})`;
+        }
+        throw error;
+      }
+      if (!options.json) {
+        const entry = published.at(-1)!;
+        context.out.line(`published ${entry.type} serial ${entry.serial} for ${entry.box}/${entry.tier} (sha256 ${entry.digest})`);
+      }
+    }
+    if (options.json) context.out.json(published.length === 1 ? published[0] : published);
   },
 };
 export default command;

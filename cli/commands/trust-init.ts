@@ -4,26 +4,28 @@ import type { Command } from 'commander';
 import { createTrustStore, writeTrustStore } from '../../runner/envelope/index.js';
 import type { CommandModule } from '../command.js';
 import { CliError } from '../errors.js';
+import { renamedOption } from '../flags.js';
 import { collect, positiveInteger, readInputFile } from './envelope-io.js';
 
 /**
- * `felhom trust init --key <pub.asc> [--key ...] [--threshold n] --out <file>`: the trust store
+ * `felhom trust init --public-key <pub.asc> [--public-key ...] [--threshold n] --out <file>`: the trust store
  * a box pins at enrollment. After that only a signed rotate-keys envelope changes it.
  */
 const trustInit: CommandModule = {
   description: 'create a box trust store pinning operator public keys and a signature threshold',
   configure(command: Command) {
     command
-      .requiredOption('--key <pub.asc>', 'an operator public key (repeat for more)', collect)
+      .requiredOption('--public-key <pub.asc>', 'an operator public key (repeat for more)', collect)
       .option('--threshold <n>', 'how many distinct keys must sign each envelope', '1')
       .requiredOption('--out <file>', 'the trust store file to create')
       .option('--force', 'replace an existing trust store')
       .option('--json', 'print the pinned fingerprints as JSON');
+    renamedOption(command, '--key <pub.asc>', '--public-key');
   },
   async run(context, _args, options) {
     const threshold = positiveInteger(options.threshold, '--threshold');
     const armored = [];
-    for (const path of options.key as string[]) armored.push(await readInputFile(context, path, 'public key'));
+    for (const path of options.publicKey as string[]) armored.push(await readInputFile(context, path, 'public key'));
     const store = await createTrustStore(armored, threshold);
     const out = resolve(context.cwd, options.out as string);
     // Replacing a pinned store bypasses rotation: only on purpose.

@@ -742,7 +742,8 @@ export class Agent {
     counts?: ChangeCounts,
     appliedSpec?: string,
   ): Promise<ItemResult> {
-    const reason = error === undefined ? undefined : toReason(error);
+    // An engine message may quote a secret (a provider echoing its input): reports and the audit log get it masked.
+    const reason = error === undefined ? undefined : maskedReason(toReason(error), this.#secrets);
     if (reason) this.#log[outcome === 'rejected' ? 'warn' : 'error'](`envelope ${outcome}`, { digest: entry.id, serial: entry.serial, action: entry.action, ...reason });
     else this.#log.info('envelope applied', { digest: entry.id, serial: entry.serial, action: entry.action, ...counts, durationMs });
     const report: OutboxReport = {
@@ -754,6 +755,7 @@ export class Agent {
       ...(counts ? { engine: engineSummary(counts) } : {}),
       ...(durationMs !== undefined ? { durationMs } : {}),
       ...(reason ? { reason } : {}),
+      ...engineErrors(error, this.#secrets),
     };
     const audit: AuditRecord = { ...this.#auditBase(entry, verified), outcome, ...(reason ? { reason } : {}) };
     await this.#o.state.update((data) => {
@@ -863,7 +865,18 @@ export class Agent {
   }
 }
 
-/** The hub's report counts: a replacement counts as an update. */
+/** The hub's report counts (docs/hub-protocol.md): replacements apart from updates. */
 export function engineSummary(counts: ChangeCounts): EngineSummary {
-  return { created: counts.create, updated: counts.update + counts.replace, deleted: counts.delete, same: counts.same };
+  return { created: counts.create, updated: counts.update, replaced: counts.replace, deleted: counts.delete, same: counts.same };
+}
+
+/** The engine's first error lines for a report, with every secret the agent holds masked. */
+function engineErrors(error: unknown, secrets: SecretRegistry): { errors?: string[] } {
+  const diagnostics = (error as { diagnostics?: unknown } | undefined)?.diagnostics;
+  if (!Array.isArray(diagnostics) || diagnostics.length === 0) return {};
+  return { errors: diagnostics.map((line) => secrets.redact(String(line))) };
+}
+
+function maskedReason(reason: Reason, secrets: SecretRegistry): Reason {
+  return { ...reason, message: secrets.redact(reason.message) };
 }

@@ -24,6 +24,11 @@ export interface DaemonOptions {
 
 export const DEFAULT_DRIFT_INTERVAL_MS = 6 * 60 * 60 * 1000;
 
+/** A cycle that stopped because the hub did not answer (or answered nonsense), not because of an envelope. */
+function hubUnreachable(result: CycleResult): boolean {
+  return result.status === 'waiting' && (result.error?.code === 'EHUB_UNAVAILABLE' || result.error?.code === 'EHUB_PROTOCOL');
+}
+
 export async function runDaemon(agent: Agent, options: DaemonOptions): Promise<void> {
   const log = options.logger ?? silentLogger;
   const backoff = new Backoff(options.backoff);
@@ -32,9 +37,19 @@ export async function runDaemon(agent: Agent, options: DaemonOptions): Promise<v
   // The first drift check comes one interval after start: a restart loop must not hammer the engine.
   const startedAt = clock();
   log.info('agent started', { box: agent.box, tier: agent.tier, driftIntervalMs: driftInterval });
+  // One line when the hub goes away and one when it answers again, however long it was away.
+  let outage: { since: Date; cycles: number } | undefined;
   while (!options.stopSignal.aborted) {
     const result = await agent.cycle({ waitSeconds: options.waitSeconds ?? 60 });
     options.onCycle?.(result);
+    if (hubUnreachable(result)) {
+      if (!outage) log.warn('hub unreachable; the applied state stays, retrying with backoff', { reason: result.error!.code, message: result.error!.message });
+      outage ??= { since: clock(), cycles: 0 };
+      outage.cycles += 1;
+    } else if (outage) {
+      log.info('hub reachable again', { downSince: outage.since.toISOString(), downForMs: clock().getTime() - outage.since.getTime(), failedCycles: outage.cycles });
+      outage = undefined;
+    }
     if (options.stopSignal.aborted) break;
     if (result.status === 'waiting' || result.status === 'failed' || result.status === 'stalled') {
       // Last-known-good stays applied; the reason is in the log (and the journal for an envelope).

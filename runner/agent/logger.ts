@@ -4,7 +4,29 @@
  * any secret the agent holds in memory (the stack passphrase, decrypted spec secrets, the hub
  * API key) with `[secret]`, so a secret never reaches a log even when a library quotes it.
  */
+import { fstatSync } from 'node:fs';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** syslog priorities as sd-daemon(3) spells them for a line on a journald stream: `<3>` error … `<7>` debug. */
+export const JOURNALD_PRIORITY: Readonly<Record<LogLevel, number>> = { error: 3, warn: 4, info: 6, debug: 7 };
+
+/**
+ * Whether file descriptor `fd` is the journald stream systemd connected (sd-daemon(3), systemd.exec(5)):
+ * `$JOURNAL_STREAM` names its `device:inode`, and only a descriptor that is still that stream
+ * (not redirected to a file or a pipe) gets the `<N>` priority prefixes.
+ */
+export function isJournalStream(env: NodeJS.ProcessEnv, fd = 2): boolean {
+  const match = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
+  if (!match) return false;
+  try {
+    const stat = fstatSync(fd, { bigint: true });
+    return stat.dev === BigInt(match[1]!) && stat.ino === BigInt(match[2]!);
+  } catch {
+    return false;
+  }
+}
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -36,6 +58,8 @@ export interface JsonLoggerOptions {
   readonly level?: LogLevel;
   readonly secrets?: SecretRegistry;
   readonly clock?: () => Date;
+  /** Prefix each line with its journald priority (`<4>{...}`), so `journalctl -p warning` selects it. @default false */
+  readonly journald?: boolean;
 }
 
 /** A logger writing JSON lines. */
@@ -51,7 +75,8 @@ export function jsonLogger(options: JsonLoggerOptions = {}): Logger {
     } catch {
       line = JSON.stringify({ time: clock().toISOString(), level, msg, note: 'fields were not serialisable' });
     }
-    stream.write(`${options.secrets ? options.secrets.redact(line) : line}\n`);
+    const prefix = options.journald ? `<${JOURNALD_PRIORITY[level]}>` : '';
+    stream.write(`${prefix}${options.secrets ? options.secrets.redact(line) : line}\n`);
   };
   return {
     debug: (msg, fields) => write('debug', msg, fields),

@@ -15,6 +15,8 @@ export abstract class EngineError extends Error {
   abstract readonly kind: EngineErrorKind;
   /** Exit status for the `felhom` command: a failure outside the input. */
   readonly exitCode: number = 3;
+  /** The engine's first error diagnostics (resource by resource), for reports; empty when it had none. */
+  diagnostics: readonly string[] = [];
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = new.target.name;

@@ -79,6 +79,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Where engine events go. @default - nowhere */
   readonly logger?: EngineLogger;
+  /** Every engine event as it comes, for progress on a terminal (cli/progress.ts). */
+  readonly onEvent?: (event: EngineEvent) => void;
 }
 
 export interface RecoveryOutcome {
@@ -150,13 +152,16 @@ export class EngineRunner {
     };
     let summary: OpMap | undefined;
     const steps: EngineStep[] = [];
+    const diagnostics: string[] = [];
     const onEvent = (event: EngineEvent) => {
+      if (event.diagnosticEvent?.severity === 'error' && diagnostics.length < MAX_DIAGNOSTICS) diagnostics.push(diagnosticLine(event.diagnosticEvent));
       if (event.summaryEvent) summary = event.summaryEvent.resourceChanges;
       if (event.resourcePreEvent) {
         const { urn, type, op } = event.resourcePreEvent.metadata;
         steps.push({ urn, type, op });
       }
       logEvent(logger, operation, event);
+      options.onEvent?.(event);
     };
     try {
       const stack = await this.#stack(guarded, target);
@@ -179,7 +184,9 @@ export class EngineRunner {
           break;
       }
     } catch (error) {
-      throw mapEngineError(error, programError, options.signal);
+      const mapped = mapEngineError(error, programError, options.signal);
+      if (mapped.diagnostics.length === 0) mapped.diagnostics = diagnostics;
+      throw mapped;
     }
     const outcome: EngineOutcome = { operation, counts: summary ? countChanges(summary) : ZERO, durationMs: Math.round(performance.now() - started), steps };
     logger.info('engine operation finished', { operation, stack: target.stackName, ...outcome.counts, durationMs: outcome.durationMs });
@@ -301,6 +308,15 @@ export function mapEngineError(error: unknown, programError: unknown, signal: Ab
   if (error instanceof StackNotFoundError) return new EngineRunError('the stack does not exist in the backend', { cause: error, code: 'ESTACK_NOT_FOUND' });
   if (error instanceof CommandError) return new EngineRunError(`the engine failed: ${engineFailureLine(error)}`, { cause: error });
   return new EngineRunError(`the engine failed: ${firstLine(error instanceof Error ? error.message : String(error))}`, { cause: error });
+}
+
+/** How many error diagnostics a failed operation keeps for its report. */
+const MAX_DIAGNOSTICS = 5;
+
+/** `<resource name>: <first line>`; the engine masks secret values in diagnostics. */
+function diagnosticLine(event: NonNullable<EngineEvent['diagnosticEvent']>): string {
+  const name = event.urn ? event.urn.split('::').at(-1) : undefined;
+  return firstLine(`${name ? `${name}: ` : ''}${event.message}`);
 }
 
 function firstLine(text: string): string {

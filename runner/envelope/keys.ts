@@ -59,6 +59,11 @@ export async function generateKey(options: GenerateKeyOptions): Promise<Generate
   };
 }
 
+/** The primary key's 16-hex-digit key id in GnuPG's spelling (the fingerprint's last 16 digits for v4 keys). */
+export function keyIdOf(key: openpgp.Key): string {
+  return key.getKeyID().toHex().toUpperCase();
+}
+
 /** The primary key's fingerprint in GnuPG's spelling. */
 export function fingerprintOf(key: openpgp.Key): string {
   return key.getFingerprint().toUpperCase();
@@ -82,7 +87,7 @@ export async function readPublicKey(armored: string, source = 'key'): Promise<op
  */
 export async function readPrivateKey(
   armored: string,
-  passphrase: string | undefined | (() => Promise<string>),
+  passphrase: string | undefined | ((key: openpgp.PrivateKey) => Promise<string>),
   source = 'private key',
 ): Promise<openpgp.PrivateKey> {
   let key: openpgp.PrivateKey;
@@ -92,7 +97,7 @@ export async function readPrivateKey(
     throw new KeyError(`${source}: not an armoured OpenPGP private key (${(error as Error).message})`, { cause: error });
   }
   if (key.isDecrypted()) return key;
-  if (typeof passphrase === 'function') passphrase = await passphrase();
+  if (typeof passphrase === 'function') passphrase = await passphrase(key);
   if (passphrase === undefined) throw new KeyError(`${source}: is passphrase-protected and no passphrase was given`);
   try {
     return await openpgp.decryptKey({ privateKey: key, passphrase });

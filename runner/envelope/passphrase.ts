@@ -23,13 +23,31 @@ export interface PassphraseSource {
   readonly prompt?: { write(text: string): unknown };
 }
 
-/** The passphrase for `purpose` ("the new key", "alice <...>"); asks twice when `confirm`. */
-export async function readPassphrase(source: PassphraseSource, purpose: string, options: { confirm?: boolean } = {}): Promise<string> {
-  const fromEnv = source.env[PASSPHRASE_VARIABLE];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+/**
+ * The variable holding the passphrase of one key, so two keys with different passphrases can
+ * sign in one unattended command: `FELHOM_KEY_PASSPHRASE_<key id>`, the key id as GnuPG prints it.
+ */
+export function keyPassphraseVariable(keyId: string): string {
+  return `${PASSPHRASE_VARIABLE}_${keyId.toUpperCase()}`;
+}
+
+/**
+ * The passphrase for `purpose` ("the new key", "alice <...>"); asks twice when `confirm`.
+ * `variables` are looked up in order before the prompt. @default - [FELHOM_KEY_PASSPHRASE]
+ */
+export async function readPassphrase(
+  source: PassphraseSource,
+  purpose: string,
+  options: { confirm?: boolean; variables?: readonly string[] } = {},
+): Promise<string> {
+  const variables = options.variables ?? [PASSPHRASE_VARIABLE];
+  for (const variable of variables) {
+    const fromEnv = source.env[variable];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  }
   const input = source.input ?? process.stdin;
   if (!input.isTTY) {
-    throw new PassphraseUnavailableError(`a passphrase for ${purpose} is needed: set ${PASSPHRASE_VARIABLE} or run on a terminal to be asked`);
+    throw new PassphraseUnavailableError(`a passphrase for ${purpose} is needed: set ${variables.join(' or ')} or run on a terminal to be asked`);
   }
   const prompt = source.prompt ?? process.stderr;
   const first = await promptHidden(input, prompt, `Passphrase for ${purpose}: `);

@@ -8,8 +8,14 @@ import { bodyProblems } from './body.js';
 import { InvalidBodyError } from './errors.js';
 import { canonicalPayload, ENVELOPE_FORMAT, parseEnvelope, parseHeader, type EnvelopeDocument, type EnvelopeHeader, type EnvelopeType } from './format.js';
 
-/** @default validity of a new envelope: 7 days. */
-export const DEFAULT_VALIDITY_MS = 7 * 24 * 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long a new envelope is valid (docs/envelope.md, "Validity"). A spec is desired state: 30
+ * days, so a box that was off over a holiday still applies the spec published while it was away,
+ * while a hub holding back a newer spec can freeze a box for at most that long. A job is an
+ * action for now: 7 days.
+ */
+export const DEFAULT_VALIDITY_MS: Readonly<Record<EnvelopeType, number>> = { spec: 30 * DAY_MS, job: 7 * DAY_MS };
 
 export interface EnvelopeContent {
   readonly type: EnvelopeType;
@@ -19,14 +25,14 @@ export interface EnvelopeContent {
   readonly body: Record<string, unknown>;
   /** @default - now */
   readonly issuedAt?: Date;
-  /** @default - issuedAt plus 7 days */
+  /** @default - issuedAt plus DEFAULT_VALIDITY_MS of the type: 30 days for a spec, 7 for a job */
   readonly expiresAt?: Date;
 }
 
 /** The header an envelope with this content carries; refuses content no box would accept. */
 export function buildHeader(content: EnvelopeContent): EnvelopeHeader {
   const issuedAt = content.issuedAt ?? new Date();
-  const expiresAt = content.expiresAt ?? new Date(issuedAt.getTime() + DEFAULT_VALIDITY_MS);
+  const expiresAt = content.expiresAt ?? new Date(issuedAt.getTime() + DEFAULT_VALIDITY_MS[content.type]);
   const header: EnvelopeHeader = {
     format: ENVELOPE_FORMAT,
     type: content.type,

@@ -12,13 +12,17 @@ import { trustStoreOfVerified, type VerifiedEnvelope } from './verified.js';
 
 export const TRUST_STORE_VERSION = 1;
 
-/** A trust store problem (unreadable, inconsistent, or changed under a rotation): `ETRUST`, exit 1. */
+/**
+ * A trust store problem (inconsistent, or changed under a rotation): `ETRUST`, exit 1; a store
+ * that cannot be read at all is a failure outside the input, exit 3.
+ */
 export class TrustStoreError extends Error {
   readonly code = 'ETRUST';
-  readonly exitCode = 1;
+  readonly exitCode: 1 | 3;
   readonly kind = 'stalled' as const;
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
+  constructor(message: string, options: { cause?: unknown; unreadable?: boolean } = {}) {
+    super(message, { cause: options.cause });
+    this.exitCode = options.unreadable ? 3 : 1;
     this.name = 'TrustStoreError';
   }
 }
@@ -121,7 +125,7 @@ export async function loadTrustStore(path: string): Promise<TrustStore> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new TrustStoreError(`cannot read trust store ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+    throw new TrustStoreError(`cannot read trust store ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error, unreadable: true });
   }
   return parseTrustStore(text, path);
 }

@@ -75,6 +75,13 @@ export class HubRequestError extends HubError {
   }
 }
 
+/** The hub URL cannot be used (not a URL, not http/https): a person fixes the configuration; exit 3 like any unreachable hub. */
+export class HubUrlError extends HubError {
+  constructor(message: string) {
+    super('EHUB_URL', 'stalled', message, { exitCode: 3 });
+  }
+}
+
 export interface HubClientOptions {
   /** The hub's base URL, for example http://127.0.0.1:8787. */
   readonly url: string;
@@ -126,9 +133,9 @@ export class HubClient {
     try {
       parsed = new URL(options.url);
     } catch {
-      throw new HubRequestError('EHUB_URL', `hub URL ${JSON.stringify(options.url)} is not a valid URL`, { status: 0 });
+      throw new HubUrlError(`hub URL ${JSON.stringify(options.url)} is not a valid URL`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new HubRequestError('EHUB_URL', `hub URL must be http or https, got ${parsed.protocol}`, { status: 0 });
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new HubUrlError(`hub URL must be http or https, got ${parsed.protocol}`);
     this.url = parsed.href.replace(/\/+$/, '');
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
@@ -218,6 +225,13 @@ export class HubClient {
     const body = await this.#json(response);
     if (typeof body.digest !== 'string' || typeof body.serial !== 'number') throw new HubProtocolError('hub acknowledged the publish without digest and serial');
     return body as unknown as PublishResponse;
+  }
+
+  /** The highest serial published for (box, tier); 0 when nothing was. */
+  async lastSerial(box: string, tier: Tier): Promise<number> {
+    const body = await this.#json(await this.#request(`/v1/boxes/${seg(box)}/tiers/${seg(tier)}/serial`));
+    if (typeof body.lastSerial !== 'number' || !Number.isSafeInteger(body.lastSerial) || body.lastSerial < 0) throw new HubProtocolError('hub answered the last serial without a whole number');
+    return body.lastSerial;
   }
 
   async listReports(options: { box?: string; limit?: number } = {}): Promise<readonly Report[]> {

@@ -180,6 +180,11 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
     return { box: header.box, tier: header.tier, type: header.type, serial: header.serial, digest: stored.digest, payloadDigest: stored.payloadDigest };
   }
 
+  /** The highest serial published for (box, tier), spec or job; 0 when nothing was. */
+  lastSerial(box: string, tier: Tier): number {
+    return this.#store.data.streams[streamKey(box, tier)]?.lastSerial ?? 0;
+  }
+
   /** The desired spec envelope for (box, tier), or null when none was published. */
   spec(box: string, tier: Tier): StoredEnvelope | null {
     return this.#store.data.streams[streamKey(box, tier)]?.spec ?? null;

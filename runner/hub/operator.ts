@@ -18,10 +18,12 @@ export class HubConfigError extends Error {
   }
 }
 
-export function operatorClient(options: { hub?: unknown; token?: unknown }, env: NodeJS.ProcessEnv): HubClient {
+/** `operatorToken` is the option's name (`--operator-token`); `token` its old spelling. */
+export function operatorClient(options: { hub?: unknown; operatorToken?: unknown; token?: unknown }, env: NodeJS.ProcessEnv): HubClient {
   const url = typeof options.hub === 'string' && options.hub ? options.hub : env[HUB_URL_ENV];
   if (!url) throw new HubConfigError(`which hub? pass --hub <url> or set ${HUB_URL_ENV}`);
-  const token = typeof options.token === 'string' && options.token ? options.token : env[OPERATOR_TOKEN_ENV];
-  if (!token) throw new HubConfigError(`no operator token: set ${OPERATOR_TOKEN_ENV} (or pass --token)`);
+  const flag = [options.operatorToken, options.token].find((value): value is string => typeof value === 'string' && value !== '');
+  const token = flag ?? env[OPERATOR_TOKEN_ENV];
+  if (!token) throw new HubConfigError(`no operator token: set ${OPERATOR_TOKEN_ENV} (or pass --operator-token)`);
   return new HubClient({ url, token });
 }

@@ -63,6 +63,14 @@ export interface PublishResponse {
   readonly payloadDigest: string;
 }
 
+/** GET /v1/boxes/{box}/tiers/{tier}/serial (operator): what `felhom sign --serial next` builds on. */
+export interface SerialResponse {
+  readonly box: string;
+  readonly tier: Tier;
+  /** The highest serial published for (box, tier), spec or job; 0 when nothing was. */
+  readonly lastSerial: number;
+}
+
 /** One pending job in GET /v1/boxes/{box}/tiers/{tier}/jobs. */
 export interface PendingJob {
   /** The job id: sha256 hex of the envelope's payload string (runner/envelope payloadDigest). */
@@ -75,10 +83,14 @@ export interface JobsResponse {
   readonly jobs: readonly PendingJob[];
 }
 
-/** What the engine changed, as Pulumi counts it. */
+/**
+ * What the engine changed, as Pulumi counts it. `replaced` came later: a report without it is
+ * from an older agent, whose `updated` includes the replacements.
+ */
 export interface EngineSummary {
   readonly created: number;
   readonly updated: number;
+  readonly replaced?: number;
   readonly deleted: number;
   readonly same: number;
 }
@@ -94,6 +106,8 @@ export interface ReportRequest {
   readonly durationMs?: number;
   /** Why the job failed or was rejected. */
   readonly reason?: Reason;
+  /** The engine's first error lines when it failed (at most 5, secrets masked). */
+  readonly errors?: readonly string[];
 }
 
 /** A report as the hub stores and returns it. */

@@ -162,7 +162,7 @@ const isShortString = (value: unknown, max = 4096): value is string => typeof va
 
 /** Checks a report body field by field; the message names the first wrong field. */
 export function parseReport(body: Record<string, unknown>): ReportRequest {
-  const { jobId, tier, outcome, serial, engine, durationMs, reason } = body;
+  const { jobId, tier, outcome, serial, engine, durationMs, reason, errors } = body;
   if (!isShortString(jobId, 128)) throw refusal(400, 'EBAD_REQUEST', 'jobId: expected a non-empty string of at most 128 characters');
   if (typeof tier !== 'string') throw refusal(400, 'EBAD_REQUEST', 'tier: expected a string');
   const parsedTier = parseTier(tier);
@@ -176,7 +176,18 @@ export function parseReport(body: Record<string, unknown>): ReportRequest {
     for (const field of ['created', 'updated', 'deleted', 'same'] as const) {
       if (!isCount(counts[field])) throw refusal(400, 'EBAD_REQUEST', `engine.${field}: expected a non-negative integer`);
     }
-    engineSummary = { created: counts.created as number, updated: counts.updated as number, deleted: counts.deleted as number, same: counts.same as number };
+    // `replaced` is optional: older agents counted a replacement as an update.
+    if (counts.replaced !== undefined && !isCount(counts.replaced)) throw refusal(400, 'EBAD_REQUEST', 'engine.replaced: expected a non-negative integer');
+    engineSummary = {
+      created: counts.created as number,
+      updated: counts.updated as number,
+      ...(counts.replaced !== undefined ? { replaced: counts.replaced as number } : {}),
+      deleted: counts.deleted as number,
+      same: counts.same as number,
+    };
+  }
+  if (errors !== undefined && !(Array.isArray(errors) && errors.length <= 20 && errors.every((line) => isShortString(line, 1000)))) {
+    throw refusal(400, 'EBAD_REQUEST', 'errors: expected at most 20 lines of at most 1000 characters');
   }
   let parsedReason: ReportRequest['reason'];
   if (reason !== undefined) {
@@ -195,6 +206,7 @@ export function parseReport(body: Record<string, unknown>): ReportRequest {
     ...(engineSummary ? { engine: engineSummary } : {}),
     ...(durationMs !== undefined ? { durationMs: durationMs as number } : {}),
     ...(parsedReason ? { reason: parsedReason } : {}),
+    ...(errors !== undefined ? { errors: errors as string[] } : {}),
   };
 }
 
@@ -335,6 +347,16 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       handle: ({ res, params }) => {
         if (!database.hasBox(params.box!)) throw refusal(404, 'EBOX_UNKNOWN', `box ${params.box} is not enrolled`);
         sendJson(res, 200, { entries: database.auditEntries(params.box!) });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/serial$/,
+      auth: 'operator',
+      handle: (ctx) => {
+        const { box, tier } = boxParams(ctx);
+        if (!database.hasBox(box)) throw refusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
+        sendJson(ctx.res, 200, { box, tier, lastSerial: database.lastSerial(box, tier) });
       },
     },
     {

@@ -35,3 +35,16 @@ t.test('agent once without a hub URL is a usage error', async (t) => {
   t.equal(result.code, 2, 'exit 2');
   t.match(result.stderr, /--hub/, 'names the option');
 });
+
+t.test('agent once --log-level warn keeps only warnings and errors; a bad level is a usage error', async (t) => {
+  const world = await agentWorld(t);
+  await world.publish({ serial: 1, body: boxSpec() as never });
+  const base = ['agent', 'once', '--hub', world.hub.hub.url, '--box', BOX, '--tier', 'host', '--state', world.stateDir, '--trust', world.trustPath];
+  const result = await felhom([...base, '--log-level', 'warn']);
+  const levels = result.stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => (JSON.parse(line) as { level: string }).level);
+  t.ok(levels.length > 0, 'the failed envelope is logged');
+  t.ok(levels.every((level) => level === 'warn' || level === 'error'), `only warn and error: ${levels.join(',')}`);
+  const bad = await felhom([...base, '--log-level', 'loud']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /^felhom: EUSAGE: --log-level: expected one of debug, info, warn, error, got "loud"$/m);
+});

@@ -18,7 +18,7 @@ t.test('without --out the draft YAML goes to stdout with the volume reasons as c
 
 t.test('with --out it writes <dir>/<name>/.felhom.yml and prints each volume class and reason', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'felhom-catalog-out-'));
-  const result = await felhom(['catalog', 'import', join(FIXTURES, 'immich', 'docker-compose.yml'), '--out', out]);
+  const result = await felhom(['catalog', 'import', join(FIXTURES, 'immich', 'docker-compose.yml'), '--out-dir', out]);
   t.equal(result.code, 0);
   const target = join(out, 'immich', '.felhom.yml');
   t.ok(existsSync(target));
@@ -30,21 +30,21 @@ t.test('with --out it writes <dir>/<name>/.felhom.yml and prints each volume cla
 t.test('an existing manifest is never overwritten without --force', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'felhom-catalog-out-'));
   const compose = join(FIXTURES, 'forgejo', 'docker-compose.yml');
-  t.equal((await felhom(['catalog', 'import', compose, '--out', out, '--name', 'git'])).code, 0);
+  t.equal((await felhom(['catalog', 'import', compose, '--out-dir', out, '--name', 'git'])).code, 0);
   const target = join(out, 'git', '.felhom.yml');
   writeFileSync(target, '# edited by the operator\n');
-  const refused = await felhom(['catalog', 'import', compose, '--out', out, '--name', 'git']);
+  const refused = await felhom(['catalog', 'import', compose, '--out-dir', out, '--name', 'git']);
   t.equal(refused.code, 1);
   t.match(refused.stderr, /^felhom: EEXIST: .*already exists; pass --force/);
   t.equal(readFileSync(target, 'utf8'), '# edited by the operator\n');
-  const forced = await felhom(['catalog', 'import', compose, '--out', out, '--name', 'git', '--force']);
+  const forced = await felhom(['catalog', 'import', compose, '--out-dir', out, '--name', 'git', '--force']);
   t.equal(forced.code, 0);
   t.match(readFileSync(target, 'utf8'), /name: git/);
 });
 
 t.test('a refused compose file exits 1, names every reason and writes nothing', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'felhom-catalog-out-'));
-  const result = await felhom(['catalog', 'import', join(FIXTURES, 'home-assistant', 'docker-compose.yml'), '--out', out]);
+  const result = await felhom(['catalog', 'import', join(FIXTURES, 'home-assistant', 'docker-compose.yml'), '--out-dir', out]);
   t.equal(result.code, 1);
   t.match(result.stderr, /felhom: EREFUSED: .*refused, the platform will not run these \(3 reasons\)/);
   t.match(result.stderr, /services\.homeassistant\.privileged: refused: service homeassistant runs privileged/);
@@ -55,7 +55,7 @@ t.test('a refused compose file exits 1, names every reason and writes nothing', 
 t.test('a compose file that does not parse exits 1 with ECOMPOSE and the line', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'felhom-catalog-bad-'));
   writeFileSync(join(dir, 'compose.yml'), 'services:\n  app:\n    image: [x\n');
-  const result = await felhom(['catalog', 'import', join(dir, 'compose.yml'), '--out', dir]);
+  const result = await felhom(['catalog', 'import', join(dir, 'compose.yml'), '--out-dir', dir]);
   t.equal(result.code, 1);
   t.match(result.stderr, /felhom: ECOMPOSE: .*cannot be imported/);
   t.match(result.stderr, /\(document\): not valid YAML at line \d+/);
@@ -79,7 +79,7 @@ t.test('a missing compose file is a failure outside the input (exit 3)', async (
 
 t.test('an invalid --name is rejected before anything is written', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'felhom-catalog-out-'));
-  const result = await felhom(['catalog', 'import', join(FIXTURES, 'mealie', 'docker-compose.yml'), '--out', out, '--name', 'My App']);
+  const result = await felhom(['catalog', 'import', join(FIXTURES, 'mealie', 'docker-compose.yml'), '--out-dir', out, '--name', 'My App']);
   t.equal(result.code, 1);
   t.match(result.stderr, /--name: expected a catalog name/);
   t.notOk(existsSync(join(out, 'My App')));

@@ -14,7 +14,7 @@ t.test('hub enroll prints the new API key once, and the key works for that box',
 
 t.test('hub enroll --json prints the enrollment as JSON', async (t) => {
   const { hub } = await startTestHub(t);
-  const result = await felhom(['hub', 'enroll', '--box', 'box-2', '--hub', hub.url, '--token', OPERATOR_TOKEN, '--json']);
+  const result = await felhom(['hub', 'enroll', '--box', 'box-2', '--hub', hub.url, '--operator-token', OPERATOR_TOKEN, '--json']);
   t.equal(result.code, 0);
   t.match(JSON.parse(result.stdout), { box: 'box-2', apiKey: /^fhb_/ });
 });
@@ -22,14 +22,14 @@ t.test('hub enroll --json prints the enrollment as JSON', async (t) => {
 t.test('hub enroll of an enrolled box is refused with the hub reason and exit 1', async (t) => {
   const { hub, operator } = await startTestHub(t);
   await operator.enrollBox('box-1');
-  const result = await felhom(['hub', 'enroll', '--box', 'box-1', '--hub', hub.url, '--token', OPERATOR_TOKEN]);
+  const result = await felhom(['hub', 'enroll', '--box', 'box-1', '--hub', hub.url, '--operator-token', OPERATOR_TOKEN]);
   t.equal(result.code, 1);
   t.match(result.stderr, 'felhom: EBOX_EXISTS:');
 });
 
 t.test('hub enroll with a wrong token is an auth error', async (t) => {
   const { hub } = await startTestHub(t);
-  const result = await felhom(['hub', 'enroll', '--box', 'box-1', '--hub', hub.url, '--token', 'wrong']);
+  const result = await felhom(['hub', 'enroll', '--box', 'box-1', '--hub', hub.url, '--operator-token', 'wrong']);
   t.equal(result.code, 1);
   t.match(result.stderr, 'felhom: EHUB_AUTH: hub answered 401 EAUTH_INVALID');
 });
@@ -44,7 +44,7 @@ t.test('hub enroll without a hub or a token is a usage error', async (t) => {
 });
 
 t.test('hub enroll against an unreachable hub exits 3', async (t) => {
-  const result = await felhom(['hub', 'enroll', '--box', 'box-1', '--hub', 'http://127.0.0.1:1', '--token', 'x']);
+  const result = await felhom(['hub', 'enroll', '--box', 'box-1', '--hub', 'http://127.0.0.1:1', '--operator-token', 'x']);
   t.equal(result.code, 3);
   t.match(result.stderr, 'felhom: EHUB_UNAVAILABLE:');
 });
@@ -52,7 +52,7 @@ t.test('hub enroll against an unreachable hub exits 3', async (t) => {
 t.test('hub enroll --rotate issues a new key once; the old key stops working at once', async (t) => {
   const { hub, operator } = await startTestHub(t);
   const { apiKey: oldKey } = await operator.enrollBox('box-1');
-  const result = await felhom(['hub', 'enroll', '--box', 'box-1', '--rotate', '--hub', hub.url, '--token', OPERATOR_TOKEN]);
+  const result = await felhom(['hub', 'enroll', '--box', 'box-1', '--rotate', '--hub', hub.url, '--operator-token', OPERATOR_TOKEN]);
   t.equal(result.code, 0, result.stderr);
   t.match(result.stdout, /^box box-1: new API key issued at .*; the old key no longer works$/m);
   const newKey = result.stdout.trim().split('\n').at(-1)!;
@@ -65,7 +65,7 @@ t.test('hub enroll --rotate issues a new key once; the old key stops working at 
 
 t.test('hub enroll --rotate of a box that is not enrolled is refused with 404', async (t) => {
   const { hub } = await startTestHub(t);
-  const result = await felhom(['hub', 'enroll', '--box', 'box-9', '--rotate', '--hub', hub.url, '--token', OPERATOR_TOKEN, '--json']);
+  const result = await felhom(['hub', 'enroll', '--box', 'box-9', '--rotate', '--hub', hub.url, '--operator-token', OPERATOR_TOKEN, '--json']);
   t.equal(result.code, 1);
   t.match(result.stderr, /felhom: EBOX_UNKNOWN: .*box box-9 is not enrolled/);
 });

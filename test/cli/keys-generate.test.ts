@@ -9,7 +9,7 @@ const PASSPHRASE = 'cli test passphrase';
 
 t.test('keys generate writes a public key, a protected private key and a revocation certificate, and prints the fingerprint', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'felhom-keygen-'));
-  const result = await felhom(['keys', 'generate', '--name', 'Alice Operator', '--email', 'alice@operators.example', '--out', dir, '--json'], { env: { FELHOM_KEY_PASSPHRASE: PASSPHRASE } });
+  const result = await felhom(['keys', 'generate', '--name', 'Alice Operator', '--email', 'alice@operators.example', '--out-dir', dir, '--json'], { env: { FELHOM_KEY_PASSPHRASE: PASSPHRASE } });
   t.equal(result.code, 0, result.stderr);
   const printed = JSON.parse(result.stdout) as { fingerprint: string; publicKey: string; privateKey: string; revocationCertificate: string };
   t.match(printed.fingerprint, /^[0-9A-F]{40}$/);
@@ -31,14 +31,14 @@ t.test('keys generate writes a public key, a protected private key and a revocat
 
 t.test('keys generate prints the fingerprint and paths for a person', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'felhom-keygen-'));
-  const result = await felhom(['keys', 'generate', '--name', 'bob', '--email', 'bob@operators.example', '--out', dir], { env: { FELHOM_KEY_PASSPHRASE: PASSPHRASE } });
+  const result = await felhom(['keys', 'generate', '--name', 'bob', '--email', 'bob@operators.example', '--out-dir', dir], { env: { FELHOM_KEY_PASSPHRASE: PASSPHRASE } });
   t.equal(result.code, 0);
   t.match(result.stdout, /^[0-9A-F]{40}\npublic key: {2}.*bob\.pub\.asc\nprivate key: .*bob\.key\.asc \(passphrase-protected\)\n/);
 });
 
 t.test('keys generate refuses to overwrite an existing key', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'felhom-keygen-'));
-  const args = ['keys', 'generate', '--name', 'carol', '--email', 'carol@operators.example', '--out', dir];
+  const args = ['keys', 'generate', '--name', 'carol', '--email', 'carol@operators.example', '--out-dir', dir];
   t.equal((await felhom(args, { env: { FELHOM_KEY_PASSPHRASE: PASSPHRASE } })).code, 0);
   const before = await readFile(join(dir, 'carol.key.asc'), 'utf8');
   const again = await felhom(args, { env: { FELHOM_KEY_PASSPHRASE: PASSPHRASE } });
@@ -49,12 +49,12 @@ t.test('keys generate refuses to overwrite an existing key', async (t) => {
 
 t.test('without FELHOM_KEY_PASSPHRASE and no terminal, keys generate is a usage error', { skip: process.stdin.isTTY ? 'standard input is a terminal here' : false }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'felhom-keygen-'));
-  const result = await felhom(['keys', 'generate', '--name', 'dave', '--email', 'dave@operators.example', '--out', dir], { env: { FELHOM_KEY_PASSPHRASE: '' } });
+  const result = await felhom(['keys', 'generate', '--name', 'dave', '--email', 'dave@operators.example', '--out-dir', dir], { env: { FELHOM_KEY_PASSPHRASE: '' } });
   t.equal(result.code, 2);
   t.match(result.stderr, /EUSAGE: a passphrase for .* is needed: set FELHOM_KEY_PASSPHRASE/);
 });
 
 t.test('keys generate without --email is a usage error', async (t) => {
-  const result = await felhom(['keys', 'generate', '--name', 'erin', '--out', '/tmp']);
+  const result = await felhom(['keys', 'generate', '--name', 'erin', '--out-dir', '/tmp']);
   t.equal(result.code, 2);
 });

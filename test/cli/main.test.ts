@@ -15,13 +15,24 @@ t.test('every group word used by a command has a summary', async (t) => {
 
 t.test('an error with a code prints one line with the code and exits with its status, without a stack trace', async (t) => {
   const result = await felhom(['verify', '/nonexistent/envelope.json', '--trust', '/nonexistent/trust.json', '--box', 'hb-1', '--tier', 'host']);
-  t.equal(result.code, 1);
+  t.equal(result.code, 3, 'an unreadable trust store is a failure outside the input');
   t.match(result.stderr, /^felhom: ETRUST: cannot read trust store \/nonexistent\/trust\.json: ENOENT$/m);
   t.notMatch(result.stderr, /^\s+at /m);
 });
 
 t.test('--debug adds the stack trace', async (t) => {
   const result = await felhom(['verify', '/nonexistent/envelope.json', '--trust', '/nonexistent/trust.json', '--box', 'hb-1', '--tier', 'host', '--debug']);
-  t.equal(result.code, 1);
+  t.equal(result.code, 3);
   t.match(result.stderr, /^\s+at /m);
+});
+
+t.test('--version and -V print the version of package.json and exit 0', async (t) => {
+  const { version } = JSON.parse(await (await import('node:fs/promises')).readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const result = await felhom([flag]);
+    t.equal(result.code, 0);
+    t.equal(result.stdout, `${version}\n`);
+  }
+  const { felhomVersion } = await import('../../cli/version.js');
+  t.equal(felhomVersion('/'), 'unknown', 'outside the package');
 });

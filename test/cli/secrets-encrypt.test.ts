@@ -58,7 +58,7 @@ t.test('the built command reads a secret from standard input and refuses a passp
   t.equal(encrypted.code, 0, encrypted.stderr);
   t.equal(await decryptSecret(encrypted.stdout, agent.privateKey), 'from-stdin', 'the trailing newline is not part of the secret');
 
-  const noPassphrase = await spawnFelhom(['keys', 'generate', '--name', 'x', '--email', 'x@operators.example', '--out', dir], '');
+  const noPassphrase = await spawnFelhom(['keys', 'generate', '--name', 'x', '--email', 'x@operators.example', '--out-dir', dir], '');
   t.equal(noPassphrase.code, 2);
   t.match(noPassphrase.stderr, /felhom: EUSAGE: .*FELHOM_KEY_PASSPHRASE/);
 });

@@ -110,7 +110,7 @@ t.test('verify reports an unreadable envelope or trust store as a failure outsid
   t.equal(noEnvelope.code, 3);
   t.match(noEnvelope.stderr, /EREAD: cannot read envelope missing\.json: ENOENT/);
   const noTrust = await felhom(['verify', 'env.json', '--trust', 'none.json', '--box', 'hb-0001', '--tier', 'host'], { cwd: dir });
-  t.equal(noTrust.code, 1);
+  t.equal(noTrust.code, 3);
   t.match(noTrust.stderr, /ETRUST: cannot read trust store/);
   const badTier = await felhom(['verify', 'env.json', '--trust', 'trust.json', '--box', 'hb-0001', '--tier', 'cloud'], { cwd: dir });
   t.equal(badTier.code, 2);

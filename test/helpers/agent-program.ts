@@ -45,6 +45,21 @@ export class LocalFile extends pulumi.dynamic.Resource {
   }
 }
 
+/** A resource whose create fails as a provider's would, with `message`. */
+export class FailingDisk extends pulumi.dynamic.Resource {
+  constructor(name: string, message: string) {
+    super(
+      {
+        async create() {
+          throw new Error(message);
+        },
+      },
+      name,
+      { message },
+    );
+  }
+}
+
 export interface ProgramCounter {
   invocations: number;
 }

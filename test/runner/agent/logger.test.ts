@@ -1,5 +1,5 @@
 import t from 'tap';
-import { jsonLogger, SecretRegistry } from '../../../runner/agent/logger.js';
+import { isJournalStream, jsonLogger, SecretRegistry } from '../../../runner/agent/logger.js';
 import { toReason, errorKind } from '../../../runner/agent/errors.js';
 
 t.test('the logger writes JSON lines and redacts every registered secret', async (t) => {
@@ -17,4 +17,28 @@ t.test('errors are classified by their own kind and code', async (t) => {
   t.equal(errorKind(new Error('x')), 'generic');
   t.same(toReason(Object.assign(new Error('first\nsecond'), { code: 'EREPLAY' })), { code: 'EREPLAY', message: 'first' });
   t.same(toReason('plain'), { code: 'EAGENT_INTERNAL', message: 'plain' });
+});
+
+t.test('on a journald stream each line carries its sd-daemon priority', async (t) => {
+  let out = '';
+  const log = jsonLogger({ stream: { write: (chunk) => (out += chunk) }, level: 'debug', journald: true, clock: () => new Date(0) });
+  log.error('e');
+  log.warn('w');
+  log.info('i');
+  log.debug('d');
+  t.same(out.split('\n').filter(Boolean).map((line) => line.slice(0, 3)), ['<3>', '<4>', '<6>', '<7>']);
+  t.same(JSON.parse(out.split('\n')[1]!.slice(3)), { time: '1970-01-01T00:00:00.000Z', level: 'warn', msg: 'w' });
+});
+
+t.test('JOURNAL_STREAM counts only while the descriptor is still that stream', async (t) => {
+  const { openSync, fstatSync, closeSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const fd = openSync(join(t.testdir(), 'journal'), 'w');
+  t.teardown(() => closeSync(fd));
+  const stat = fstatSync(fd);
+  t.equal(isJournalStream({ JOURNAL_STREAM: `${stat.dev}:${stat.ino}` }, fd), true);
+  t.equal(isJournalStream({ JOURNAL_STREAM: `${stat.dev}:${stat.ino + 1}` }, fd), false, 'redirected elsewhere');
+  t.equal(isJournalStream({}, fd), false);
+  t.equal(isJournalStream({ JOURNAL_STREAM: 'garbage' }, fd), false);
+  t.equal(isJournalStream({ JOURNAL_STREAM: `${stat.dev}:${stat.ino}` }, 987654), false, 'a closed descriptor');
 });

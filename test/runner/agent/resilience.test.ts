@@ -5,6 +5,7 @@ import { readdir } from 'node:fs/promises';
 import { LockHeldError } from '../../../runner/state/lock.js';
 import { startHub } from '../../../runner/hub/server.js';
 import { runDaemon } from '../../../runner/agent/daemon.js';
+import { jsonLogger } from '../../../runner/agent/logger.js';
 import type { CycleResult } from '../../../runner/agent/agent.js';
 import { agentWorld, boxSpec, BOX } from '../../helpers/agent-fixture.js';
 import { OPERATOR_TOKEN } from '../../helpers/hub.js';
@@ -26,7 +27,9 @@ t.test('with the hub down the cycle waits (backoff), and when it is back the spe
   const stop = new AbortController();
   const results: CycleResult[] = [];
   let revived: Awaited<ReturnType<typeof startHub>> | undefined;
+  const lines: Record<string, unknown>[] = [];
   const daemon = runDaemon(agent, {
+    logger: jsonLogger({ stream: { write: (chunk) => lines.push(JSON.parse(chunk) as Record<string, unknown>) } }),
     stopSignal: stop.signal,
     waitSeconds: 1,
     backoff: { baseMs: 20, capMs: 200 },
@@ -41,6 +44,12 @@ t.test('with the hub down the cycle waits (backoff), and when it is back the spe
   t.ok(results.filter((result) => result.status === 'waiting').length >= 2, 'the daemon retried while the hub was down');
   t.match(results.at(-1), { status: 'done', items: [{ outcome: 'succeeded' }] }, 'then applied the spec');
   t.ok((await readdir(world.outputDir)).includes('guest-customer.json'), 'the engine ran');
+  // and the log says once that the hub went away and once that it came back
+  t.match(lines.filter((line) => line.msg === 'hub unreachable; the applied state stays, retrying with backoff'), [{ level: 'warn', reason: 'EHUB_UNAVAILABLE' }]);
+  const back = lines.filter((line) => line.msg === 'hub reachable again');
+  t.equal(back.length, 1);
+  t.match(back[0], { level: 'info', downForMs: Number, failedCycles: Number });
+  t.ok((back[0]!.failedCycles as number) >= 2);
 });
 
 t.test('a second agent on the same state directory waits on the stack lock', async (t) => {

@@ -1,0 +1,231 @@
+/**
+ * Shell completion scripts generated from the commander tree, so they list exactly the commands
+ * and options `felhom --help` does (deprecated spellings are hidden there and here).
+ *
+ * Each script finds the command path the same way: the words typed so far that name a command
+ * (`keys`, then `keys list`), skipping options and their values; then it offers that command's
+ * subcommands, options, option values (`--tier` → edge host guest) or file names.
+ */
+import type { Command, Option } from 'commander';
+import { TIERS } from '../stacks/spec/types.js';
+
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+export type Shell = (typeof SHELLS)[number];
+
+interface OptionModel {
+  readonly long: string;
+  readonly short: string | undefined;
+  readonly description: string;
+  readonly takesValue: boolean;
+  readonly valueName: string;
+  /** Known values, offered instead of file names. */
+  readonly values: readonly string[] | undefined;
+  /** Whether the value is a file or folder name (`<private.asc>`, `<dir>`), completed from the disk. */
+  readonly isPath: boolean;
+  readonly repeatable: boolean;
+}
+
+const PATH_VALUE = /\.|file|dir|store|path|envelope|spec|state|data|compose/;
+
+interface CommandModel {
+  /** Words after `felhom`, space-joined with a leading space (`''` for felhom itself, `' keys list'`). */
+  readonly key: string;
+  readonly name: string;
+  readonly description: string;
+  readonly children: readonly CommandModel[];
+  readonly options: readonly OptionModel[];
+  /** Positional arguments: none, file names, or a fixed set of values. */
+  readonly positional: 'none' | 'files' | readonly string[];
+}
+
+/** Values of options whose commands parse them themselves. */
+const KNOWN_VALUES: Readonly<Record<string, readonly string[]>> = {
+  '--tier': TIERS,
+  '--type': ['spec', 'job'],
+  '--log-level': ['debug', 'info', 'warn', 'error'],
+};
+
+function optionModel(option: Option): OptionModel {
+  const takesValue = option.required || option.optional;
+  const valueName = /<([^>]+)>|\[([^\]]+)\]/.exec(option.flags)?.slice(1).find(Boolean) ?? 'value';
+  return {
+    long: option.long!,
+    short: option.short,
+    description: option.description,
+    takesValue,
+    valueName,
+    values: option.argChoices ?? KNOWN_VALUES[option.long!],
+    isPath: PATH_VALUE.test(valueName),
+    // commander marks a collecting option only by its parser; ours all use `collect`.
+    repeatable: option.parseArg?.name === 'collect' || option.variadic,
+  };
+}
+
+export function commandModel(command: Command, key = ''): CommandModel {
+  const help: OptionModel = { long: '--help', short: '-h', description: 'display help for command', takesValue: false, valueName: '', values: undefined, isPath: false, repeatable: false };
+  const args = command.registeredArguments;
+  const choices = args.flatMap((argument) => argument.argChoices ?? []);
+  return {
+    key,
+    name: command.name(),
+    description: command.description(),
+    children: command.commands.filter((child) => child.name() !== 'help').map((child) => commandModel(child, `${key} ${child.name()}`)),
+    options: [...command.options.filter((option) => !option.hidden && option.long).map(optionModel), help],
+    positional: args.length === 0 ? 'none' : choices.length > 0 ? choices : 'files',
+  };
+}
+
+function flatten(model: CommandModel): CommandModel[] {
+  return [model, ...model.children.flatMap(flatten)];
+}
+
+export function completionScript(shell: Shell, root: Command): string {
+  const model = commandModel(root);
+  if (shell === 'bash') return bashScript(model);
+  if (shell === 'zsh') return zshScript(model);
+  return fishScript(model);
+}
+
+/** A single-quoted shell word ('it'\''s'). */
+function quote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function pathPattern(models: readonly CommandModel[]): string {
+  return models.filter((model) => model.key !== '').map((model) => quote(model.key)).join('|');
+}
+
+function bashScript(root: CommandModel): string {
+  const all = flatten(root);
+  const valueCases: string[] = [];
+  const wordCases: string[] = [];
+  for (const model of all) {
+    for (const option of model.options.filter((option) => option.takesValue)) {
+      const reply = option.values
+        ? `COMPREPLY=($(compgen -W ${quote(option.values.join(' '))} -- "$cur"))`
+        : option.isPath
+          ? 'COMPREPLY=($(compgen -f -- "$cur"))'
+          : 'COMPREPLY=()';
+      valueCases.push(`    ${quote(`${model.key}|${option.long}`)}) ${reply}; return ;;`);
+    }
+    const words = [...model.children.map((child) => child.name), ...(Array.isArray(model.positional) ? model.positional : []), ...model.options.map((option) => option.long)];
+    wordCases.push(`    ${quote(model.key)}) words=${quote(words.join(' '))}; files=${model.positional === 'files' ? 1 : 0} ;;`);
+  }
+  return `# felhom shell completion for bash, generated by \`felhom completion bash\`.
+# Load it in ~/.bashrc with:  source <(felhom completion bash)
+_felhom() {
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" path="" words="" files=0 word i
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    word="\${COMP_WORDS[i]}"
+    case "$path $word" in
+      ${pathPattern(all)}) path="$path $word" ;;
+    esac
+  done
+  case "$path|$prev" in
+${valueCases.join('\n')}
+  esac
+  case "$path" in
+${wordCases.join('\n')}
+  esac
+  if [[ $cur == -* || $files == 0 ]]; then
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+  else
+    COMPREPLY=($(compgen -f -- "$cur"))
+  fi
+}
+complete -o filenames -F _felhom felhom
+`;
+}
+
+/** Text inside an _arguments [description] or a _describe entry. */
+function zshText(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/([[\]:])/g, '\\$1').replace(/'/g, `'\\''`);
+}
+
+function zshOptionSpec(option: OptionModel): string {
+  const names = option.short ? `{${option.short},${option.long}}` : option.long;
+  const prefix = option.repeatable ? '*' : option.short ? `(${option.short} ${option.long})` : '';
+  const action = option.values ? `(${option.values.join(' ')})` : option.isPath ? '_files' : ' ';
+  const value = option.takesValue ? `:${zshText(option.valueName)}:${action}` : '';
+  // {-h,--help} must stay outside the quotes for brace expansion.
+  return option.short ? `'${prefix}'${names}'[${zshText(option.description)}]${value}'` : `'${prefix}${names}[${zshText(option.description)}]${value}'`;
+}
+
+function zshScript(root: CommandModel): string {
+  const all = flatten(root);
+  const cases = all.map((model) => {
+    const options = model.options.map(zshOptionSpec);
+    let rest: string;
+    if (model.children.length > 0) {
+      const entries = model.children.map((child) => `'${zshText(child.name)}:${zshText(child.description)}'`).join(' ');
+      rest = `'1: :->command' '*:: :->command'`;
+      return `    ${quote(model.key)})
+      _arguments -s ${options.join(' ')} ${rest} && return
+      local -a commands=(${entries})
+      _describe -t commands 'felhom command' commands ;;`;
+    }
+    rest = model.positional === 'none' ? '' : Array.isArray(model.positional) ? `'1:value:(${model.positional.join(' ')})'` : `'*:file:_files'`;
+    return `    ${quote(model.key)})
+      _arguments -s ${options.join(' ')} ${rest} ;;`;
+  });
+  return `#compdef felhom
+# felhom shell completion for zsh, generated by \`felhom completion zsh\`.
+# Load it in ~/.zshrc (after compinit) with:  source <(felhom completion zsh)
+# or save it as _felhom in a folder on $fpath.
+_felhom() {
+  local path_key="" word i last=1
+  for ((i = 2; i < CURRENT; i++)); do
+    word=\${words[i]}
+    case "$path_key $word" in
+      (${pathPattern(all)}) path_key="$path_key $word"; last=$i ;;
+    esac
+  done
+  # _arguments sees the words after the command path, as if the command were its own program.
+  words=("felhom$path_key" "\${(@)words[last+1,-1]}")
+  (( CURRENT -= last - 1 ))
+  case "$path_key" in
+${cases.join('\n')}
+  esac
+}
+if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
+  _felhom "$@"
+else
+  compdef _felhom felhom
+fi
+`;
+}
+
+function fishScript(root: CommandModel): string {
+  const all = flatten(root);
+  const lines: string[] = [];
+  for (const model of all) {
+    const at = `-n ${quote(`__felhom_at ${quote(model.key)}`)}`;
+    for (const child of model.children) lines.push(`complete -c felhom ${at} -a ${quote(child.name)} -d ${quote(child.description)}`);
+    for (const option of model.options) {
+      const names = `-l ${option.long.slice(2)}${option.short ? ` -s ${option.short.slice(1)}` : ''}`;
+      const value = option.takesValue ? (option.values ? ` -x -a ${quote(option.values.join(' '))}` : option.isPath ? ' -r -F' : ' -x') : '';
+      lines.push(`complete -c felhom ${at} ${names}${value} -d ${quote(option.description)}`);
+    }
+    if (Array.isArray(model.positional)) lines.push(`complete -c felhom ${at} -a ${quote(model.positional.join(' '))}`);
+    else if (model.positional === 'files') lines.push(`complete -c felhom ${at} -F`);
+  }
+  return `# felhom shell completion for fish, generated by \`felhom completion fish\`.
+# Save it with:  felhom completion fish > ~/.config/fish/completions/felhom.fish
+function __felhom_path
+    set -l path ''
+    for word in (commandline -opc)[2..-1]
+        switch "$path $word"
+            case ${all.filter((model) => model.key !== '').map((model) => quote(model.key)).join(' ')}
+                set path "$path $word"
+        end
+    end
+    echo $path
+end
+function __felhom_at
+    set -l path (__felhom_path)
+    test "$path" = "$argv[1]"
+end
+complete -c felhom -f
+${lines.join('\n')}
+`;
+}

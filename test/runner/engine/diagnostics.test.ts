@@ -1,0 +1,17 @@
+// A failed engine operation keeps the engine's first error diagnostics, resource by resource,
+// for the box's report (docs/hub-protocol.md, "Reports").
+import t from 'tap';
+import { EngineRunError } from '../../../runner/engine/errors.js';
+import { EngineRunner } from '../../../runner/engine/run.js';
+import { FailingDisk } from '../../helpers/agent-program.js';
+
+t.test('an up that fails in a provider carries the error diagnostics of that resource', async (t) => {
+  const program = async () => {
+    new FailingDisk('failing-disk', 'storage local-lvm is full');
+  };
+  const error = await new EngineRunner().run('up', program, { projectName: 't', stackName: 'fails', stateDir: t.testdir(), passphrase: 'p-0123456789' }).catch((e: unknown) => e);
+  t.type(error, EngineRunError);
+  const diagnostics = (error as EngineRunError).diagnostics;
+  t.ok(diagnostics.length >= 1 && diagnostics.length <= 5, `${diagnostics.length} lines`);
+  t.match(diagnostics[0], /^failing-disk: .*storage local-lvm is full/);
+});
