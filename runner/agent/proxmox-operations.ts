@@ -33,7 +33,7 @@ export const execRunner: CommandRunner = async (command, args) => {
 
 const SNAPSHOT_NAME = /^[A-Za-z][A-Za-z0-9_-]{1,39}$/;
 
-function checkSnapshotName(name: string): void {
+export function checkSnapshotName(name: string): void {
   // pct's own rule (a config key): a letter first, then letters, digits, _ and -.
   if (!SNAPSHOT_NAME.test(name)) throw new HostOperationError(`snapshot name ${JSON.stringify(name)}: expected a letter then letters, digits, _ or - (2 to 40 characters)`);
 }
@@ -41,7 +41,7 @@ function checkSnapshotName(name: string): void {
 // Proxmox's storage id rule (PVE::JSONSchema pve-storage-id); checked so no argument reaches a CLI as an option.
 const STORAGE_ID = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
 
-function checkStorageId(storage: string): void {
+export function checkStorageId(storage: string): void {
   if (!STORAGE_ID.test(storage)) throw new HostOperationError(`storage ${JSON.stringify(storage)}: expected a Proxmox storage id (a letter, then letters, digits, -, _ or .)`);
 }
 
