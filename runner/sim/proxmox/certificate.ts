@@ -19,6 +19,8 @@ export interface SelfSignedCertificate {
 /** openssl is missing or failed: the message names the Debian package. */
 export class CertificateError extends Error {
   readonly code = 'ESIM_CERTIFICATE';
+  /** A failure outside the command line: exit status 3. */
+  readonly exitCode = 3;
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, options);
     this.name = 'CertificateError';

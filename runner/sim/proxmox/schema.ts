@@ -52,6 +52,8 @@ interface ApiNode {
 /** The schema file is missing or is not apidata.js. */
 export class SchemaLoadError extends Error {
   readonly code = 'ESIM_SCHEMA';
+  /** A failure outside the command line: exit status 3. */
+  readonly exitCode = 3;
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, options);
     this.name = 'SchemaLoadError';
