@@ -77,3 +77,12 @@ async function fetchInsecure(url: string, sim: RunningSimulator, init: { method:
     outgoing.end(init.body);
   });
 }
+
+/** The simulator's view of a dir storage's disk, as `findmnt` would give it on a host: the UUID of an attached medium at that path. */
+export function simMountIdentity(test: TestSimulator): (path: string) => Promise<string | undefined> {
+  return async (path) => {
+    const state = await test.control<{ media: Record<string, { attached: boolean; identity?: string }> }>('GET', '/_sim/state');
+    const medium = state.media[`dir:${path}`];
+    return medium?.attached ? medium.identity : undefined;
+  };
+}
