@@ -42,17 +42,17 @@ export class ProxmoxApiOperations implements HostOperations {
     }
   }
 
-  snapshot(vmId: number, name: string): Promise<void> {
+  async snapshot(vmId: number, name: string): Promise<void> {
     checkSnapshotName(name);
     return this.#task('POST', this.#guest(vmId, '/snapshot'), { snapname: name, description: 'felhom snapshot-before-deploy' });
   }
 
-  rollback(vmId: number, name: string): Promise<void> {
+  async rollback(vmId: number, name: string): Promise<void> {
     checkSnapshotName(name);
     return this.#task('POST', this.#guest(vmId, `/snapshot/${name}/rollback`), { start: true });
   }
 
-  deleteSnapshot(vmId: number, name: string): Promise<void> {
+  async deleteSnapshot(vmId: number, name: string): Promise<void> {
     checkSnapshotName(name);
     return this.#task('DELETE', this.#guest(vmId, `/snapshot/${name}`));
   }
@@ -80,12 +80,12 @@ export class ProxmoxApiOperations implements HostOperations {
     return { healthy: true, detail: `running and answering (${up.map((item) => `${item.name} ${item.inet}`).join(', ')})` };
   }
 
-  restore(vmId: number, archive: string, options: { storage: string }): Promise<void> {
+  async restore(vmId: number, archive: string, options: { storage: string }): Promise<void> {
     checkStorageId(options.storage);
     return this.#task('POST', `/nodes/${encodeURIComponent(this.node)}/lxc`, { vmid: vmId, ostemplate: archive, restore: true, storage: options.storage, unique: true });
   }
 
-  start(vmId: number): Promise<void> {
+  async start(vmId: number): Promise<void> {
     return this.#task('POST', this.#guest(vmId, '/status/start'));
   }
 
