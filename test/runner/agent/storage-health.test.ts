@@ -4,12 +4,11 @@ import { resolveBox, type ResolvedBox } from '../../../stacks/spec/resolve.js';
 import { validateBoxSpec } from '../../../stacks/spec/validate.js';
 import { loadGoldenTemplate } from '../../../templates/lib/golden.js';
 import { checkStorageHealth, pveStorageProbe, StorageMonitor, storageReportLines, type StorageProbe } from '../../../runner/agent/storage-health.js';
-import { GOLDEN_TEMPLATE_FILE } from '../../../runner/sim/proxmox/state.js';
 import { homeBox } from '../../helpers/box-spec.js';
-import { simMountIdentity, startTestSimulator, type TestSimulator } from '../../helpers/pve-sim.js';
+import { hostAsApplied, simMountIdentity, startTestSimulator, type TestSimulator } from '../../helpers/pve-sim.js';
 
-const FINGERPRINT = '9c:2e:41:7a:b0:5d:13:e8:66:f2:0a:c4:7b:91:d5:38:ae:12:4f:6c:b7:80:29:e3:5a:d1:0f:76:c8:43:9b:e2';
 const USB_UUID = '3f1c2a9e-8d4b-4c61-9a57-2b0e6d1f4a88';
+const FINGERPRINT = '9c:2e:41:7a:b0:5d:13:e8:66:f2:0a:c4:7b:91:d5:38:ae:12:4f:6c:b7:80:29:e3:5a:d1:0f:76:c8:43:9b:e2';
 
 function exampleBox(): ResolvedBox {
   const catalog = catalogLookup();
@@ -17,19 +16,6 @@ function exampleBox(): ResolvedBox {
   const result = validateBoxSpec(homeBox(), { catalog });
   if (!result.ok) throw new Error('the home box example is invalid');
   return resolveBox(result.spec, catalog, golden.sizing);
-}
-
-/** The example home box's host state as its host tier leaves it: the three storages, the guest, the two backup jobs. */
-async function hostAsApplied(sim: TestSimulator): Promise<void> {
-  const { api, control } = sim;
-  await control('PUT', '/_sim/media', { key: 'dir:/mnt/felhom/usb-media', identity: USB_UUID });
-  await control('PUT', '/_sim/media', { key: 'pbs:pbs.felhom.hu/customers/customers/c-1042', identity: FINGERPRINT });
-  await api.post('/storage', { storage: 'usb-media', type: 'dir', path: '/mnt/felhom/usb-media', content: 'rootdir,images', 'create-base-path': 0 });
-  await api.post('/storage', { storage: 'nas-backup', type: 'nfs', server: 'nas.lan', export: '/volume1/felhom', content: 'backup' });
-  await api.post('/storage', { storage: 'offsite', type: 'pbs', server: 'pbs.felhom.hu', datastore: 'customers', namespace: 'customers/c-1042', fingerprint: FINGERPRINT, username: 'felhom-hb-0001@pbs!agent', password: 'x', content: 'backup' });
-  await api.runTask('POST', 'pve', '/nodes/pve/lxc', { vmid: 200, hostname: 'customer', ostemplate: `local:vztmpl/${GOLDEN_TEMPLATE_FILE}`, rootfs: 'local-lvm:96', mp0: 'usb-media:1800,mp=/mnt/bulk/usb-media,backup=0' });
-  await api.post('/cluster/backup', { id: 'felhom-hb-0001-nightly-nas', storage: 'nas-backup', schedule: '*-*-* 02:30', vmid: '200', enabled: 1 });
-  await api.post('/cluster/backup', { id: 'felhom-hb-0001-weekly-offsite', storage: 'offsite', schedule: 'sun 04:00', vmid: '200', enabled: 1 });
 }
 
 function probeFor(sim: TestSimulator): StorageProbe {
