@@ -56,11 +56,14 @@ t.test('an LXC is created from the golden template with its bulk mount point, re
   const sim = await startTestSimulator(t);
   await attachStorages(sim);
   const { api } = sim;
+  // Long enough that the task is surely still running when looked at, on a busy machine too.
+  await sim.control('PUT', '/_sim/task-delay', { ms: 1500 });
   const upid = await api.post<string>('/nodes/pve/lxc', { vmid: 200, hostname: 'customer', ostemplate: TEMPLATE, rootfs: 'local-lvm:96', mp0: 'usb-media:1800,mp=/mnt/bulk/usb-media,backup=0', net0: 'name=eth0,bridge=vmbr0,ip=192.168.1.50/24,gw=192.168.1.1', memory: 12288, protection: 1 });
   t.match(upid, /^UPID:pve:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:vzcreate:200:root@pam!felhom:$/);
   t.match(await api.get(`/nodes/pve/tasks/${encodeURIComponent(upid)}/status`), { status: 'running', type: 'vzcreate', id: '200' });
   t.match(await api.get('/nodes/pve/lxc/200/config'), { lock: 'create' }, 'locked while the task runs');
   await api.waitForTask('pve', upid);
+  await sim.control('PUT', '/_sim/task-delay', { ms: 50 });
   t.match(await api.get(`/nodes/pve/tasks/${encodeURIComponent(upid)}/status`), { status: 'stopped', exitstatus: 'OK' });
   t.match(await api.get(`/nodes/pve/tasks/${encodeURIComponent(upid)}/log`), [{ n: 1 }, { t: 'TASK OK' }]);
   const config = await api.get<Record<string, string>>('/nodes/pve/lxc/200/config');
