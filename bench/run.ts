@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   hub: () => import('./hub.js'),
   engine: () => import('./engine.js'),
   agent: () => import('./agent.js'),
+  'pve-sim': () => import('./pve-sim.js'),
 };
 
 const selected = process.argv.slice(2);
