@@ -36,7 +36,7 @@ import type { DurableStore } from '../state/store.js';
 import type { TierEnvironment } from '../../stacks/environment.js';
 import type { ResolvedBox } from '../../stacks/spec/resolve.js';
 import type { BoxSpec, StorageSpec, Tier } from '../../stacks/spec/types.js';
-import { planDeploy, planRestore, runDeploy, runRestore, type HostOperations, type RestoreSource } from './deploy.js';
+import { existingGuests, planDeploy, planRestore, runDeploy, runRestore, type HostOperations, type RestoreSource } from './deploy.js';
 import { auditAction, workItem, type WorkItem } from './envelope-item.js';
 import {
   AgentError,
@@ -642,9 +642,12 @@ export class Agent {
       const blocked = checkDestructiveSteps(preview.steps, capabilities);
       if (blocked.length > 0) throw new AgentError('EPOLICY_DESTRUCTIVE', 'stalled', new DestructiveStepError(blocked).message);
     }
+    const guests = this.tier === 'host' ? box.guests.map((guest) => ({ name: guest.name, vmId: guest.vmId })) : [];
     const plan = planDeploy({
       snapshotBeforeDeploy: box.backup.snapshotBeforeDeploy,
-      guests: this.tier === 'host' ? box.guests.map((guest) => ({ name: guest.name, vmId: guest.vmId })) : [],
+      guests,
+      // A guest this deploy creates has nothing to snapshot yet (the first deploy on a new host).
+      existing: await existingGuests(this.#o.hostOperations, guests.map((guest) => guest.vmId)),
       hostOperations: this.#o.hostOperations !== undefined,
       snapshotName: `felhom-predeploy-${this.#now().toISOString().replace(/\D/g, '').slice(0, 14)}`,
     });

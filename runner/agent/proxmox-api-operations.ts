@@ -80,6 +80,17 @@ export class ProxmoxApiOperations implements HostOperations {
     return { healthy: true, detail: `running and answering (${up.map((item) => `${item.name} ${item.inet}`).join(', ')})` };
   }
 
+  async guestExists(vmId: number): Promise<boolean> {
+    try {
+      await this.client.get(this.#guest(vmId, '/status/current'));
+      return true;
+    } catch (error) {
+      // PVE answers 500 "Configuration file 'nodes/<node>/lxc/<vmid>.conf' does not exist".
+      if (error instanceof PveApiError && error.status === 500 && /does not exist/.test(error.message)) return false;
+      throw new HostOperationError(`status of guest ${vmId}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
   async restore(vmId: number, archive: string, options: { storage: string }): Promise<void> {
     checkStorageId(options.storage);
     return this.#task('POST', `/nodes/${encodeURIComponent(this.node)}/lxc`, { vmid: vmId, ostemplate: archive, restore: true, storage: options.storage, unique: true });

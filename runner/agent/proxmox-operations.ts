@@ -84,6 +84,17 @@ export class ProxmoxCliOperations implements HostOperations {
     return { healthy: true, detail: 'running and answering' };
   }
 
+  async guestExists(vmId: number): Promise<boolean> {
+    try {
+      await this.#run('pct', ['config', String(vmId)]);
+      return true;
+    } catch (error) {
+      // pct exits non-zero with "Configuration file 'nodes/<node>/lxc/<vmid>.conf' does not exist".
+      if (/does not exist/.test((error as Error).message)) return false;
+      throw error;
+    }
+  }
+
   async restore(vmId: number, archive: string, options: { storage: string }): Promise<void> {
     await this.#run('pct', ['restore', String(vmId), archive, '--storage', options.storage, '--unique', '1']);
   }

@@ -61,4 +61,7 @@ t.test('a failing task, and names that are no Proxmox ids, are HostOperationErro
   await t.rejects(ops.restore(200, 'x', { storage: '-x' }), HostOperationError);
   const unauthorised = new ProxmoxApiOperations({ endpoint: sim.sim.url, token: 'root@pam!felhom=00000000-0000-0000-0000-000000000000', ca: sim.sim.certificate, node: 'pve' });
   await t.rejects(unauthorised.isAvailable('nas-backup'), { code: 'EHOST_OPERATION', message: /401 authentication failure/ });
+  await t.rejects(unauthorised.guestExists(200), { code: 'EHOST_OPERATION', message: /status of guest 200: .*401/ });
+  t.equal(await ops.guestExists(200), true);
+  t.equal(await ops.guestExists(999), false);
 });
