@@ -6,6 +6,7 @@
  */
 import type { BackupVolume, HostOperations } from './deploy.js';
 import { PveApiClient, PveApiError, type PveApiClientOptions } from './pve-api-client.js';
+import { errorKind } from './errors.js';
 import { checkSnapshotName, checkStorageId, HostOperationError } from './proxmox-operations.js';
 
 export interface ProxmoxApiOptions extends PveApiClientOptions {
@@ -38,7 +39,8 @@ export class ProxmoxApiOperations implements HostOperations {
     try {
       await this.client.runTask(method, this.node, path, params);
     } catch (error) {
-      throw new HostOperationError(`${method} ${path} failed: ${(error as Error).message}`, { cause: error });
+      // A host that does not answer is retried later (the job stays running); a refusal or a failed task is final.
+      throw new HostOperationError(`${method} ${path} failed: ${(error as Error).message}`, { cause: error, kind: errorKind(error) === 'waiting' ? 'waiting' : 'generic' });
     }
   }
 
@@ -87,7 +89,7 @@ export class ProxmoxApiOperations implements HostOperations {
     } catch (error) {
       // PVE answers 500 "Configuration file 'nodes/<node>/lxc/<vmid>.conf' does not exist".
       if (error instanceof PveApiError && error.status === 500 && /does not exist/.test(error.message)) return false;
-      throw new HostOperationError(`status of guest ${vmId}: ${(error as Error).message}`, { cause: error });
+      throw new HostOperationError(`status of guest ${vmId}: ${(error as Error).message}`, { cause: error, kind: errorKind(error) === 'waiting' ? 'waiting' : 'generic' });
     }
   }
 

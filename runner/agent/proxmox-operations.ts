@@ -6,15 +6,16 @@
 import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
 import { promisify } from 'node:util';
-import { AgentError } from './errors.js';
+import { AgentError, type ErrorKind } from './errors.js';
 import type { BackupVolume, HostOperations } from './deploy.js';
 
 const execFileAsync = promisify(execFile);
 
 /** A Proxmox command failed: generic (the report names the command and its first error line). */
 export class HostOperationError extends AgentError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('EHOST_OPERATION', 'generic', message, options);
+  /** `kind: 'waiting'` when the host did not answer (retry later); generic otherwise. */
+  constructor(message: string, options: { cause?: unknown; kind?: ErrorKind } = {}) {
+    super('EHOST_OPERATION', options.kind ?? 'generic', message, options);
   }
 }
 

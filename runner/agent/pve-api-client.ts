@@ -7,14 +7,18 @@
 import { request as httpsRequest } from 'node:https';
 import { AgentError } from './errors.js';
 
-/** PVE answered with an error status, or could not be reached. Kind `waiting` for 5xx and network errors. */
+/**
+ * PVE answered with an error status, or could not be reached. Kind `waiting` when the host
+ * could not be reached or answered for an unreachable node (0, 502–504, 595, 596): retry later.
+ * PVE answers its handlers' own refusals with 500, which are generic.
+ */
 export class PveApiError extends AgentError {
   /** The HTTP status (0 when the host could not be reached). */
   readonly status: number;
   /** PVE's per-parameter errors for a 400. */
   readonly errors: Readonly<Record<string, string>>;
   constructor(status: number, message: string, errors: Readonly<Record<string, string>> = {}, options: { cause?: unknown } = {}) {
-    super('EPVE_API', status === 0 || status >= 500 ? 'waiting' : 'generic', message, options);
+    super('EPVE_API', status === 0 || status >= 502 ? 'waiting' : 'generic', message, options);
     this.status = status;
     this.errors = errors;
   }
