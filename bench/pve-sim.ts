@@ -8,14 +8,13 @@
  *  5. Host-tier `up` of the example box against the simulator, and the agent's no-op cycle after
  *     it: measured only with the proxmoxve provider plugin installed (docs/pve-simulator.md).
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { PveApiClient } from '../runner/agent/pve-api-client.js';
 import { pveStorageProbe, StorageMonitor, type StorageProbe } from '../runner/agent/storage-health.js';
 import { findProjectRoot, locateEngine } from '../runner/engine/locate.js';
 import { simControl, simulatedMountIdentity } from '../runner/sim/proxmox/control-client.js';
-import { validateParameters } from '../runner/sim/proxmox/schema.js';
+import { findSharedSchema, validateParameters } from '../runner/sim/proxmox/schema.js';
 import { startSimulator } from '../runner/sim/proxmox/server.js';
 import { GOLDEN_TEMPLATE_FILE } from '../runner/sim/proxmox/state.js';
 import { catalogLookup } from '../stacks/spec/catalog.js';
@@ -23,22 +22,13 @@ import { resolveBox } from '../stacks/spec/resolve.js';
 import { validateBoxSpec } from '../stacks/spec/validate.js';
 import { loadGoldenTemplate } from '../templates/lib/golden.js';
 
-function schemaFile(): string | undefined {
-  if (process.env.FELHOM_PVE_SCHEMA) return process.env.FELHOM_PVE_SCHEMA;
-  for (let dir = dirname(findProjectRoot()); ; dir = dirname(dir)) {
-    const candidate = join(dir, 'shared', 'pve-api', 'apidata.js');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
 function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 export async function run(): Promise<void> {
-  const schema = schemaFile();
+  const schema = findSharedSchema(findProjectRoot());
   if (!schema) throw new Error("PVE's API schema not found: expected shared/pve-api/apidata.js beside the repository (or FELHOM_PVE_SCHEMA)");
   const started = performance.now();
   const sim = await startSimulator({ schemaFile: schema, taskDelayMs: 20 });

@@ -12,13 +12,14 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { main } from '../../cli/main.js';
 import { findProjectRoot } from '../engine/locate.js';
 import { PveApiClient } from '../agent/pve-api-client.js';
 import { simControl } from './proxmox/control-client.js';
+import { findSharedSchema } from './proxmox/schema.js';
 
 const BOX = 'hb-0001';
 const OPERATOR_TOKEN = 'demo-operator-token';
@@ -30,13 +31,9 @@ interface Running {
 }
 
 function schemaFile(root: string): string {
-  if (process.env.FELHOM_PVE_SCHEMA) return process.env.FELHOM_PVE_SCHEMA;
-  for (let dir = dirname(root); ; dir = dirname(dir)) {
-    const candidate = join(dir, 'shared', 'pve-api', 'apidata.js');
-    if (existsSync(candidate)) return candidate;
-    if (existsSync('/usr/share/pve-docs/api-viewer/apidata.js')) return '/usr/share/pve-docs/api-viewer/apidata.js';
-    if (dirname(dir) === dir) throw new Error("PVE's API schema (apidata.js) not found: put shared/pve-api/apidata.js beside the repository or set FELHOM_PVE_SCHEMA");
-  }
+  const found = findSharedSchema(root);
+  if (!found) throw new Error("PVE's API schema (apidata.js) not found: put shared/pve-api/apidata.js beside the repository or set FELHOM_PVE_SCHEMA");
+  return found;
 }
 
 function show(args: readonly string[]): void {

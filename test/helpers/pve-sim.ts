@@ -3,26 +3,19 @@
  * repository (or above it), a simulator on a free loopback port stopped at teardown, and an
  * API client holding its token.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { Test } from 'tap';
 import { findProjectRoot } from '../../runner/engine/locate.js';
 import { PveApiClient } from '../../runner/agent/pve-api-client.js';
+import { findSharedSchema } from '../../runner/sim/proxmox/schema.js';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../runner/sim/proxmox/server.js';
 import { GOLDEN_TEMPLATE_FILE } from '../../runner/sim/proxmox/state.js';
 import { simControl, simRequest, simulatedMountIdentity, type ControlTarget, type RawReply } from '../../runner/sim/proxmox/control-client.js';
 
-/** apidata.js: $FELHOM_PVE_SCHEMA, else shared/pve-api/apidata.js in the repository's parent folder or above. */
+/** apidata.js for the tests (findSharedSchema); a missing one fails the test, naming where it was looked for. */
 export function pveSchemaFile(): string {
-  if (process.env.FELHOM_PVE_SCHEMA) return process.env.FELHOM_PVE_SCHEMA;
-  let dir = dirname(findProjectRoot());
-  for (;;) {
-    const candidate = join(dir, 'shared', 'pve-api', 'apidata.js');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("PVE's API schema not found: expected shared/pve-api/apidata.js beside the repository (or set FELHOM_PVE_SCHEMA)");
-    dir = parent;
-  }
+  const found = findSharedSchema(findProjectRoot());
+  if (!found) throw new Error("PVE's API schema not found: expected shared/pve-api/apidata.js beside the repository (or set FELHOM_PVE_SCHEMA)");
+  return found;
 }
 
 export interface TestSimulator {

@@ -7,11 +7,28 @@
  *
  * Test and demo tool (docs/pve-simulator.md), not a production component.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { checkFormat, FormatError } from './formats.js';
 
 /** The PVE host's own copy of the schema, the simulator's default `--schema`. */
 export const PVE_HOST_SCHEMA = '/usr/share/pve-docs/api-viewer/apidata.js';
+
+/**
+ * The schema for tests, the benchmark and the demo: $FELHOM_PVE_SCHEMA, else
+ * `shared/pve-api/apidata.js` in the repository's parent folder or one above it (CI runs a fresh
+ * clone with shared/ beside it), else the PVE host's own copy; undefined when none exists.
+ */
+export function findSharedSchema(projectRoot: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.FELHOM_PVE_SCHEMA) return env.FELHOM_PVE_SCHEMA;
+  for (let dir = dirname(projectRoot); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'shared', 'pve-api', 'apidata.js');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  return existsSync(PVE_HOST_SCHEMA) ? PVE_HOST_SCHEMA : undefined;
+}
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 

@@ -68,3 +68,11 @@ t.test('a schema without the apiSchema array is refused', async (t) => {
   t.match(schema.match('PUT', '/version'), { method: undefined });
   t.equal(schema.match('GET', '/nothing'), undefined);
 });
+
+t.test("the shared schema is found from $FELHOM_PVE_SCHEMA, else beside or above the repository", async (t) => {
+  const { findSharedSchema } = await import('../../../../runner/sim/proxmox/schema.js');
+  t.equal(findSharedSchema('/anywhere/repo', { FELHOM_PVE_SCHEMA: '/x/apidata.js' }), '/x/apidata.js');
+  const root = t.testdir({ shared: { 'pve-api': { 'apidata.js': 'const apiSchema = [];' } }, clones: { repo: {} } });
+  t.equal(findSharedSchema(`${root}/clones/repo`, {}), `${root}/shared/pve-api/apidata.js`, 'one folder above the parent');
+  t.equal(findSharedSchema(`${root}/repo`, {}), `${root}/shared/pve-api/apidata.js`, 'beside the repository');
+});
