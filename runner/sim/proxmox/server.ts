@@ -189,7 +189,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const method = request.method ?? 'GET';
-    const url = new URL(request.url ?? '/', 'https://simulator');
+    const url = new URL(`https://simulator${request.url ?? '/'}`);
+    // An endpoint configured with a trailing slash makes clients send `//api2/json/…`; PVE's server takes it.
+    url.pathname = url.pathname.replace(/\/{2,}/g, '/');
     const state = store.state;
     const auth = authenticate(state, request.headers.authorization);
     if (auth === 'missing') return fail(response, 401, 'No ticket');

@@ -12,6 +12,7 @@ t.test('the simulator answers version over HTTPS to its API token, and refuses a
   const wrong = await rawRequest(sim, 'GET', '/api2/json/version', { authorization: 'PVEAPIToken=root@pam!felhom=00000000-0000-0000-0000-000000000000' });
   t.equal(wrong.status, 401);
   t.equal(wrong.statusText, 'authentication failure');
+  t.equal((await rawRequest(sim, 'GET', '//api2/json/version')).status, 200, 'a doubled slash (an endpoint with a trailing slash) is taken');
   const malformed = await rawRequest(sim, 'GET', '/api2/json/version', { authorization: 'Bearer abc' });
   t.equal(malformed.status, 401);
 });
