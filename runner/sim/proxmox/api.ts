@@ -431,8 +431,11 @@ function updateConfig(sim: SimHost, request: ApiRequest): null {
     }
     delete config[key];
   }
-  applyConfig(sim, guest.vmid, config, configParameters(params));
-  guest.config = config;
+  const changes = configParameters(params);
+  applyConfig(sim, guest.vmid, config, changes);
+  // A new or changed interface without a MAC gets one, as PVE generates it.
+  const withAddresses = withMacs(Object.fromEntries(Object.entries(config).filter(([key]) => key in changes)), false);
+  guest.config = { ...config, ...withAddresses };
   return null;
 }
 

@@ -74,3 +74,38 @@ t.test('a node that times out leaves the job running; the next cycle recovers it
   t.match(recovered.items, [{ serial: 1, outcome: 'succeeded' }], 'the recover step finished it');
   t.match(await world.hub.operator.listReports({ box: BOX }), [{ outcome: 'succeeded', serial: 1 }]);
 });
+
+t.test('restore mode onto a bare simulated host: the guest comes back from the NAS vzdump, with a new MAC, running', async (t) => {
+  // given the old host's nightly backup on the NAS
+  const { sim: old } = await hostWithRunningGuest(t);
+  await old.api.runTask('POST', 'pve', '/nodes/pve/vzdump', { vmid: '200', storage: 'nas-backup', mode: 'snapshot' });
+  const oldConfig = await old.api.get<Record<string, string>>('/nodes/pve/lxc/200/config');
+  const nas = (await old.control<{ media: Record<string, { volumes: unknown[] }> }>('GET', '/_sim/state')).media['nfs:nas.lan:/volume1/felhom']!;
+
+  // and new hardware: the same NAS and USB disk, no guests. Its storage definitions stand for the
+  // storages-only up (run here by the dynamic-provider test program, which does not call Proxmox).
+  const bare = await startTestSimulator(t);
+  await bare.control('PUT', '/_sim/media', { key: 'nfs:nas.lan:/volume1/felhom', volumes: nas.volumes });
+  await bare.control('PUT', '/_sim/media', { key: 'dir:/mnt/felhom/usb-media', identity: '3f1c2a9e-8d4b-4c61-9a57-2b0e6d1f4a88' });
+  await bare.api.post('/storage', { storage: 'nas-backup', type: 'nfs', server: 'nas.lan', export: '/volume1/felhom', content: 'backup' });
+  await bare.api.post('/storage', { storage: 'usb-media', type: 'dir', path: '/mnt/felhom/usb-media', content: 'rootdir,images' });
+  t.same(await bare.api.get('/nodes/pve/lxc'), []);
+
+  // when the hub hands the freshly enrolled agent the spec and a restore job
+  const world = await agentWorld(t);
+  const ops = new ProxmoxApiOperations({ endpoint: bare.sim.url, token: bare.sim.token, ca: bare.sim.certificate, node: 'pve', pollMs: 20 });
+  await world.publish({ serial: 1, body: boxSpec() as never });
+  await world.publish({ type: 'job', serial: 2, body: { action: 'restore', sources: ['nas-backup'] } });
+  const agent = await world.agent({ hostOperations: ops });
+  const result = await agent.cycle();
+
+  // then both succeeded, and the bare host runs the guest restored from the archive
+  t.match(result.items, [{ serial: 1, action: 'apply', outcome: 'succeeded' }, { serial: 2, action: 'restore', outcome: 'succeeded' }]);
+  const restored = await bare.api.get<Record<string, string>>('/nodes/pve/lxc/200/config');
+  t.equal(restored.hostname, 'customer');
+  t.equal(restored.memory, oldConfig.memory);
+  t.not(/hwaddr=([^,]+)/.exec(restored.net0!)![1], /hwaddr=([^,]+)/.exec(oldConfig.net0!)![1], 'a new identity (MAC)');
+  t.match(await bare.api.get('/nodes/pve/lxc/200/status/current'), { status: 'running' });
+  const tasks = (await bare.api.get<{ type: string }[]>('/nodes/pve/tasks')).map((task) => task.type);
+  t.same(tasks.filter((type) => type !== 'vzcreate'), ['vzrestore', 'vzstart'], 'restored then started; no snapshot on a bare host');
+});
