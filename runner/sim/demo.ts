@@ -36,8 +36,12 @@ function schemaFile(root: string): string {
   return found;
 }
 
+/** Where the demo writes; the test captures it. */
+let write: (text: string) => void = (text) => void process.stdout.write(text);
+const log = (line: string): void => write(`${line}\n`);
+
 function show(args: readonly string[]): void {
-  console.log(`\n$ felhom ${args.map((arg) => (/[\s"'$]/.test(arg) ? JSON.stringify(arg) : arg)).join(' ')}`);
+  log(`\n$ felhom ${args.map((arg) => (/[\s"'$]/.test(arg) ? JSON.stringify(arg) : arg)).join(' ')}`);
 }
 
 /** Runs a `felhom` command in this process and prints its output; throws unless it exits as expected. */
@@ -45,7 +49,7 @@ async function felhom(args: readonly string[], env: NodeJS.ProcessEnv, expect: r
   show(args);
   let stdout = '';
   const code = await main([...args], {
-    streams: { stdout: { write: (chunk: string) => ((stdout += chunk), process.stdout.write(chunk)) }, stderr: { write: (chunk: string) => process.stderr.write(chunk) } },
+    streams: { stdout: { write: (chunk: string) => ((stdout += chunk), write(chunk)) }, stderr: { write: (chunk: string) => write(chunk) } },
     env: { ...process.env, ...env },
     cwd: process.cwd(),
     stopSignal: new AbortController().signal,
@@ -61,7 +65,7 @@ async function serve(args: readonly string[], env: NodeJS.ProcessEnv = {}): Prom
   const controller = new AbortController();
   let onOutput = () => {};
   const exited = main([...args], {
-    streams: { stdout: { write: (chunk: string) => ((stdout += chunk), onOutput()) }, stderr: { write: (chunk: string) => process.stderr.write(chunk) } },
+    streams: { stdout: { write: (chunk: string) => ((stdout += chunk), onOutput()) }, stderr: { write: (chunk: string) => write(chunk) } },
     env: { ...process.env, ...env },
     cwd: process.cwd(),
     stopSignal: controller.signal,
@@ -76,15 +80,16 @@ async function serve(args: readonly string[], env: NodeJS.ProcessEnv = {}): Prom
     };
     void exited.then((code) => reject(new Error(`felhom ${args.slice(0, 2).join(' ')} exited ${code}`)));
   });
-  console.log(Object.entries(json).filter(([key]) => key !== 'certificate').map(([key, value]) => `  ${key}: ${value}`).join('\n'));
+  log(Object.entries(json).filter(([key]) => key !== 'certificate').map(([key, value]) => `  ${key}: ${value}`).join('\n'));
   return { json, output: () => stdout, stop: async () => (controller.abort(), exited) };
 }
 
-export async function runDemo(): Promise<void> {
+export async function runDemo(output?: (text: string) => void): Promise<void> {
+  if (output) write = output;
   const root = findProjectRoot();
   const work = await mkdtemp(join(tmpdir(), 'felhom-demo-'));
   const running: Running[] = [];
-  console.log(`Felhom demo in ${work}: a hub, a simulated Proxmox host, an operator and one box agent.`);
+  log(`Felhom demo in ${work}: a hub, a simulated Proxmox host, an operator and one box agent.`);
   try {
     // 1. The simulated Proxmox host and the hub.
     const sim = await serve(['sim', 'proxmox', '--port', '0', '--schema', schemaFile(root), '--state', join(work, 'pve.json'), '--token-file', join(work, 'pve-token'), '--task-delay', '200', '--json']);
@@ -99,7 +104,7 @@ export async function runDemo(): Promise<void> {
     const spec = parse(await readFile(join(root, 'examples', 'home-box.yaml'), 'utf8')) as { spec: { host: { endpoint?: string }; storage: { name: string; identity: unknown }[]; edge: { tunnel: { token?: unknown } } } };
     const usb = spec.spec.storage.find((storage) => storage.name === 'usb-media')!.identity as string;
     const pbs = spec.spec.storage.find((storage) => storage.name === 'offsite')!.identity as { fingerprint: string };
-    console.log('\n# the simulated hardware: a USB disk at /mnt/felhom/usb-media, the offsite PBS');
+    log('\n# the simulated hardware: a USB disk at /mnt/felhom/usb-media, the offsite PBS');
     await simControl(target, 'PUT', '/_sim/media', { key: 'dir:/mnt/felhom/usb-media', identity: usb });
     await simControl(target, 'PUT', '/_sim/media', { key: 'pbs:pbs.felhom.hu/customers/customers/c-1042', identity: pbs.fingerprint });
 
@@ -118,7 +123,7 @@ export async function runDemo(): Promise<void> {
     await writeFile(join(state, 'secrets', 'proxmox-api-token'), `${simToken}\n`, { mode: 0o600 });
     await writeFile(join(state, 'secrets', 'pbs-token'), 'demo-pbs-token\n', { mode: 0o600 });
     await writeFile(join(state, 'secrets', 'pbs-encryption-key'), 'demo-pbs-encryption-key\n', { mode: 0o600 });
-    console.log(`\n# the box's state dir ${state}: its hub API key and its Proxmox API token (secrets/, mode 0600)`);
+    log(`\n# the box's state dir ${state}: its hub API key and its Proxmox API token (secrets/, mode 0600)`);
 
     // 4. The operator signs the example box's host tier and publishes it.
     spec.spec.host.endpoint = `${sim.json.url}/`;
@@ -140,12 +145,12 @@ export async function runDemo(): Promise<void> {
     const storages = await api.get<{ storage: string; type: string }[]>('/storage');
     const guests = await api.get<{ vmid: number; name: string; status: string }[]>('/nodes/pve/lxc');
     const jobs = await api.get<{ id: string; storage: string; schedule: string }[]>('/cluster/backup');
-    console.log('\n# the simulated Proxmox host now holds');
-    console.log(`  storages: ${storages.map((storage) => `${storage.storage} (${storage.type})`).join(', ')}`);
-    console.log(`  guests: ${guests.map((guest) => `${guest.vmid} ${guest.name} ${guest.status}`).join(', ') || 'none'}`);
-    console.log(`  backup jobs: ${jobs.map((job) => `${job.id} → ${job.storage} at ${job.schedule}`).join(', ') || 'none'}`);
+    log('\n# the simulated Proxmox host now holds');
+    log(`  storages: ${storages.map((storage) => `${storage.storage} (${storage.type})`).join(', ')}`);
+    log(`  guests: ${guests.map((guest) => `${guest.vmid} ${guest.name} ${guest.status}`).join(', ') || 'none'}`);
+    log(`  backup jobs: ${jobs.map((job) => `${job.id} → ${job.storage} at ${job.schedule}`).join(', ') || 'none'}`);
     await felhom(['hub', 'reports', '--box', BOX], hubEnv);
-    console.log(`\nDone. Everything is in ${work} (removed on exit unless FELHOM_DEMO_KEEP=1).`);
+    log(`\nDone. Everything is in ${work} (removed on exit unless FELHOM_DEMO_KEEP=1).`);
   } finally {
     for (const service of running.reverse()) await service.stop();
     if (process.env.FELHOM_DEMO_KEEP !== '1') await rm(work, { recursive: true, force: true });
@@ -161,7 +166,7 @@ async function firstFile(dir: string, suffix: string): Promise<string> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   runDemo().catch((error: unknown) => {
-    console.error(`demo failed: ${(error as Error).message}`);
+    process.stderr.write(`demo failed: ${(error as Error).message}\n`);
     process.exitCode = 1;
   });
 }
