@@ -119,9 +119,10 @@ function authenticate(state: SimState, header: string | undefined): { user: stri
   return { user: `${token.userid}!${token.tokenid}` };
 }
 
-/** The state as the control API shows it: token secrets left out. */
+/** The state as the control API shows it: token secrets and storage credentials left out. */
 function publicState(state: SimState): unknown {
-  return { ...state, tokens: state.tokens.map(({ value: _value, ...token }) => token) };
+  const storages = Object.fromEntries(Object.entries(state.storages).map(([id, config]) => [id, Object.fromEntries(Object.entries(config).filter(([key]) => !['password', 'encryption-key', 'keyring', 'master-pubkey'].includes(key)))]));
+  return { ...state, storages, tokens: state.tokens.map(({ value: _value, ...token }) => token) };
 }
 
 async function control(store: StateStore, method: string, path: string, request: IncomingMessage): Promise<unknown> {
