@@ -12,7 +12,7 @@ t.test('preview of the host tier fails naming the missing plugins and the instal
   const result = await felhom(['preview', example, '--tier', 'host', '--state', t.testdir()]);
   t.equal(result.code, 3, 'exit 3: a failure outside the input');
   t.match(result.stderr, /EPLUGIN_MISSING/, 'the error code');
-  t.match(result.stderr, /proxmoxve 8\.6\.0/, 'names the proxmoxve plugin');
+  t.match(result.stderr, /proxmoxve 8\.3\.0/, 'names the proxmoxve plugin');
   t.match(result.stderr, /npm run engine:install/, 'says how to install');
   t.equal(result.stdout, '', 'prints no preview');
 });
