@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   engine: () => import('./engine.js'),
   'engine-overhead': () => import('./engine-overhead.js'),
   agent: () => import('./agent.js'),
+  'pve-sim': () => import('./pve-sim.js'),
 };
 
 const selected = process.argv.slice(2);

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
 import type { HostOperations } from '../../runner/agent/deploy.js';
+import type { StorageMonitor } from '../../runner/agent/storage-health.js';
 import type { CommandContext, CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
 import { styleFor, textLogger } from '../progress.js';
@@ -31,11 +32,13 @@ export function agentOptions(command: Command): Command {
 
 /**
  * Proxmox operations (snapshot-before-deploy, rollback, restore) for the host tier, when this
- * machine is a Proxmox host (`pct` is on PATH). Elsewhere those jobs are refused with their
+ * machine is a Proxmox host (`pct` is on PATH), or over the PVE API with the storage check when
+ * FELHOM_PROXMOX_API is set (runner/agent/host-access.ts). Elsewhere those jobs are refused with their
  * reason, and deploys run without a snapshot.
  */
-export async function hostOperationsFor(tier: Tier, env: NodeJS.ProcessEnv): Promise<{ hostOperations?: HostOperations }> {
+export async function hostOperationsFor(tier: Tier, env: NodeJS.ProcessEnv, stateDir?: string): Promise<{ hostOperations?: HostOperations; storageMonitor?: StorageMonitor }> {
   if (tier !== 'host') return {};
+  if (env.FELHOM_PROXMOX_API && stateDir) return (await import('../../runner/agent/host-access.js')).proxmoxApiAccess(env, stateDir);
   const { access } = await import('node:fs/promises');
   const { constants } = await import('node:fs');
   const { join, delimiter } = await import('node:path');
@@ -92,7 +95,7 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
       apiKey: () => readSecretFile(options.apiKeyFile ? resolve(context.cwd, options.apiKeyFile as string) : stateLayout(resolve(context.cwd, options.state as string)).hubApiKey),
       logger,
     }),
-    ...(await hostOperationsFor(options.tier as Tier, context.env)),
+    ...(await hostOperationsFor(options.tier as Tier, context.env, resolve(context.cwd, options.state as string))),
     logger,
     secrets,
     env: context.env,

@@ -22,6 +22,7 @@ export const groups: Readonly<Record<string, string>> = {
   hub: 'the reference hub',
   audit: 'the customer-visible audit log',
   agent: 'the box agent',
+  sim: 'simulators for tests and demos (not production components)',
 };
 
 export const commands: readonly CommandEntry[] = [
@@ -47,5 +48,6 @@ export const commands: readonly CommandEntry[] = [
   { path: ['agent', 'once'], summary: 'run one agent cycle against the hub and exit', load: () => import('./agent-once.js') },
   { path: ['agent', 'run'], summary: 'run the box agent until stopped', load: () => import('./agent-run.js') },
   { path: ['completion'], summary: 'print a shell completion script for bash, zsh or fish', load: () => import('./completion.js') },
+  { path: ['sim', 'proxmox'], summary: 'run a Proxmox VE API simulator (test and demo tool)', load: () => import('./sim-proxmox.js') },
   { path: ['preview'], summary: 'preview one tier of a box spec on the real engine', load: () => import('./preview.js') },
 ];

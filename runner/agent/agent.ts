@@ -36,7 +36,7 @@ import type { DurableStore } from '../state/store.js';
 import type { TierEnvironment } from '../../stacks/environment.js';
 import type { ResolvedBox } from '../../stacks/spec/resolve.js';
 import type { BoxSpec, StorageSpec, Tier } from '../../stacks/spec/types.js';
-import { planDeploy, planRestore, runDeploy, runRestore, type HostOperations, type RestoreSource } from './deploy.js';
+import { existingGuests, planDeploy, planRestore, runDeploy, runRestore, type HostOperations, type RestoreSource } from './deploy.js';
 import { auditAction, workItem, type WorkItem } from './envelope-item.js';
 import {
   AgentError,
@@ -53,6 +53,7 @@ import {
 import { silentLogger, SecretRegistry, type Logger } from './logger.js';
 import type { ProgramFactory } from './program.js';
 import { EnvelopeArchive, type AgentStateData, type OutboxReport, type StateLayout } from './state-dir.js';
+import type { StorageMonitor } from './storage-health.js';
 
 export type StepName = 'recover' | 'fetch' | 'journal' | 'verify' | 'apply' | 'report' | 'audit' | 'drift';
 
@@ -82,6 +83,8 @@ export interface AgentOptions {
   readonly requiredPlugins?: (tier: Tier) => Promise<readonly InstalledPlugin[]>;
   /** Proxmox operations for snapshot-before-deploy, rollback, restore. @default - none (those jobs are refused) */
   readonly hostOperations?: HostOperations;
+  /** The host tier's storage check after each cycle (runner/agent/storage-health.ts). @default - none */
+  readonly storageMonitor?: StorageMonitor;
   readonly logger?: Logger;
   readonly secrets?: SecretRegistry;
   readonly env?: NodeJS.ProcessEnv;
@@ -257,8 +260,33 @@ export class Agent {
       log('cycle stopped', { step: failure.step, kind, ...reason });
       return { status: kind === 'generic' ? 'failed' : kind, items, engineRuns: this.#engineRuns - runsBefore, error: { ...reason, kind, step: failure.step } };
     }
+    if (this.#o.storageMonitor && this.tier === 'host') await this.#checkStorage(this.#o.storageMonitor);
     const worked = items.some((item) => item.outcome !== 'skipped');
     return { status: worked ? 'done' : 'idle', items, engineRuns: this.#engineRuns - runsBefore };
+  }
+
+  /** Storage health of the applied spec's manifest; reported when a target's condition changes. */
+  async #checkStorage(monitor: StorageMonitor): Promise<void> {
+    if (!this.#o.journal.lastApplied(this.box, this.tier)?.specDigest) return;
+    try {
+      const result = await monitor.check(this.#o.resolve(await this.#lastAppliedSpec()), this.#now());
+      if (result.held.length || result.released.length) this.#log.warn('backup jobs held for their storage', { held: result.held, released: result.released });
+      if (!result.changed) return;
+      const at = this.#now().toISOString();
+      const reason = result.report.healthy ? undefined : { code: 'ESTORAGE', message: result.lines.join(' | ') };
+      this.#log[reason ? 'warn' : 'info']('storage check', { healthy: result.report.healthy, ...(reason ? { problems: result.lines.length } : {}) });
+      await this.#o.state.update((data) => {
+        data.outbox.push({
+          report: { box: this.box, jobId: `storage-${this.stackName}-${at}`, tier: this.tier, outcome: reason ? 'failed' : 'succeeded', ...(reason ? { reason } : {}) },
+          audit: { actor: 'agent', action: 'storage.check', box: this.box, tier: this.tier, envelopeDigest: null, outcome: reason ? 'failed' : 'succeeded', ...(reason ? { reason } : {}) },
+          audited: false,
+        });
+      });
+      await this.#deliver();
+    } catch (error) {
+      // A storage check that cannot run is itself news, but must not stop the cycle's own work.
+      this.#log.warn('storage check failed', { ...toReason(error) });
+    }
   }
 
   async #step(step: StepName, item?: WorkItem | JournalEntry): Promise<void> {
@@ -614,9 +642,12 @@ export class Agent {
       const blocked = checkDestructiveSteps(preview.steps, capabilities);
       if (blocked.length > 0) throw new AgentError('EPOLICY_DESTRUCTIVE', 'stalled', new DestructiveStepError(blocked).message);
     }
+    const guests = this.tier === 'host' ? box.guests.map((guest) => ({ name: guest.name, vmId: guest.vmId })) : [];
     const plan = planDeploy({
       snapshotBeforeDeploy: box.backup.snapshotBeforeDeploy,
-      guests: this.tier === 'host' ? box.guests.map((guest) => ({ name: guest.name, vmId: guest.vmId })) : [],
+      guests,
+      // A guest this deploy creates has nothing to snapshot yet (the first deploy on a new host).
+      existing: await existingGuests(this.#o.hostOperations, guests.map((guest) => guest.vmId)),
       hostOperations: this.#o.hostOperations !== undefined,
       snapshotName: `felhom-predeploy-${this.#now().toISOString().replace(/\D/g, '').slice(0, 14)}`,
     });

@@ -24,6 +24,15 @@ export interface HostOperations {
   isAvailable(storage: string): Promise<boolean>;
   /** The vzdump backups a storage holds (`pvesh get /nodes/<node>/storage/<storage>/content --content backup`). */
   listBackups(storage: string): Promise<BackupVolume[]>;
+  /** Whether the guest exists on the host (a guest the deploy will create has nothing to snapshot). @default - assumed to exist */
+  guestExists?(vmId: number): Promise<boolean>;
+}
+
+/** The guests of `vmIds` that exist on the host now: the ones a snapshot-before-deploy can snapshot. */
+export async function existingGuests(ops: HostOperations | undefined, vmIds: readonly number[]): Promise<number[]> {
+  if (!ops?.guestExists) return [...vmIds];
+  const exists = await Promise.all(vmIds.map((vmId) => ops.guestExists!(vmId)));
+  return vmIds.filter((_, index) => exists[index]);
 }
 
 /** One backup archive on a storage, as Proxmox lists it. */
@@ -62,6 +71,8 @@ export interface DeployInput {
   /** Whether the agent can act on the Proxmox host. */
   readonly hostOperations: boolean;
   readonly snapshotName: string;
+  /** The guests that exist before the deploy (only they are snapshotted). @default - every guest */
+  readonly existing?: readonly number[];
 }
 
 /**
@@ -71,7 +82,7 @@ export interface DeployInput {
  */
 export function planDeploy(input: DeployInput): DeployPlan {
   const guests = input.hostOperations ? [...input.guests].sort((a, b) => a.vmId - b.vmId) : [];
-  const snapshots = input.snapshotBeforeDeploy ? guests : [];
+  const snapshots = input.snapshotBeforeDeploy ? guests.filter((guest) => input.existing === undefined || input.existing.includes(guest.vmId)) : [];
   return {
     before: snapshots.map((guest) => ({ kind: 'snapshot', vmId: guest.vmId, name: input.snapshotName })),
     apply: [{ kind: 'up' }],

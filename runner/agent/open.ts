@@ -17,7 +17,7 @@ import { acquireLock, stackLockFile, type Lock } from '../state/lock.js';
 
 /** What `openAgent` needs: where the state is, and the collaborators it passes to the Agent as they are. */
 export interface OpenAgentOptions
-  extends Pick<AgentOptions, 'box' | 'tier' | 'engine' | 'requiredPlugins' | 'hostOperations' | 'logger' | 'secrets' | 'env' | 'clock' | 'beforeStep' | 'stopSignal' | 'engineGraceMs'> {
+  extends Pick<AgentOptions, 'box' | 'tier' | 'engine' | 'requiredPlugins' | 'hostOperations' | 'storageMonitor' | 'logger' | 'secrets' | 'env' | 'clock' | 'beforeStep' | 'stopSignal' | 'engineGraceMs'> {
   readonly stateDir: string;
   readonly trustPath: string;
   readonly hubUrl: string;
@@ -91,6 +91,7 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
     validateBody,
     ...(requiredPlugins ? { requiredPlugins } : {}),
     ...(options.hostOperations ? { hostOperations: options.hostOperations } : {}),
+    ...(options.storageMonitor ? { storageMonitor: options.storageMonitor } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     secrets,
     ...(options.env ? { env: options.env } : {}),

@@ -6,15 +6,16 @@
 import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
 import { promisify } from 'node:util';
-import { AgentError } from './errors.js';
+import { AgentError, type ErrorKind } from './errors.js';
 import type { BackupVolume, HostOperations } from './deploy.js';
 
 const execFileAsync = promisify(execFile);
 
 /** A Proxmox command failed: generic (the report names the command and its first error line). */
 export class HostOperationError extends AgentError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('EHOST_OPERATION', 'generic', message, options);
+  /** `kind: 'waiting'` when the host did not answer (retry later); generic otherwise. */
+  constructor(message: string, options: { cause?: unknown; kind?: ErrorKind } = {}) {
+    super('EHOST_OPERATION', options.kind ?? 'generic', message, options);
   }
 }
 
@@ -33,7 +34,7 @@ export const execRunner: CommandRunner = async (command, args) => {
 
 const SNAPSHOT_NAME = /^[A-Za-z][A-Za-z0-9_-]{1,39}$/;
 
-function checkSnapshotName(name: string): void {
+export function checkSnapshotName(name: string): void {
   // pct's own rule (a config key): a letter first, then letters, digits, _ and -.
   if (!SNAPSHOT_NAME.test(name)) throw new HostOperationError(`snapshot name ${JSON.stringify(name)}: expected a letter then letters, digits, _ or - (2 to 40 characters)`);
 }
@@ -41,7 +42,7 @@ function checkSnapshotName(name: string): void {
 // Proxmox's storage id rule (PVE::JSONSchema pve-storage-id); checked so no argument reaches a CLI as an option.
 const STORAGE_ID = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
 
-function checkStorageId(storage: string): void {
+export function checkStorageId(storage: string): void {
   if (!STORAGE_ID.test(storage)) throw new HostOperationError(`storage ${JSON.stringify(storage)}: expected a Proxmox storage id (a letter, then letters, digits, -, _ or .)`);
 }
 
@@ -82,6 +83,17 @@ export class ProxmoxCliOperations implements HostOperations {
       return { healthy: false, detail: `running but does not answer: ${(error as Error).message}` };
     }
     return { healthy: true, detail: 'running and answering' };
+  }
+
+  async guestExists(vmId: number): Promise<boolean> {
+    try {
+      await this.#run('pct', ['config', String(vmId)]);
+      return true;
+    } catch (error) {
+      // pct exits non-zero with "Configuration file 'nodes/<node>/lxc/<vmid>.conf' does not exist".
+      if (/does not exist/.test((error as Error).message)) return false;
+      throw error;
+    }
   }
 
   async restore(vmId: number, archive: string, options: { storage: string }): Promise<void> {

@@ -150,3 +150,22 @@ t.test('the Proxmox implementation checks and lists a backup source with pvesm a
   await t.rejects(ops.listBackups('--all'), HostOperationError, 'a storage name that is not a Proxmox id never reaches pvesh');
   await t.rejects(new ProxmoxCliOperations(async () => 'not json', { node: 'pve1' }).listBackups('offsite'), HostOperationError, 'unreadable output is an error, not an empty list');
 });
+
+t.test('only guests that exist before the deploy are snapshotted; a guest the deploy creates is still health-checked', async (t) => {
+  const plan = planDeploy({ ...input, existing: [200] });
+  t.same(plan.before, [{ kind: 'snapshot', vmId: 200, name: 'predeploy' }]);
+  t.same(plan.checks.map((check) => (check as { vmId: number }).vmId), [200, 201]);
+  t.same(plan.rollback, [{ kind: 'rollback', vmId: 200, name: 'predeploy' }, { kind: 'refresh' }]);
+  t.same(planDeploy({ ...input, existing: [] }).rollback, [], 'a first deploy has nothing to roll back to');
+  const { existingGuests } = await import('../../../runner/agent/deploy.js');
+  t.same(await existingGuests(undefined, [200, 201]), [200, 201], 'without host operations every guest is assumed');
+  t.same(await existingGuests({ ...recordingHost(), guestExists: async (vmId) => vmId === 201 }, [200, 201]), [201]);
+});
+
+t.test('pct config tells whether a guest exists', async (t) => {
+  const missing = new HostOperationError("pct config 200 failed: Configuration file 'nodes/pve/lxc/200.conf' does not exist");
+  const ops = (answer: () => Promise<string>) => new ProxmoxCliOperations(async () => answer(), { node: 'pve' });
+  t.equal(await ops(async () => 'arch: amd64\n').guestExists(200), true);
+  t.equal(await ops(async () => { throw missing; }).guestExists(200), false);
+  await t.rejects(ops(async () => { throw new HostOperationError('pct: permission denied'); }).guestExists(200), /permission denied/);
+});
