@@ -47,3 +47,22 @@ export function planEnvironment(): TierEnvironment {
     cloudflareApiToken: () => placeholder('cloudflare-api-token'),
   };
 }
+
+/**
+ * Placeholder credentials for a real engine preview (`felhom preview`): the shapes the real
+ * providers check even in a preview — a Proxmox API token `USER@REALM!TOKENID=UUID` and a
+ * 40-character Cloudflare token — in values that are visibly placeholders and open nothing (no
+ * user `felhom-preview@pve` exists, the UUID is all zeros, the Cloudflare token has characters
+ * Cloudflare never issues). Every value is still a Pulumi secret.
+ */
+export const PREVIEW_PROXMOX_API_TOKEN = 'felhom-preview@pve!placeholder=00000000-0000-0000-0000-000000000000';
+export const PREVIEW_CLOUDFLARE_API_TOKEN = 'felhom-preview-placeholder-not-a-token__';
+
+export function previewEnvironment(options: { dockerHost?: string } = {}): TierEnvironment {
+  return {
+    ...planEnvironment(),
+    proxmoxApiToken: () => pulumi.secret(PREVIEW_PROXMOX_API_TOKEN),
+    cloudflareApiToken: () => pulumi.secret(PREVIEW_CLOUDFLARE_API_TOKEN),
+    ...(options.dockerHost ? { dockerHost: options.dockerHost } : {}),
+  };
+}

@@ -8,6 +8,8 @@
  * plugin), `waiting` will pass on retry (another update holds the stack), `generic` is
  * neither known to pass nor known to need a person.
  */
+import type { EngineDiagnostic } from './diff.js';
+
 export type EngineErrorKind = 'stalled' | 'waiting' | 'generic';
 
 export abstract class EngineError extends Error {
@@ -57,12 +59,20 @@ export class EngineCancelledError extends EngineError {
   readonly kind = 'waiting';
 }
 
-/** Any other engine failure: a provider error, a resource that failed to create, the CLI crashing. */
+/**
+ * Any other engine failure: a provider error, a resource that failed to create, the CLI crashing.
+ * `diagnostics` are the engine's error diagnostics, per resource where it named one, and `details`
+ * the same as lines for people (`<name> (<type>): <message>`, secrets masked by the engine).
+ */
 export class EngineRunError extends EngineError {
   readonly code: string;
   readonly kind = 'generic';
-  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+  readonly diagnostics: readonly EngineDiagnostic[];
+  readonly details: readonly string[];
+  constructor(message: string, options: { cause?: unknown; code?: string; diagnostics?: readonly EngineDiagnostic[]; details?: readonly string[] } = {}) {
     super(message, options);
     this.code = options.code ?? 'EENGINE_RUN';
+    this.diagnostics = options.diagnostics ?? [];
+    this.details = options.details ?? [];
   }
 }

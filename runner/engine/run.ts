@@ -25,6 +25,7 @@ import {
 } from './errors.js';
 import { EngineNotInstalledError, locateEngine, PluginNotInstalledError, requirePlugins, type InstalledPlugin, type LocatedEngine } from './locate.js';
 import { createWorkspace } from './workspace.js';
+import { oneLine, renderDiagnostics, stepFromMetadata, type EngineDiagnostic, type EngineStep } from './diff.js';
 
 export type EngineOperation = 'up' | 'preview' | 'refresh' | 'destroy';
 
@@ -37,13 +38,7 @@ export interface ChangeCounts {
   readonly same: number;
 }
 
-/** One step the engine planned or took, from its resource pre-events. */
-export interface EngineStep {
-  readonly urn: string;
-  readonly type: string;
-  /** `create`, `update`, `delete`, `replace`, `same`, ... */
-  readonly op: string;
-}
+export type { EngineDiagnostic, EngineStep, PropertyChange } from './diff.js';
 
 export interface EngineOutcome {
   readonly operation: EngineOperation;
@@ -150,11 +145,13 @@ export class EngineRunner {
     };
     let summary: OpMap | undefined;
     const steps: EngineStep[] = [];
+    const diagnostics: EngineDiagnostic[] = [];
     const onEvent = (event: EngineEvent) => {
       if (event.summaryEvent) summary = event.summaryEvent.resourceChanges;
-      if (event.resourcePreEvent) {
-        const { urn, type, op } = event.resourcePreEvent.metadata;
-        steps.push({ urn, type, op });
+      if (event.resourcePreEvent) steps.push(stepFromMetadata(event.resourcePreEvent.metadata));
+      const diagnostic = event.diagnosticEvent;
+      if (diagnostic && (diagnostic.severity === 'error' || diagnostic.severity === 'warning')) {
+        diagnostics.push({ severity: diagnostic.severity, ...(diagnostic.urn ? { urn: diagnostic.urn } : {}), message: oneLine(stripAnsi(diagnostic.message)) });
       }
       logEvent(logger, operation, event);
     };
@@ -179,7 +176,7 @@ export class EngineRunner {
           break;
       }
     } catch (error) {
-      throw mapEngineError(error, programError, options.signal);
+      throw withDiagnostics(mapEngineError(error, programError, options.signal), diagnostics, steps);
     }
     const outcome: EngineOutcome = { operation, counts: summary ? countChanges(summary) : ZERO, durationMs: Math.round(performance.now() - started), steps };
     logger.info('engine operation finished', { operation, stack: target.stackName, ...outcome.counts, durationMs: outcome.durationMs });
@@ -301,6 +298,27 @@ export function mapEngineError(error: unknown, programError: unknown, signal: Ab
   if (error instanceof StackNotFoundError) return new EngineRunError('the stack does not exist in the backend', { cause: error, code: 'ESTACK_NOT_FOUND' });
   if (error instanceof CommandError) return new EngineRunError(`the engine failed: ${engineFailureLine(error)}`, { cause: error });
   return new EngineRunError(`the engine failed: ${firstLine(error instanceof Error ? error.message : String(error))}`, { cause: error });
+}
+
+/**
+ * Attaches the engine's per-resource diagnostics to a run failure: its `details` (printed under the
+ * message by `felhom`, carried in the agent's reports) and, when the engine's own line says only
+ * `preview failed`, a message naming the first resource that failed and why.
+ */
+export function withDiagnostics(error: EngineError, diagnostics: readonly EngineDiagnostic[], steps: readonly EngineStep[] = []): EngineError {
+  const errors = diagnostics.filter((diagnostic) => diagnostic.severity === 'error');
+  if (!(error instanceof EngineRunError) || errors.length === 0) return error;
+  const types = new Map(steps.map((step) => [step.urn, step.type]));
+  const lines = renderDiagnostics(errors, (urn) => types.get(urn));
+  const first = lines[0]!.replace(/^error: /, '');
+  const message = /^the engine failed: (error: )?(\w+ failed)?$/.test(error.message) || errors.some((diagnostic) => diagnostic.urn) ? `the engine failed: ${first}` : error.message;
+  return new EngineRunError(message, { cause: error.cause, code: error.code, diagnostics: errors, details: lines });
+}
+
+/** Terminal colour codes the engine leaves in diagnostics even with colour off. */
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '').replace(/<\{%[a-z]+%\}>/gi, '');
 }
 
 function firstLine(text: string): string {
