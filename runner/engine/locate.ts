@@ -97,7 +97,7 @@ export function findProjectRoot(start: string = dirname(fileURLToPath(import.met
   }
 }
 
-/** Plugin directory entries look like `resource-random-v4.21.2`; a `.lock` beside one means unfinished. */
+/** Plugin directory entries look like `resource-random-v4.21.2`; Pulumi keeps a `.lock` beside each for good, and a `.partial` beside one means unfinished. */
 async function listPlugins(pluginDir: string): Promise<InstalledPlugin[]> {
   let entries: string[];
   try {
@@ -108,7 +108,7 @@ async function listPlugins(pluginDir: string): Promise<InstalledPlugin[]> {
   const plugins: InstalledPlugin[] = [];
   for (const entry of entries) {
     const match = /^resource-(.+)-v(\d+\.\d+\.\d+(?:[-+][\w.-]+)?)$/.exec(entry);
-    if (!match || entries.includes(`${entry}.lock`)) continue;
+    if (!match || entries.includes(`${entry}.partial`)) continue;
     const [, name, version] = match as unknown as [string, string, string];
     try {
       await access(join(pluginDir, entry, `pulumi-resource-${name}`), fsConstants.X_OK);

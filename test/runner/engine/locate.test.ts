@@ -75,12 +75,15 @@ t.test('plugins count only when their executable is there and no install is unde
   const home = await engineHomeWithRealCli(t);
   await addPluginDir(home, 'resource-random-v4.21.2', 'pulumi-resource-random');
   await addPluginDir(home, 'resource-command-v1.2.1', 'pulumi-resource-command');
-  await writeFile(join(home, 'plugins', 'resource-command-v1.2.1.lock'), '');
+  await writeFile(join(home, 'plugins', 'resource-command-v1.2.1.partial'), '');
+  await addPluginDir(home, 'resource-cloudflare-v6.17.0', 'pulumi-resource-cloudflare');
+  // Pulumi keeps this lock for good once `pulumi plugin install` is done.
+  await writeFile(join(home, 'plugins', 'resource-cloudflare-v6.17.0.lock'), '');
   await addPluginDir(home, 'resource-docker-v5.2.0', undefined);
   await addPluginDir(home, 'language-nodejs-v3.0.0', 'pulumi-language-nodejs');
 
   const engine = await locateEngine({ engineHome: home });
-  t.same(engine.plugins, [{ name: 'random', version: '4.21.2' }]);
+  t.same(engine.plugins, [{ name: 'cloudflare', version: '6.17.0' }, { name: 'random', version: '4.21.2' }]);
 });
 
 t.test('requirePlugins lists every plugin that is missing or at another version', async (t) => {
