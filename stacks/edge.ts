@@ -9,6 +9,7 @@ import { GeoWaf } from '../components/geo-waf.js';
 import { Tunnel } from '../components/tunnel.js';
 import type { TierEnvironment } from './environment.js';
 import type { ResolvedBox } from './spec/resolve.js';
+import { providerVersion } from '../engine/plugins.js';
 
 export interface EdgeOutputs {
   readonly tunnelId: pulumi.Output<string>;
@@ -27,7 +28,7 @@ export function edgeRoutes(box: ResolvedBox): { hostname: string; service: strin
 
 export function edgeProgram(box: ResolvedBox, env: TierEnvironment): EdgeOutputs {
   if (!env.cloudflareApiToken) throw new Error('the edge tier needs the Cloudflare API token, which only the hub holds');
-  const provider = new cloudflare.Provider(`${box.box}-cloudflare`, { apiToken: env.cloudflareApiToken() });
+  const provider = new cloudflare.Provider(`${box.box}-cloudflare`, { apiToken: env.cloudflareApiToken() }, { version: providerVersion('cloudflare') });
   const tunnel = new Tunnel(
     box.edge.tunnelName,
     { accountId: box.edge.accountId, zoneId: box.edge.zoneId, tunnelName: box.edge.tunnelName, routes: edgeRoutes(box) },

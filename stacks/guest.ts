@@ -10,6 +10,7 @@ import { AppStack, type AppVolumePlacement } from '../components/app-stack.js';
 import { Traefik } from '../components/traefik.js';
 import type { TierEnvironment } from './environment.js';
 import type { ResolvedBox } from './spec/resolve.js';
+import { providerVersion } from '../engine/plugins.js';
 
 /**
  * The Traefik image every guest runs: the component's tested tag, pinned by the multi-arch
@@ -28,7 +29,7 @@ export function guestProgram(box: ResolvedBox, env: TierEnvironment): GuestOutpu
   if (env.guest && guests.length === 0) throw new Error(`box ${box.box} has no guest named "${env.guest}"`);
   const apps: Record<string, pulumi.Output<string>> = {};
   for (const guest of guests) {
-    const provider = new docker.Provider(`${guest.name}-docker`, { host: env.dockerHost ?? 'unix:///var/run/docker.sock' });
+    const provider = new docker.Provider(`${guest.name}-docker`, { host: env.dockerHost ?? 'unix:///var/run/docker.sock' }, { version: providerVersion('docker') });
     const traefik = new Traefik(`${guest.name}-traefik`, { digest: TRAEFIK_DIGEST }, { provider });
     for (const app of box.apps.filter((candidate) => candidate.guest === guest.name)) {
       const placement: Record<string, AppVolumePlacement> = Object.fromEntries(

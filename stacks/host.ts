@@ -14,6 +14,7 @@ import { templateFileId } from '../templates/lib/golden.js';
 import type { TierEnvironment } from './environment.js';
 import { pbsNamespace, storagePath, type ResolvedBox } from './spec/resolve.js';
 import type { StorageSpec } from './spec/types.js';
+import { providerVersion } from '../engine/plugins.js';
 
 export interface HostOutputs {
   readonly guests: pulumi.Output<Record<string, { vmId: number; hostname: string }>>;
@@ -64,7 +65,7 @@ export function hostProgram(box: ResolvedBox, golden: GoldenTemplate, env: TierE
     apiToken: env.proxmoxApiToken(),
     // The agent talks to its own host over loopback, where PVE serves its self-signed certificate.
     insecure: local,
-  });
+  }, { version: providerVersion('proxmoxve') });
   const options = { provider };
 
   const storages = new Map<string, StorageTarget>();

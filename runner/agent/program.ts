@@ -12,17 +12,13 @@ import type { Tier } from '../../stacks/spec/types.js';
 
 export type ProgramFactory = (tier: Tier, box: ResolvedBox, env: TierEnvironment) => PulumiFn;
 
-/** The provider SDKs each tier's program uses (stacks/<tier>.ts and its components). */
-export const TIER_PROVIDER_SDKS: Readonly<Record<Tier, readonly string[]>> = {
-  host: ['@muhlba91/pulumi-proxmoxve', '@pulumi/command'],
-  guest: ['@pulumi/docker', '@pulumi/random'],
-  edge: ['@pulumi/cloudflare', '@pulumi/random'],
-};
-
-/** The plugins a tier's real program needs, at the versions the installed SDKs ask for. */
+/**
+ * The plugins a tier's real program needs, at the versions engine/plugins.json pins (the same
+ * versions the stacks' explicit providers ask for).
+ */
 export async function tierPlugins(tier: Tier): Promise<InstalledPlugin[]> {
-  const { pluginRequestedBy } = await import('../engine/locate.js');
-  return Promise.all(TIER_PROVIDER_SDKS[tier].map((sdk) => pluginRequestedBy(sdk)));
+  const { tierPluginPins } = await import('../../engine/plugins.js');
+  return tierPluginPins(tier);
 }
 
 /** The real tier programs, with the golden LXC template from templates/lxc/. */
