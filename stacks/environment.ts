@@ -18,6 +18,12 @@ export interface TierEnvironment {
   cloudflareApiToken?(): pulumi.Output<string>;
   /** The guest tier's Docker daemon. @default - unix:///var/run/docker.sock */
   readonly dockerHost?: string;
+  /**
+   * Where the guest's Traefik comes from and listens: an operator's registry mirror (by digest),
+   * another guest port, the daemon's socket path on that machine.
+   * @default - traefik:v3.5 at stacks/guest.ts's TRAEFIK_DIGEST, port 80, /var/run/docker.sock
+   */
+  readonly traefik?: { readonly image?: string; readonly digest?: string; readonly httpPort?: number; readonly dockerSocket?: string };
   /** Root directory for files the host tier writes (the cloudflared unit). @default - / */
   readonly hostRootDir?: string;
   /** Whether the host tier may run systemctl. @default - true */
