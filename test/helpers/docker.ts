@@ -18,7 +18,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile, copyFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Test } from 'tap';
@@ -254,8 +254,12 @@ export interface TestImageSpec {
   readonly tag: string;
   /** Files of the root filesystem, path → content; executable when the path is under /bin. */
   readonly files?: Readonly<Record<string, string>>;
+  /** Files copied in from this machine, image path → source path (executable under /bin). */
+  readonly copies?: Readonly<Record<string, string>>;
   /** The image's CMD. */
   readonly cmd: readonly string[];
+  /** The image's ENTRYPOINT. @default - none */
+  readonly entrypoint?: readonly string[];
   /** Busybox applets linked into /bin. @default - sh, httpd, wget and a few shell tools */
   readonly applets?: readonly string[];
 }
@@ -288,11 +292,18 @@ export async function buildTestImage(daemon: DockerDaemon, registry: LocalRegist
       await writeFile(target, content);
       if (path.startsWith('/bin/')) await chmod(target, 0o755);
     }
+    for (const [path, source] of Object.entries(spec.copies ?? {})) {
+      const target = join(root, path);
+      await mkdir(dirname(target), { recursive: true });
+      await copyFile(source, target);
+      if (path.startsWith('/bin/')) await chmod(target, 0o755);
+    }
     const { stdout: tar } = await execFileAsync('tar', ['-C', root, '-c', '.'], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
     const image = `${registry.address}/${spec.repository}`;
     const tagged = `${image}:${spec.tag}`;
-    await daemon.docker(['import', '--change', `CMD ${JSON.stringify(spec.cmd)}`, '-', tagged], { input: tar });
-    await daemon.docker(['push', tagged]);
+    const changes = [`CMD ${JSON.stringify(spec.cmd)}`, ...(spec.entrypoint ? [`ENTRYPOINT ${JSON.stringify(spec.entrypoint)}`] : [])];
+    await daemon.docker(['import', ...changes.flatMap((change) => ['--change', change]), '-', tagged], { input: tar, timeoutMs: 300_000 });
+    await daemon.docker(['push', tagged], { timeoutMs: 300_000 });
     const response = await fetch(`http://${registry.address}/v2/${spec.repository}/manifests/${spec.tag}`, {
       method: 'HEAD',
       headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
@@ -333,6 +344,49 @@ export function databaseImage(version: string, port = 5432): TestImageSpec {
     },
     cmd: ['/bin/db'],
   };
+}
+
+/** The Traefik release the guest tier's tests run, built from its Go module (docs/engine.md). */
+export const TRAEFIK_MODULE = 'github.com/traefik/traefik/v3';
+export const TRAEFIK_VERSION = 'v3.6.12';
+
+/**
+ * The Traefik binary, built once per machine from its Go module through the Go module proxy into
+ * the machine cache (`~/.cache/felhom/test/traefik-<version>/traefik`, outside any repository),
+ * then reused. Throws naming what is missing when it cannot be built here.
+ */
+export async function traefikBinary(log: (line: string) => void = () => {}): Promise<string> {
+  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'felhom', 'test', `traefik-${TRAEFIK_VERSION}`);
+  const binary = join(cache, 'traefik');
+  if (await access(binary, fsConstants.X_OK).then(() => true, () => false)) return binary;
+  const go = await execFileAsync('go', ['env', 'GOMODCACHE']).catch(() => undefined);
+  if (!go) throw new Error(`Traefik ${TRAEFIK_VERSION} is not in ${cache} and cannot be built: no \`go\` on PATH (Debian package golang-go, Go >= 1.25)`);
+  await mkdir(cache, { recursive: true });
+  log(`building Traefik ${TRAEFIK_VERSION} from ${TRAEFIK_MODULE} into ${cache} (once per machine; several minutes)`);
+  // Its go.mod has replace directives, which `go install module@version` refuses: build the
+  // downloaded module as the main module instead, in a scratch copy.
+  const { stdout } = await execFileAsync('go', ['mod', 'download', '-json', `${TRAEFIK_MODULE}@${TRAEFIK_VERSION}`], { maxBuffer: 16 * 1024 * 1024 });
+  const moduleDir = (JSON.parse(stdout) as { Dir?: string }).Dir;
+  if (!moduleDir) throw new Error(`go mod download ${TRAEFIK_MODULE}@${TRAEFIK_VERSION} gave no module folder`);
+  const scratch = await mkdtemp(join(tmpdir(), 'fh-traefik-src-'));
+  try {
+    await execFileAsync('cp', ['-r', `${moduleDir}/.`, scratch]);
+    await execFileAsync('chmod', ['-R', 'u+w', scratch]);
+    await execFileAsync('nice', ['-n', '10', 'go', 'build', '-trimpath', '-ldflags', '-s -w', '-o', `${binary}.partial`, './cmd/traefik'], {
+      cwd: scratch,
+      env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod -buildvcs=false' },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    await execFileAsync('mv', [`${binary}.partial`, binary]);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return binary;
+}
+
+/** Traefik as a test image: its binary at /bin/traefik (the healthcheck calls `traefik`), busybox beside it. */
+export function traefikImage(binary: string): TestImageSpec {
+  return { repository: 'felhom-test/traefik', tag: TRAEFIK_VERSION, copies: { '/bin/traefik': binary }, entrypoint: ['/bin/traefik'], cmd: [] };
 }
 
 export interface DockerHarness {
