@@ -56,6 +56,26 @@ function summary(document: EnvelopeDocument, out: string | undefined) {
 }
 
 /**
+ * Plans `tier` of a valid spec offline and runs every policy over it (as `felhom policy check`
+ * does); a mandatory violation throws PolicyViolationError (EPOLICY_VIOLATION, exit 1) naming the
+ * rules, before any key is unlocked.
+ */
+async function refuseSpecPolicyViolations(body: Record<string, unknown>, tier: Tier, file: string): Promise<void> {
+  const [{ catalogLookup }, { validateBoxSpec }, { planBox }, { runPolicies }, { refuseMandatoryViolations }] = await Promise.all([
+    import('../../stacks/spec/catalog.js'),
+    import('../../stacks/spec/validate.js'),
+    import('../../stacks/plan.js'),
+    import('../../policies/check.js'),
+    import('../../policies/gate.js'),
+  ]);
+  const catalog = catalogLookup();
+  const validation = validateBoxSpec(body, { catalog });
+  if (!validation.ok) return; // validateEnvelopeBody has refused it already
+  const report = runPolicies(await planBox(validation.spec, { tiers: [tier], catalog }));
+  refuseMandatoryViolations(report, `${file}: refusing to sign the ${tier} tier (felhom policy check ${file} --tier ${tier})`);
+}
+
+/**
  * `felhom sign <file> --key <private.asc> --box <id> --tier <tier> --serial <n>` makes a signed
  * envelope; `felhom sign --add <envelope> --key <private.asc>` adds a signature to one.
  */
@@ -92,6 +112,8 @@ const sign: CommandModule = {
       // Refuse to sign what the box would refuse: better to hear it now than from the box.
       const problems = validateEnvelopeBody(body, type);
       if (problems.length > 0) throw new InvalidBodyError(`${file}: invalid ${type} body: ${problems[0]}`, { details: problems });
+      // ... and what the box's policy pack would stop: the offline check of this tier first.
+      if (type === 'spec') await refuseSpecPolicyViolations(body, options.tier as Tier, file);
       const keys = await unlockKeys(context, options.key as string[]);
       const issuedAt = new Date();
       document = await signEnvelope(
