@@ -47,6 +47,33 @@ export class EnginePluginMissingError extends EngineError {
   }
 }
 
+/** A policy violation the engine's policy pack reported. */
+export interface EnginePolicyViolation {
+  readonly rule: string;
+  readonly message: string;
+  /** The resource it is about; absent for a stack-wide violation. */
+  readonly urn?: string;
+}
+
+/**
+ * The policy pack stopped the operation on a mandatory violation (`policyPacks`): the engine
+ * refuses before the step that would break the rule, so a preview that fails this way changed
+ * nothing. Stalled: the spec must change. `details` says `<rule>: <message>` per violation.
+ */
+export class EnginePolicyError extends EngineError {
+  readonly code = 'EPOLICY_VIOLATION';
+  readonly kind = 'stalled';
+  override readonly exitCode = 1;
+  readonly violations: readonly EnginePolicyViolation[];
+  readonly details: readonly string[];
+  constructor(violations: readonly EnginePolicyViolation[], options: { cause?: unknown } = {}) {
+    const rules = [...new Set(violations.map((violation) => violation.rule))];
+    super(`mandatory polic${rules.length === 1 ? 'y' : 'ies'} ${rules.join(', ')} failed in the engine: ${violations[0]?.message ?? ''}${violations.length > 1 ? ` (and ${violations.length - 1} more)` : ''}`, options);
+    this.violations = violations;
+    this.details = violations.map((violation) => `${violation.rule}: ${violation.message}`);
+  }
+}
+
 /** The Pulumi CLI itself is not installed where the runner looks. */
 export class EngineMissingError extends EngineError {
   readonly code = 'EENGINE_MISSING';

@@ -18,6 +18,8 @@ import {
   EngineBusyError,
   EngineCancelledError,
   EngineError,
+  EnginePolicyError,
+  type EnginePolicyViolation,
   EngineMissingError,
   EnginePluginMissingError,
   EngineProgramError,
@@ -67,6 +69,12 @@ export interface StackTarget {
   readonly requiredPlugins?: readonly InstalledPlugin[];
   /** Extra environment for the engine and its providers. @default - none */
   readonly envVars?: Readonly<Record<string, string>>;
+  /**
+   * Policy pack folders every preview and up runs with (`policyPacks`; the Node language host
+   * runs them). A mandatory violation fails the operation with {@link EnginePolicyError}.
+   * @default - none
+   */
+  readonly policyPacks?: readonly string[];
 }
 
 export interface RunOptions {
@@ -146,7 +154,12 @@ export class EngineRunner {
     let summary: OpMap | undefined;
     const steps: EngineStep[] = [];
     const diagnostics: EngineDiagnostic[] = [];
+    const violations: EnginePolicyViolation[] = [];
     const onEvent = (event: EngineEvent) => {
+      const policy = event.policyEvent;
+      if (policy && policy.enforcementLevel === 'mandatory') {
+        violations.push({ rule: policy.policyName, message: oneLine(stripAnsi(policy.message)), ...(policy.resourceUrn ? { urn: policy.resourceUrn } : {}) });
+      }
       if (event.summaryEvent) summary = event.summaryEvent.resourceChanges;
       if (event.resourcePreEvent) steps.push(stepFromMetadata(event.resourcePreEvent.metadata));
       const diagnostic = event.diagnosticEvent;
@@ -159,12 +172,13 @@ export class EngineRunner {
       const stack = await this.#stack(guarded, target);
       logger.info('engine operation started', { operation, stack: target.stackName });
       const common = { onEvent, onOutput: (text: string) => logger.debug('engine output', { text: text.trimEnd() }), ...(options.signal ? { signal: options.signal } : {}) };
+      const policies = target.policyPacks && target.policyPacks.length > 0 ? { policyPacks: [...target.policyPacks] } : {};
       switch (operation) {
         case 'up':
-          await stack.up({ ...common, suppressOutputs: true });
+          await stack.up({ ...common, ...policies, suppressOutputs: true });
           break;
         case 'preview': {
-          const result = await stack.preview({ ...common, suppressOutputs: true });
+          const result = await stack.preview({ ...common, ...policies, suppressOutputs: true });
           summary ??= result.changeSummary;
           break;
         }
@@ -176,7 +190,10 @@ export class EngineRunner {
           break;
       }
     } catch (error) {
-      throw withDiagnostics(mapEngineError(error, programError, options.signal), diagnostics, steps);
+      const mapped = mapEngineError(error, programError, options.signal);
+      // The policy pack's refusal is what failed the run, whatever the engine's closing line says.
+      if (violations.length > 0 && mapped instanceof EngineRunError) throw new EnginePolicyError(violations, { cause: error });
+      throw withDiagnostics(mapped, diagnostics, steps);
     }
     const outcome: EngineOutcome = { operation, counts: summary ? countChanges(summary) : ZERO, durationMs: Math.round(performance.now() - started), steps };
     logger.info('engine operation finished', { operation, stack: target.stackName, ...outcome.counts, durationMs: outcome.durationMs });
