@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   hub: () => import('./hub.js'),
   engine: () => import('./engine.js'),
   agent: () => import('./agent.js'),
+  'real-engine': () => import('./real-engine.js'),
 };
 
 const selected = process.argv.slice(2);

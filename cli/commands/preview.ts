@@ -57,7 +57,7 @@ const command: CommandModule = {
       }
       const programFor = await realProgramFactory();
       // Placeholder credentials (still Pulumi secrets): the operator's preview holds no box credentials.
-      const dockerHost = (options.dockerHost as string | undefined) ?? process.env.DOCKER_HOST;
+      const dockerHost = (options.dockerHost as string | undefined) ?? context.env.DOCKER_HOST;
       const program = programFor(tier, box, previewEnvironment(dockerHost ? { dockerHost } : {}));
       const stack = stackName(box.box, tier);
       const outcome = await new EngineRunner().run('preview', program, {
