@@ -54,7 +54,7 @@ t.test('the guest tier previews against a Docker daemon; --json has every step',
 t.test('the guest tier without a reachable Docker daemon fails with the engine diagnostic naming the provider', async (t) => {
   const result = await felhom(['preview', examples['home-box'], '--tier', 'guest', '--docker-host', `unix:///tmp/felhom-no-docker-${process.pid}.sock`]);
   t.equal(result.code, 3, 'exit 3: a failure outside the input');
-  t.match(result.stderr, /^felhom: EENGINE_RUN: the engine failed: \S+ \(pulumi:providers:docker\): .*no-docker\.sock/m, 'the message names the resource and why');
+  t.match(result.stderr, /^felhom: EENGINE_RUN: the engine failed: customer-docker \(pulumi:providers:docker\): .*failed to connect to any docker daemon/m, 'the message names the resource and why');
   t.match(result.stderr, /^ {2}error: \S+ \(pulumi:providers:docker\): /m, 'the diagnostics, one per resource, under it');
   t.notMatch(result.stderr, /^felhom: EENGINE_RUN: the engine failed: error: preview failed$/m, 'never only "preview failed"');
 });

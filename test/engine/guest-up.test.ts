@@ -54,6 +54,19 @@ function stepOf(outcome: EngineOutcome, name: string) {
   return outcome.steps.find((step) => step.name === name);
 }
 
+t.test('without a reachable Docker daemon the guest tier fails naming the provider and the engine diagnostic', async (t) => {
+  const image = { image: '127.0.0.1:1/felhom-test/web', tag: '1.0.0', digest: `sha256:${'a'.repeat(64)}`, reference: '' };
+  const box = testBox(testCatalog({ web: image, db: image }), { site: 'test-web' });
+  const env = guestEnvironment({ dockerHost: `unix:///tmp/felhom-no-docker-${process.pid}.sock`, dockerSocket: '/run/none.sock', traefik: image, httpPort: 1 });
+  const target = { projectName: 'felhom', stackName: stackName(box.box, 'guest'), stateDir: t.testdir(), passphrase: 'guest-tier-test-passphrase', requiredPlugins: [{ name: 'docker', version: providerVersion('docker') }] };
+  const error = await engine.run('preview', async () => void guestProgram(box, env), target).catch((caught: unknown) => caught);
+  t.match(error, {
+    code: 'EENGINE_RUN',
+    message: /^the engine failed: customer-docker \(pulumi:providers:docker\): .*failed to connect to any docker daemon/,
+    details: [/^error: customer-docker \(pulumi:providers:docker\): /],
+  });
+});
+
 t.test('the guest tier comes up on Docker, keeps a hot volume through an image change, shows drift, and keeps retained volumes on destroy', async (t) => {
   const { daemon, registry } = await startDockerHarness(t);
   const [web, db1, db2, traefik] = [
