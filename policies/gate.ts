@@ -14,6 +14,19 @@ export interface MandatoryViolation {
   readonly urn?: string;
 }
 
+/**
+ * How violations read, wherever they were found: `mandatory policies <rules> failed<where>: <first
+ * message> (and N more)`, and one `<rule>: <message>` detail line each.
+ */
+export function describeViolations(violations: readonly MandatoryViolation[], where = ''): { message: string; details: string[] } {
+  const rules = [...new Set(violations.map((violation) => violation.rule))];
+  const more = violations.length > 1 ? ` (and ${violations.length - 1} more)` : '';
+  return {
+    message: `mandatory polic${rules.length === 1 ? 'y' : 'ies'} ${rules.join(', ')} failed${where}: ${violations[0]?.message ?? 'no message'}${more}`,
+    details: violations.map((violation) => `${violation.rule}: ${violation.message}`),
+  };
+}
+
 /** A mandatory policy rule failed: nothing was signed or changed. Stalled: the spec must change. */
 export class PolicyViolationError extends Error {
   readonly code = 'EPOLICY_VIOLATION';
@@ -23,11 +36,11 @@ export class PolicyViolationError extends Error {
   /** One line per violation: `<rule>: <message>`. */
   readonly details: readonly string[];
   constructor(prefix: string, violations: readonly MandatoryViolation[], options: { cause?: unknown } = {}) {
-    const rules = [...new Set(violations.map((violation) => violation.rule))];
-    super(`${prefix}: mandatory polic${rules.length === 1 ? 'y' : 'ies'} ${rules.join(', ')} failed: ${violations[0]?.message ?? 'no message'}${violations.length > 1 ? ` (and ${violations.length - 1} more)` : ''}`, options);
+    const { message, details } = describeViolations(violations);
+    super(`${prefix}: ${message}`, options);
     this.name = 'PolicyViolationError';
     this.violations = violations;
-    this.details = violations.map((violation) => `${violation.rule}: ${violation.message}`);
+    this.details = details;
   }
 }
 

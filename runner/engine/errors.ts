@@ -9,6 +9,7 @@
  * neither known to pass nor known to need a person.
  */
 import type { EngineDiagnostic } from './diff.js';
+import { describeViolations, type MandatoryViolation } from '../../policies/gate.js';
 
 export type EngineErrorKind = 'stalled' | 'waiting' | 'generic';
 
@@ -48,12 +49,7 @@ export class EnginePluginMissingError extends EngineError {
 }
 
 /** A policy violation the engine's policy pack reported. */
-export interface EnginePolicyViolation {
-  readonly rule: string;
-  readonly message: string;
-  /** The resource it is about; absent for a stack-wide violation. */
-  readonly urn?: string;
-}
+export type EnginePolicyViolation = MandatoryViolation;
 
 /**
  * The policy pack stopped the operation on a mandatory violation (`policyPacks`): the engine
@@ -67,10 +63,10 @@ export class EnginePolicyError extends EngineError {
   readonly violations: readonly EnginePolicyViolation[];
   readonly details: readonly string[];
   constructor(violations: readonly EnginePolicyViolation[], options: { cause?: unknown } = {}) {
-    const rules = [...new Set(violations.map((violation) => violation.rule))];
-    super(`mandatory polic${rules.length === 1 ? 'y' : 'ies'} ${rules.join(', ')} failed in the engine: ${violations[0]?.message ?? ''}${violations.length > 1 ? ` (and ${violations.length - 1} more)` : ''}`, options);
+    const { message, details } = describeViolations(violations, ' in the engine');
+    super(message, options);
     this.violations = violations;
-    this.details = violations.map((violation) => `${violation.rule}: ${violation.message}`);
+    this.details = details;
   }
 }
 
