@@ -298,11 +298,13 @@ export async function buildTestImage(daemon: DockerDaemon, registry: LocalRegist
       await copyFile(source, target);
       if (path.startsWith('/bin/')) await chmod(target, 0o755);
     }
-    const { stdout: tar } = await execFileAsync('tar', ['-C', root, '-c', '.'], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+    // A file, not a buffer: Traefik alone is 180 MB.
+    const tar = `${root}.tar`;
+    await execFileAsync('tar', ['-C', root, '-c', '-f', tar, '.']);
     const image = `${registry.address}/${spec.repository}`;
     const tagged = `${image}:${spec.tag}`;
     const changes = [`CMD ${JSON.stringify(spec.cmd)}`, ...(spec.entrypoint ? [`ENTRYPOINT ${JSON.stringify(spec.entrypoint)}`] : [])];
-    await daemon.docker(['import', ...changes.flatMap((change) => ['--change', change]), '-', tagged], { input: tar, timeoutMs: 300_000 });
+    await daemon.docker(['import', ...changes.flatMap((change) => ['--change', change]), tar, tagged], { timeoutMs: 300_000 });
     await daemon.docker(['push', tagged], { timeoutMs: 300_000 });
     const response = await fetch(`http://${registry.address}/v2/${spec.repository}/manifests/${spec.tag}`, {
       method: 'HEAD',
@@ -315,6 +317,7 @@ export async function buildTestImage(daemon: DockerDaemon, registry: LocalRegist
     return { image, tag: spec.tag, digest, reference: `${image}@${digest}` };
   } finally {
     await rm(root, { recursive: true, force: true });
+    await rm(`${root}.tar`, { force: true });
   }
 }
 
