@@ -25,12 +25,12 @@ class Label extends pulumi.dynamic.Resource {
   }
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
-async function timed(operation: () => Promise<unknown>): Promise<number> {
+export async function timed(operation: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();
   await operation();
   return Number(process.hrtime.bigint() - start) / 1e6;

@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   envelope: () => import('./envelope.js'),
   hub: () => import('./hub.js'),
   engine: () => import('./engine.js'),
+  'engine-overhead': () => import('./engine-overhead.js'),
   agent: () => import('./agent.js'),
   'real-engine': () => import('./real-engine.js'),
 };

@@ -108,6 +108,53 @@ export function isIpv4Cidr(value: unknown): value is string {
   return isIpv4(address) && length >= 1 && length <= 32;
 }
 
+/** `192.168.1.50` → its 32-bit value; undefined for anything else. */
+export function ipv4Value(value: unknown): number | undefined {
+  if (!isIpv4(value)) return undefined;
+  return value.split('.').reduce((total, octet) => total * 256 + Number(octet), 0);
+}
+
+/**
+ * Why `gateway` cannot be the gateway of the static address `cidr` (`192.168.1.50/24`), or
+ * undefined: it must lie inside the address's network and be neither the guest's own address
+ * nor the network or broadcast address. A /31 or /32 has no room for a gateway beside the guest.
+ */
+export function gatewayProblem(cidr: string, gateway: string): string | undefined {
+  const [address, prefixText] = cidr.split('/') as [string, string];
+  const own = ipv4Value(address);
+  const via = ipv4Value(gateway);
+  if (own === undefined || via === undefined) return undefined; // the formats are checked on their own
+  const prefix = Number(prefixText);
+  if (prefix >= 31) return `a /${prefix} address has no room for a gateway beside the guest; use a wider prefix`;
+  const size = 2 ** (32 - prefix);
+  const network = Math.floor(own / size) * size;
+  if (via === own) return `the gateway ${gateway} is the guest's own address`;
+  if (Math.floor(via / size) * size !== network) return `the gateway ${gateway} is outside the guest's network ${cidrNetwork(network, prefix)}`;
+  if (via === network) return `the gateway ${gateway} is the network address of ${cidrNetwork(network, prefix)}`;
+  if (via === network + size - 1) return `the gateway ${gateway} is the broadcast address of ${cidrNetwork(network, prefix)}`;
+  if (own === network || own === network + size - 1) return `the address ${address} is the ${own === network ? 'network' : 'broadcast'} address of ${cidrNetwork(network, prefix)}`;
+  return undefined;
+}
+
+function cidrNetwork(network: number, prefix: number): string {
+  return `${[24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join('.')}/${prefix}`;
+}
+
+/** Host directories a storage may be mounted under; anything else is a system directory. */
+export const STORAGE_MOUNT_ROOTS: readonly string[] = ['/mnt/', '/media/', '/srv/'];
+
+/** Why a host path cannot hold a storage (`/etc`, `/var/lib/vz`, `..`), or undefined. */
+export function storagePathProblem(path: unknown): string | undefined {
+  if (typeof path !== 'string' || !path.startsWith('/')) return `expected an absolute path, got ${shown(path)}`;
+  const segments = path.split('/');
+  if (segments.includes('..') || segments.includes('.')) return `expected a path without "." or ".." segments, got ${shown(path)}`;
+  const normalized = path.replace(/\/+/g, '/').replace(/\/$/, '');
+  if (!STORAGE_MOUNT_ROOTS.some((root) => normalized.startsWith(root) && normalized.length > root.length)) {
+    return `expected a mount path under ${STORAGE_MOUNT_ROOTS.map((root) => `${root}<name>`).join(', ')}, not a system directory, got ${shown(path)}`;
+  }
+  return undefined;
+}
+
 /** A DNS hostname (RFC 1123 labels), lower case, without a trailing dot. */
 export function isHostname(value: unknown): value is string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 253) return false;

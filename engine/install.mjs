@@ -1,61 +1,72 @@
 #!/usr/bin/env node
-// Installs the pinned Pulumi CLI and the provider plugins the installed npm SDKs ask for
-// into the project-local, git-ignored `.engine/` (laid out like ~/.pulumi: `.engine/bin/pulumi`,
-// `.engine/plugins/`), so the runner can find them without anyone touching PATH.
+// Installs the pinned Pulumi CLI and the plugins engine/plugins.json pins into the project-local,
+// git-ignored `.engine/` (or $FELHOM_ENGINE_HOME; laid out like ~/.pulumi: `bin/pulumi`,
+// `plugins/`), so the runner can find them without anyone touching PATH.
 //
 // Plain ESM JavaScript on purpose: it runs before `npm run build`, with nothing but Node.
 //
-// Each step tries the cheapest source first and says which one it used:
-//   CLI:     project .engine → `pulumi` on PATH (>= pinned) → machine cache → official release
-//            archive (10 s reachability probe) → `go build` of the wrapper module engine/pulumi.
-//   plugins: project .engine → machine cache → `pulumi plugin install` (10 s probe) → `go build`
-//            of the provider's Go module.
-// Built or downloaded binaries are kept in a machine cache outside the project
-// (~/.cache/felhom/engine, keyed by version and inputs hash) so that a fresh clone, which is what
-// CI runs in, installs by copying. Builds run one at a time under `nice`: the machine has 2 cores.
+// The project finds and verifies plugins; it never builds them. Each step tries its sources in
+// order and says which one it used:
+//   CLI:     installed in the engine home → `pulumi` on PATH (>= pinned) → engine mirror →
+//            machine cache → official release archive (10 s reachability probe) → `go build` of
+//            the wrapper module engine/pulumi.
+//   plugins: installed in the engine home at the pinned version → engine mirror
+//            (FELHOM_ENGINE_MIRROR or --mirror: a folder or an http(s) URL in Pulumi's archive
+//            names, with a SHA256SUMS) → official downloads (10 s probe) → the machine's plugin
+//            cache (~/.pulumi/plugins, $PULUMI_HOME/plugins).
+// Every archive is checked against its digest before it is installed: the one engine/plugins.json
+// pins, or where that is unknown, the one the mirror's SHA256SUMS lists. A mismatch is refused,
+// naming both digests, and fails the install. Every plugin's own version is checked too
+// (`pulumi package get-schema <binary>` reports it) before it is installed.
 //
-// Usage: node engine/install.mjs [--cli-only] [--require-plugins] [--only name[,name]]
+// Usage: node engine/install.mjs [--cli-only] [--plugins-only] [--require-plugins] [--only name[,name]]
+//                                [--mirror <dir|url>] [--mirror-only]
+//        node engine/install.mjs mirror --out <dir> [--only name[,name]]
+//          packs the installed CLI and plugins into a mirror folder (Pulumi's archive names,
+//          SHA256SUMS), to seed an operator's mirror or `felhom hub serve --engine-mirror`.
 // Exit: 0 when the CLI is installed (missing plugins are listed, not fatal, unless
-//       --require-plugins); 1 when the CLI cannot be had or a required plugin is missing.
+//       --require-plugins); 1 when the CLI cannot be had, a required plugin is missing, or an
+//       archive or plugin failed its check.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { access, chmod, copyFile, cp, mkdir, mkdtemp, readFile, readdir, rename, rm, symlink, writeFile, lstat, unlink } from 'node:fs/promises';
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, readdir, realpath, rename, rm, stat, symlink, writeFile, lstat, unlink } from 'node:fs/promises';
 import { homedir, tmpdir, arch as osArch, platform as osPlatform } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const engineHome = join(projectRoot, '.engine');
+const engineHome = process.env.FELHOM_ENGINE_HOME ? resolve(process.env.FELHOM_ENGINE_HOME) : join(projectRoot, '.engine');
 const engineBin = join(engineHome, 'bin');
 const pluginDir = join(engineHome, 'plugins');
 const wrapperModuleDir = join(projectRoot, 'engine', 'pulumi');
+const pinsPath = join(projectRoot, 'engine', 'plugins.json');
 const reportPath = join(engineHome, 'install.json');
 const PROBE_TIMEOUT_MS = 10_000;
+const DOWNLOAD_TIMEOUT_MS = 900_000;
+/** How often a long step says it is still working. */
+const HEARTBEAT_MS = Number(process.env.FELHOM_ENGINE_HEARTBEAT_MS) || 20_000;
 /** Where official CLI releases are published; overridable so tests can point at an unreachable one. */
 const releaseBaseUrl = process.env.FELHOM_PULUMI_RELEASES_URL ?? 'https://get.pulumi.com/releases/sdk';
-
-/**
- * Go module and main package of each provider plugin, for building when it cannot be downloaded.
- * `versionVar` is the package variable the provider's Makefile stamps with -ldflags.
- * `localReplaces` marks modules whose go.mod points outside the module (a git submodule), which a
- * module download cannot satisfy.
- */
-const pluginRecipes = {
-  command: { module: 'github.com/pulumi/pulumi-command/provider', versionVar: 'github.com/pulumi/pulumi-command/provider/pkg/version.Version' },
-  random: { module: 'github.com/pulumi/pulumi-random/provider/v4', versionVar: 'github.com/pulumi/pulumi-random/provider/v4/pkg/version.Version' },
-  docker: { module: 'github.com/pulumi/pulumi-docker/provider/v4', versionVar: 'github.com/pulumi/pulumi-docker/provider/v4/pkg/version.Version', localReplaces: true },
-  proxmoxve: { module: 'github.com/muhlba91/pulumi-proxmoxve/provider', versionVar: 'github.com/muhlba91/pulumi-proxmoxve/provider/pkg/version.Version' },
-  cloudflare: { module: 'github.com/pulumi/pulumi-cloudflare/provider/v6', versionVar: 'github.com/pulumi/pulumi-cloudflare/provider/v6/pkg/version.Version' },
-};
-/** Small builds first, so the plugins the tests need arrive before the big ones. */
-const pluginOrder = ['command', 'random', 'docker', 'proxmoxve', 'cloudflare'];
+/** Where official plugin archives are published; unset: get.pulumi.com, or the plugin's GitHub releases. */
+const pluginReleaseBaseUrl = process.env.FELHOM_PLUGIN_RELEASES_URL;
+const SUMS_FILE = 'SHA256SUMS';
 
 class InstallError extends Error {
   constructor(message) {
     super(message);
     this.name = 'InstallError';
+  }
+}
+
+/** An archive or a plugin that failed its check: never installed, always fatal. */
+class RefusedError extends InstallError {
+  constructor(message, details) {
+    super(message);
+    this.name = 'RefusedError';
+    this.details = details;
   }
 }
 
@@ -65,6 +76,16 @@ class InstallError extends Error {
 const started = Date.now();
 const seconds = (since) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 const say = (line) => process.stdout.write(`[engine] ${line}\n`);
+const mib = (bytes) => (bytes / 1048576).toFixed(1);
+const sha256Hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+/** Says every HEARTBEAT_MS what a long step is doing and for how long; `stop()` ends it. */
+function heartbeat(describe) {
+  const since = Date.now();
+  const timer = setInterval(() => say(`${describe()}: still working (${seconds(since)})`), HEARTBEAT_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
 
 async function exists(path) {
   try {
@@ -78,7 +99,7 @@ async function exists(path) {
 async function isExecutable(path) {
   try {
     await access(path, fsConstants.X_OK);
-    return true;
+    return (await stat(path)).isFile();
   } catch {
     return false;
   }
@@ -87,24 +108,25 @@ async function isExecutable(path) {
 /**
  * Runs a command without a shell and collects its output. Output is never echoed: a failure
  * shows only the last lines of stderr, which for go and pulumi name modules and hosts, not secrets.
+ * `beat` names the step for the heartbeat lines of a long run.
  */
-function run(command, args, { cwd, env, timeoutMs } = {}) {
+function run(command, args, { cwd, env, timeoutMs, beat } = {}) {
   return new Promise((resolveRun) => {
     const child = spawn(command, args, { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
+    const pulse = beat ? heartbeat(() => beat) : undefined;
+    const stdout = [];
     let stderr = '';
     let timedOut = false;
     const timer = timeoutMs ? setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs) : undefined;
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stdout.on('data', (chunk) => { stdout.push(chunk); });
     child.stderr.on('data', (chunk) => { stderr += chunk; });
-    child.on('error', (error) => {
+    const finish = (code, error) => {
       clearTimeout(timer);
-      resolveRun({ code: -1, stdout, stderr: String(error.message), timedOut });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolveRun({ code: code ?? -1, stdout, stderr, timedOut });
-    });
+      pulse?.stop();
+      resolveRun({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: error ? String(error.message) : stderr, timedOut });
+    };
+    child.on('error', (error) => finish(-1, error));
+    child.on('close', (code) => finish(code ?? -1));
   });
 }
 
@@ -156,6 +178,31 @@ async function reachable(url) {
   }
 }
 
+/**
+ * GETs a URL into memory, saying every HEARTBEAT_MS how much has arrived.
+ * Returns { status, bytes } (bytes only for 200).
+ */
+async function download(url, { headers = {}, label }) {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS) });
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    return { status: response.status };
+  }
+  const total = Number(response.headers.get('content-length')) || undefined;
+  const chunks = [];
+  let received = 0;
+  const pulse = heartbeat(() => `${label}: ${mib(received)}${total ? ` of ${mib(total)}` : ''} MiB`);
+  try {
+    for await (const chunk of response.body) {
+      chunks.push(chunk);
+      received += chunk.length;
+    }
+  } finally {
+    pulse.stop();
+  }
+  return { status: 200, bytes: Buffer.concat(chunks) };
+}
+
 function machineCacheRoot() {
   if (process.env.FELHOM_ENGINE_CACHE) return resolve(process.env.FELHOM_ENGINE_CACHE);
   const base = process.env.XDG_CACHE_HOME ? resolve(process.env.XDG_CACHE_HOME) : join(homedir(), '.cache');
@@ -181,19 +228,169 @@ function goEnv(extra = {}) {
   return { ...process.env, GOFLAGS: '-buildvcs=false', CGO_ENABLED: '0', ...extra };
 }
 
-function niced(command, args) {
-  return ['nice', ['-n', '10', command, ...args]];
+const goArch = () => (osArch() === 'x64' ? 'amd64' : osArch());
+/** `linux-amd64`: the platform in plugin archive names and the machine cache. */
+const pluginPlatform = () => `${osPlatform()}-${goArch()}`;
+/** `linux-x64`: the platform in CLI release archive names. */
+const cliPlatform = () => `${osPlatform()}-${osArch()}`;
+
+/** Unpacks a .tar.gz held in memory into a new temporary folder and returns the folder. */
+async function unpack(bytes, name) {
+  const work = await mkdtemp(join(tmpdir(), 'felhom-engine-unpack-'));
+  const archive = join(work, name);
+  await writeFile(archive, bytes);
+  const contents = join(work, 'contents');
+  await mkdir(contents);
+  const untar = await run('tar', ['-xzf', archive, '-C', contents, '--no-same-owner']);
+  if (untar.code !== 0) {
+    await rm(work, { recursive: true, force: true });
+    throw new RefusedError(`${name} is not a gzip'd tar archive: ${lastLines(untar.stderr)}`, { archive: name });
+  }
+  return { work, archive, contents };
 }
 
-const goPlatform = () => `${osPlatform()}-${osArch() === 'x64' ? 'amd64' : osArch()}`;
+/** Packs the named files of `dir` into a gzip'd tar at `target`, the same bytes every time. */
+async function pack(dir, names, target) {
+  const tarFile = `${target}.tar-${process.pid}`;
+  const result = await run('tar', ['--sort=name', '--dereference', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', dir, '-cf', tarFile, ...names]);
+  if (result.code !== 0) throw new InstallError(`packing ${target}: ${lastLines(result.stderr)}`);
+  // Node's gzip writes no name and no time: the digest depends on the contents only.
+  await writeFile(`${target}.partial-${process.pid}`, gzipSync(await readFile(tarFile)));
+  await rm(tarFile, { force: true });
+  await rename(`${target}.partial-${process.pid}`, target);
+}
+
+// ---------------------------------------------------------------------------------------------
+// the pins and the mirror
+
+const DIGEST = /^[0-9a-f]{64}$/;
+
+/** engine/plugins.json, checked: a wrong entry fails the install naming it. */
+async function loadPins() {
+  let pins;
+  try {
+    pins = JSON.parse(await readFile(pinsPath, 'utf8'));
+  } catch (error) {
+    throw new InstallError(`cannot read ${pinsPath}: ${error.message}`);
+  }
+  const bad = (where, what) => new InstallError(`${pinsPath}: ${where}: ${what}`);
+  const checkDigests = (where, digests) => {
+    if (digests === null || typeof digests !== 'object') throw bad(`${where}.sha256`, 'expected an object of os-arch → sha256 hex or null');
+    for (const [platform, digest] of Object.entries(digests)) {
+      if (digest !== null && !DIGEST.test(digest)) throw bad(`${where}.sha256.${platform}`, `expected 64 lower-case hex digits or null, got ${JSON.stringify(digest)}`);
+    }
+  };
+  if (typeof pins?.cli?.version !== 'string' || !/^v\d+\.\d+\.\d+$/.test(pins.cli.version)) throw bad('cli.version', 'expected "v<major>.<minor>.<patch>"');
+  checkDigests('cli', pins.cli.sha256);
+  if (!Array.isArray(pins.plugins)) throw bad('plugins', 'expected an array');
+  pins.plugins.forEach((plugin, index) => {
+    const where = `plugins[${index}]`;
+    if (!['resource', 'language'].includes(plugin?.kind)) throw bad(`${where}.kind`, 'expected "resource" or "language"');
+    if (typeof plugin.name !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(plugin.name)) throw bad(`${where}.name`, 'expected a plugin name');
+    if (typeof plugin.version !== 'string' || !/^\d+\.\d+\.\d+$/.test(plugin.version)) throw bad(`${where}.version`, 'expected "<major>.<minor>.<patch>"');
+    checkDigests(where, plugin.sha256);
+  });
+  return pins;
+}
+
+const pluginLabel = (plugin) => `${plugin.kind === 'language' ? 'language ' : ''}plugin ${plugin.name} ${plugin.version}`;
+const pluginEntry = (plugin) => `${plugin.kind}-${plugin.name}-v${plugin.version}`;
+const pluginBinaryName = (plugin) => `pulumi-${plugin.kind}-${plugin.name}`;
+const pluginArchive = (plugin) => `pulumi-${plugin.kind}-${plugin.name}-v${plugin.version}-${pluginPlatform()}.tar.gz`;
+const cliArchive = (version) => `pulumi-${version}-${cliPlatform()}.tar.gz`;
+
+/** `<hex>  <name>` lines (sha256sum's format, `*` binary marker allowed) → Map name → hex. */
+function parseSums(text) {
+  const sums = new Map();
+  for (const line of text.split('\n')) {
+    const match = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line.trim());
+    if (match) sums.set(match[2], match[1].toLowerCase());
+  }
+  return sums;
+}
+
+/**
+ * An engine mirror: a folder (or file:// URL) or an http(s) URL holding archives under Pulumi's
+ * names and a SHA256SUMS. `get(name)` returns the bytes, or undefined when the mirror has no such
+ * file. FELHOM_ENGINE_MIRROR_TOKEN, when set, goes as a bearer token (a hub takes the box's key).
+ */
+function openMirror(location) {
+  const token = process.env.FELHOM_ENGINE_MIRROR_TOKEN;
+  let get;
+  let label;
+  if (/^https?:\/\//i.test(location)) {
+    const base = new URL(location.endsWith('/') ? location : `${location}/`);
+    base.username = '';
+    base.password = '';
+    label = base.href;
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
+    get = async (name) => {
+      let result;
+      try {
+        result = await download(new URL(name, base), { headers, label: `mirror: ${name}` });
+      } catch (error) {
+        throw new InstallError(`mirror ${label} unreachable: ${error?.cause?.code ?? error.message}`);
+      }
+      if (result.status === 404) return undefined;
+      if (result.status === 401 || result.status === 403) throw new InstallError(`mirror ${label} refused the request for ${name} (HTTP ${result.status}): check FELHOM_ENGINE_MIRROR_TOKEN`);
+      if (result.status !== 200) throw new InstallError(`mirror ${label}: ${name}: HTTP ${result.status}`);
+      return result.bytes;
+    };
+  } else {
+    const dir = location.startsWith('file://') ? fileURLToPath(location) : resolve(location);
+    label = dir;
+    get = async (name) => {
+      try {
+        return await readFile(join(dir, name));
+      } catch (error) {
+        if (error.code === 'ENOENT') return undefined;
+        throw new InstallError(`mirror ${dir}: ${name}: ${error.message}`);
+      }
+    };
+  }
+  let sums;
+  return {
+    label,
+    get,
+    async sums() {
+      sums ??= get(SUMS_FILE).then((bytes) => parseSums(bytes ? bytes.toString('utf8') : ''));
+      return sums;
+    },
+  };
+}
+
+/**
+ * Checks an archive's bytes before anything is unpacked: against the pinned digest when there is
+ * one, else against the digest its source lists. Returns how it was checked; throws RefusedError
+ * naming both digests.
+ */
+function checkDigest({ name, bytes, pinned, listed, source }) {
+  const actual = sha256Hex(bytes);
+  if (pinned) {
+    if (actual !== pinned) {
+      throw new RefusedError(`${name} from ${source} has sha256 ${actual}, but engine/plugins.json pins ${pinned}: refused`, { archive: name, source, actual, expected: pinned });
+    }
+    return { digest: actual, checkedBy: 'engine/plugins.json' };
+  }
+  if (!listed) {
+    throw new RefusedError(`${name} from ${source}: engine/plugins.json has no digest for ${pluginPlatform()} and ${source} lists none in its ${SUMS_FILE}: refused`, { archive: name, source, actual, expected: null });
+  }
+  if (actual !== listed) {
+    throw new RefusedError(`${name} from ${source} has sha256 ${actual}, but its ${SUMS_FILE} lists ${listed}: refused`, { archive: name, source, actual, expected: listed });
+  }
+  return { digest: actual, checkedBy: SUMS_FILE };
+}
 
 // ---------------------------------------------------------------------------------------------
 // the CLI
 
-async function pinnedCliVersion() {
+async function pinnedCliVersion(pins) {
   const goMod = await readFile(join(wrapperModuleDir, 'go.mod'), 'utf8');
   const match = /github\.com\/pulumi\/pulumi\/pkg\/v3 (v\d+\.\d+\.\d+)/.exec(goMod);
   if (!match) throw new InstallError('engine/pulumi/go.mod does not require github.com/pulumi/pulumi/pkg/v3 at a version');
+  if (pins.cli.version !== match[1]) {
+    throw new InstallError(`engine/plugins.json pins the CLI at ${pins.cli.version} but engine/pulumi/go.mod requires ${match[1]}: make them agree`);
+  }
   return match[1];
 }
 
@@ -209,28 +406,59 @@ async function linkCli(target) {
   await symlink(target, link);
 }
 
-async function downloadCli(version, cacheDir) {
-  const archive = `pulumi-${version}-${osPlatform()}-${osArch()}.tar.gz`;
+/** Copies every file of a release-layout `pulumi/` folder (the CLI and any language hosts) into `binDir`. */
+async function installCliFolder(folder, binDir) {
+  for (const name of await readdir(folder)) {
+    if (name.includes('.partial-')) continue;
+    const target = join(binDir, name);
+    if (await lstat(target).then((s) => s.isSymbolicLink(), () => false)) await unlink(target);
+    await installFile(join(folder, name), target);
+  }
+}
+
+/** The CLI from the mirror: `pulumi-<version>-<os>-<arch>.tar.gz` holding `pulumi/pulumi`. */
+async function cliFromMirror(mirror, version, pins) {
+  const name = cliArchive(version);
+  const bytes = await mirror.get(name);
+  if (!bytes) return { ok: false, reason: `${mirror.label} has no ${name}` };
+  const check = checkDigest({ name, bytes, pinned: pins.cli.sha256[cliPlatform()] ?? null, listed: (await mirror.sums()).get(name), source: mirror.label });
+  const unpacked = await unpack(bytes, name);
+  try {
+    const folder = join(unpacked.contents, 'pulumi');
+    const reported = await reportedVersion(join(folder, 'pulumi'));
+    if (reported !== version) {
+      throw new RefusedError(`${name} from ${mirror.label} holds a pulumi that reports ${reported ?? 'nothing'} instead of ${version}: refused`, { archive: name, source: mirror.label });
+    }
+    await mkdir(engineBin, { recursive: true });
+    await installCliFolder(folder, engineBin);
+    return { ok: true, digest: check };
+  } finally {
+    await rm(unpacked.work, { recursive: true, force: true });
+  }
+}
+
+async function downloadCli(version, cacheDir, pins) {
+  const archive = `pulumi-${version}-${cliPlatform()}.tar.gz`;
   const url = `${releaseBaseUrl}/${archive}`;
   const probe = await reachable(url);
   if (!probe.ok) return { ok: false, reason: probe.reason };
-  const work = await mkdtemp(join(tmpdir(), 'felhom-pulumi-'));
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(300_000) });
-    if (!response.ok) return { ok: false, reason: `download ${archive}: HTTP ${response.status}` };
-    await writeFile(join(work, archive), Buffer.from(await response.arrayBuffer()));
-    const untar = await run('tar', ['-xzf', archive], { cwd: work });
-    if (untar.code !== 0) return { ok: false, reason: `unpacking ${archive}: ${lastLines(untar.stderr)}` };
-    // The archive holds pulumi plus its language hosts; keep them together so the CLI finds them.
-    await mkdir(join(cacheDir, 'bin'), { recursive: true });
-    for (const name of await readdir(join(work, 'pulumi'))) {
-      await installFile(join(work, 'pulumi', name), join(cacheDir, 'bin', name));
+    const fetched = await download(url, { label: `cli: downloading ${archive}` });
+    if (fetched.status !== 200) return { ok: false, reason: `download ${archive}: HTTP ${fetched.status}` };
+    const sums = await download(`${releaseBaseUrl}/pulumi-${version.slice(1)}-checksums.txt`, { label: 'cli: checksums' }).catch(() => ({ status: 0 }));
+    checkDigest({ name: archive, bytes: fetched.bytes, pinned: pins.cli.sha256[cliPlatform()] ?? null, listed: sums.bytes ? parseSums(sums.bytes.toString('utf8')).get(archive) : undefined, source: releaseBaseUrl });
+    const unpacked = await unpack(fetched.bytes, archive);
+    try {
+      // The archive holds pulumi plus its language hosts; keep them together so the CLI finds them.
+      await mkdir(join(cacheDir, 'bin'), { recursive: true });
+      await installCliFolder(join(unpacked.contents, 'pulumi'), join(cacheDir, 'bin'));
+    } finally {
+      await rm(unpacked.work, { recursive: true, force: true });
     }
     return { ok: true };
   } catch (error) {
+    if (error instanceof RefusedError) throw error;
     return { ok: false, reason: `download ${archive}: ${error.message}` };
-  } finally {
-    await rm(work, { recursive: true, force: true });
   }
 }
 
@@ -240,13 +468,12 @@ async function buildCli(version, cacheDir) {
   say(`cli: building pulumi ${version} from its Go module with ${go.replace('go version ', '')} (a few minutes on first build)`);
   const output = join(cacheDir, 'bin', `pulumi.partial-${process.pid}`);
   await mkdir(dirname(output), { recursive: true });
-  const [command, args] = niced('go', [
-    'build', '-trimpath',
+  const result = await run('nice', [
+    '-n', '10', 'go', 'build', '-trimpath',
     '-ldflags', `-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${version}`,
     '-o', output,
     'github.com/pulumi/pulumi/pkg/v3/cmd/pulumi',
-  ]);
-  const result = await run(command, args, { cwd: wrapperModuleDir, env: goEnv() });
+  ], { cwd: wrapperModuleDir, env: goEnv(), beat: `cli: go build of pulumi ${version}` });
   if (result.code !== 0) {
     await rm(output, { force: true });
     return { ok: false, reason: `go build failed: ${lastLines(result.stderr)}` };
@@ -255,15 +482,15 @@ async function buildCli(version, cacheDir) {
   return { ok: true };
 }
 
-async function installCli() {
+async function installCli(pins, options) {
   const stepStart = Date.now();
-  const version = await pinnedCliVersion();
+  const version = await pinnedCliVersion(pins);
   const want = parseVersion(version);
   const projectCli = join(engineBin, 'pulumi');
 
   const current = await reportedVersion(projectCli);
   if (current && versionAtLeast(parseVersion(current), want)) {
-    say(`cli: pulumi ${current} already in .engine (${seconds(stepStart)})`);
+    say(`cli: pulumi ${current} already in ${engineHome} (${seconds(stepStart)})`);
     return { version: current, source: 'project' };
   }
 
@@ -278,13 +505,26 @@ async function installCli() {
     say(`cli: pulumi on PATH is ${pathVersion ?? 'unusable'}, older than ${version}; not used`);
   }
 
+  const reasons = [];
+  if (options.mirror) {
+    const fromMirror = await cliFromMirror(options.mirror, version, pins);
+    if (fromMirror.ok) {
+      say(`cli: pulumi ${version} installed from mirror ${options.mirror.label}, sha256 ${fromMirror.digest.digest} checked against ${fromMirror.digest.checkedBy} (${seconds(stepStart)})`);
+      return { version, source: `mirror:${options.mirror.label}`, sha256: fromMirror.digest.digest };
+    }
+    reasons.push(`mirror: ${fromMirror.reason}`);
+    say(`cli: ${fromMirror.reason}`);
+  }
+
   const inputsHash = await sha256OfFiles(['go.mod', 'go.sum', 'tools.go'].map((name) => join(wrapperModuleDir, name)));
-  const cacheDir = join(machineCacheRoot(), `pulumi-${version}-${goPlatform()}-${inputsHash}`);
+  const cacheDir = join(machineCacheRoot(), `pulumi-${version}-${pluginPlatform()}-${inputsHash}`);
   const cachedCli = join(cacheDir, 'bin', 'pulumi');
   let source = 'machine-cache';
   if (!(await reportedVersion(cachedCli))) {
-    const reasons = [];
-    const downloaded = await downloadCli(version, cacheDir);
+    if (options.mirrorOnly) {
+      throw new InstallError(`cannot install the Pulumi CLI ${version}: ${reasons.join('; ') || 'no mirror given'}, and --mirror-only allows no other source`);
+    }
+    const downloaded = await downloadCli(version, cacheDir, pins);
     if (downloaded.ok) {
       source = 'download';
     } else {
@@ -295,7 +535,7 @@ async function installCli() {
         reasons.push(`Go build: ${built.reason}`);
         throw new InstallError(
           `cannot install the Pulumi CLI ${version}: no pulumi >= ${version} on PATH; ${reasons.join('; ')}. ` +
-          `Install Go (>= 1.26) or Pulumi ${version}, then run \`npm run engine:install\` again.`,
+          `Install Go (>= 1.26) or Pulumi ${version}, or name an engine mirror (FELHOM_ENGINE_MIRROR), then run \`npm run engine:install\` again.`,
         );
       }
       source = 'go-build';
@@ -303,12 +543,8 @@ async function installCli() {
   }
 
   // Copy every file of the cached install (the CLI, and language hosts when downloaded).
-  for (const name of await readdir(join(cacheDir, 'bin'))) {
-    if (name.includes('.partial-')) continue;
-    const target = join(engineBin, name);
-    if (await lstat(target).then((s) => s.isSymbolicLink(), () => false)) await unlink(target);
-    await installFile(join(cacheDir, 'bin', name), target);
-  }
+  await mkdir(engineBin, { recursive: true });
+  await installCliFolder(join(cacheDir, 'bin'), engineBin);
   const installed = await reportedVersion(projectCli);
   if (!installed || !versionAtLeast(parseVersion(installed), want)) {
     throw new InstallError(`the installed CLI reports ${installed ?? 'nothing'} instead of ${version}; remove ${cacheDir} and run again`);
@@ -318,178 +554,296 @@ async function installCli() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// provider plugins
-
-/** The resource plugins the installed npm SDKs request, from each package.json's "pulumi" block. */
-async function requestedPlugins() {
-  const manifest = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8'));
-  const plugins = [];
-  for (const dependency of Object.keys(manifest.dependencies ?? {})) {
-    const packageJsonPath = join(projectRoot, 'node_modules', dependency, 'package.json');
-    if (!(await exists(packageJsonPath))) continue;
-    const block = JSON.parse(await readFile(packageJsonPath, 'utf8')).pulumi;
-    if (block?.resource !== true || !block.name || !block.version) continue;
-    plugins.push({ name: block.name, version: block.version.replace(/^v/, ''), server: block.server, sdk: dependency });
-  }
-  const rank = (name) => (pluginOrder.includes(name) ? pluginOrder.indexOf(name) : pluginOrder.length);
-  return plugins.sort((a, b) => rank(a.name) - rank(b.name));
-}
+// plugins
 
 function pulumiEnv() {
-  return { ...process.env, PULUMI_HOME: engineHome, PULUMI_SKIP_UPDATE_CHECK: '1' };
-}
-
-function pluginInstallDir(plugin) {
-  return join(pluginDir, `resource-${plugin.name}-v${plugin.version}`);
-}
-
-function pluginBinaryName(plugin) {
-  return `pulumi-resource-${plugin.name}`;
-}
-
-async function pluginInstalled(plugin) {
-  const dir = pluginInstallDir(plugin);
-  // `pulumi plugin install` writes a .lock while it works and removes it when done.
-  return (await isExecutable(join(dir, pluginBinaryName(plugin)))) && !(await exists(`${dir}.lock`));
-}
-
-async function registerPluginBinary(plugin, binary) {
-  const result = await run(join(engineBin, 'pulumi'), ['plugin', 'install', 'resource', plugin.name, plugin.version, '--file', binary], { env: pulumiEnv(), timeoutMs: 120_000 });
-  if (result.code !== 0) throw new InstallError(`pulumi plugin install --file for ${plugin.name} ${plugin.version} failed: ${lastLines(result.stderr)}`);
-}
-
-async function downloadPlugin(plugin) {
-  const probeUrl = plugin.server?.startsWith('github://')
-    ? `https://${plugin.server.slice('github://'.length).split('/')[0]}/`
-    : 'https://get.pulumi.com/';
-  const probe = await reachable(probeUrl);
-  if (!probe.ok) return { ok: false, reason: probe.reason };
-  const args = ['plugin', 'install', 'resource', plugin.name, plugin.version];
-  if (plugin.server) args.push('--server', plugin.server);
-  const result = await run(join(engineBin, 'pulumi'), args, { env: pulumiEnv(), timeoutMs: 600_000 });
-  if (result.code !== 0) return { ok: false, reason: `pulumi plugin install: ${result.timedOut ? 'timed out' : lastLines(result.stderr, 2)}` };
-  return { ok: true };
+  return { ...process.env, PULUMI_HOME: engineHome, PULUMI_SKIP_UPDATE_CHECK: '1', PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true' };
 }
 
 /**
- * Builds a provider from its Go module: downloads the module at the SDK's version, copies it out of
- * the read-only module cache, makes the minified schema the bridged providers embed, and builds
- * cmd/pulumi-resource-<name> with the version stamped the way the provider's Makefile does.
+ * A plugin folder is installed when its executable is there and no `<folder>.partial` marks an
+ * install under way. Pulumi keeps `<folder>.lock` beside every plugin for good: it means nothing.
  */
-async function buildPlugin(plugin, output) {
-  const recipe = pluginRecipes[plugin.name];
-  if (!recipe) return { ok: false, reason: 'no Go build recipe for this provider' };
-  if (!(await goAvailable())) return { ok: false, reason: 'go is not installed' };
-  const moduleVersion = `${recipe.module}@v${plugin.version}`;
-  const work = await mkdtemp(join(tmpdir(), `felhom-plugin-${plugin.name}-`));
-  try {
-    const download = await run('go', ['mod', 'download', '-json', moduleVersion], { cwd: work, env: goEnv(), timeoutMs: 600_000 });
-    if (download.code !== 0) {
-      let reason = lastLines(download.stderr, 2);
-      try { reason = JSON.parse(download.stdout).Error ?? reason; } catch { /* plain stderr is the reason */ }
-      return { ok: false, reason: `go mod download ${moduleVersion}: ${oneLine(reason)}` };
+async function installedIn(pluginsRoot, plugin) {
+  const folder = join(pluginsRoot, pluginEntry(plugin));
+  return (await isExecutable(join(folder, pluginBinaryName(plugin)))) && !(await exists(`${folder}.partial`)) ? folder : undefined;
+}
+
+/** The machine's plugin caches, other than the engine home's own. */
+function machinePluginCaches() {
+  const caches = [join(homedir(), '.pulumi', 'plugins')];
+  if (process.env.PULUMI_HOME) caches.push(join(resolve(process.env.PULUMI_HOME), 'plugins'));
+  return [...new Set(caches)].filter((dir) => resolve(dir) !== resolve(pluginDir));
+}
+
+/**
+ * The version a plugin binary reports of itself. A resource plugin answers with its schema
+ * (`pulumi package get-schema`); a language host has no version call, so its folder's Pulumi name
+ * and the executable's embedded module version are what there is: the embedded version is read.
+ */
+async function reportedPluginVersion(plugin, binary) {
+  if (plugin.kind === 'resource') {
+    const result = await run(join(engineBin, 'pulumi'), ['package', 'get-schema', binary], { env: pulumiEnv(), timeoutMs: 600_000, beat: `${pluginLabel(plugin)}: reading its schema` });
+    if (result.code !== 0) return { version: undefined, reason: `pulumi package get-schema: ${result.timedOut ? 'timed out' : lastLines(result.stderr, 2)}` };
+    try {
+      const version = JSON.parse(result.stdout).version;
+      return { version: typeof version === 'string' ? version.replace(/^v/, '') : undefined, reason: 'its schema has no version' };
+    } catch {
+      return { version: undefined, reason: 'pulumi package get-schema printed no JSON' };
     }
-    if (recipe.localReplaces) {
-      return { ok: false, reason: `${moduleVersion} replaces its upstream with a local git submodule (../upstream), which a module download does not contain` };
-    }
-    const moduleDir = join(work, 'module');
-    await cp(JSON.parse(download.stdout).Dir, moduleDir, { recursive: true });
-    await run('chmod', ['-R', 'u+w', moduleDir]);
-    const mainDir = join(moduleDir, 'cmd', pluginBinaryName(plugin));
-    const schema = join(mainDir, 'schema.json');
-    if ((await exists(schema)) && !(await exists(join(mainDir, 'schema-embed.json')))) {
-      await writeFile(join(mainDir, 'schema-embed.json'), JSON.stringify(JSON.parse(await readFile(schema, 'utf8'))));
-    }
-    say(`plugin ${plugin.name}: building ${moduleVersion}`);
-    const [command, args] = niced('go', ['build', '-trimpath', '-ldflags', `-s -w -X ${recipe.versionVar}=${plugin.version}`, '-o', output, `./cmd/${pluginBinaryName(plugin)}`]);
-    const build = await run(command, args, { cwd: moduleDir, env: goEnv({ GOFLAGS: '-buildvcs=false -mod=mod' }) });
-    if (build.code !== 0) return { ok: false, reason: `go build ${moduleVersion}: ${lastLines(build.stderr)}` };
-    return { ok: true };
-  } finally {
-    await run('chmod', ['-R', 'u+w', work]);
-    await rm(work, { recursive: true, force: true });
+  }
+  const result = await run('go', ['version', '-m', binary], { timeoutMs: 60_000 });
+  const match = /^\s*mod\s+\S+\s+v(\d+\.\d+\.\d+\S*)/m.exec(result.stdout) ?? /-X\s+\S*version\.Version=v?(\d+\.\d+\.\d+\S*)/.exec(result.stdout);
+  if (match) return { version: match[1], reason: '' };
+  const strings = await readFile(binary);
+  const stamped = new RegExp(`\\bv?${plugin.version.replace(/\./g, '\\.')}\\b`).test(strings.toString('latin1'));
+  return stamped ? { version: plugin.version, reason: '' } : { version: undefined, reason: 'the executable names no version' };
+}
+
+/** Refuses a plugin binary whose own version is not the pinned one. */
+async function checkPluginVersion(plugin, binary, source) {
+  const { version, reason } = await reportedPluginVersion(plugin, binary);
+  if (version !== plugin.version) {
+    throw new RefusedError(`${pluginLabel(plugin)} from ${source} reports version ${version ?? `nothing (${reason})`}, not ${plugin.version}: refused`, { plugin: plugin.name, source, reported: version ?? null });
   }
 }
 
-async function installPlugin(plugin) {
+/** `pulumi plugin install <kind> <name> <version> --file <archive|folder>` into the engine home. */
+async function registerPlugin(plugin, file) {
+  const result = await run(join(engineBin, 'pulumi'), ['plugin', 'install', plugin.kind, plugin.name, plugin.version, '--file', file], { env: pulumiEnv(), timeoutMs: 300_000, beat: `${pluginLabel(plugin)}: installing` });
+  if (result.code !== 0) throw new InstallError(`pulumi plugin install --file for ${plugin.name} ${plugin.version} failed: ${lastLines(result.stderr)}`);
+}
+
+/** Checks an archive's digest, unpacks it, checks the plugin's own version, installs it. */
+async function installArchive(plugin, bytes, { listed, source }) {
+  const name = pluginArchive(plugin);
+  const check = checkDigest({ name, bytes, pinned: plugin.sha256?.[pluginPlatform()] ?? null, listed, source });
+  const unpacked = await unpack(bytes, name);
+  try {
+    const binary = join(unpacked.contents, pluginBinaryName(plugin));
+    if (!(await isExecutable(binary))) throw new RefusedError(`${name} from ${source} holds no executable ${pluginBinaryName(plugin)}: refused`, { archive: name, source });
+    await checkPluginVersion(plugin, binary, source);
+    await registerPlugin(plugin, unpacked.archive);
+    return check;
+  } finally {
+    await rm(unpacked.work, { recursive: true, force: true });
+  }
+}
+
+function officialPluginUrl(plugin) {
+  const archive = pluginArchive(plugin);
+  if (pluginReleaseBaseUrl) return `${pluginReleaseBaseUrl.replace(/\/$/, '')}/${archive}`;
+  if (plugin.server?.startsWith('github://')) {
+    const [, owner, repo] = plugin.server.slice('github://'.length).split('/');
+    return `https://github.com/${owner}/${repo}/releases/download/v${plugin.version}/${archive}`;
+  }
+  return `https://get.pulumi.com/releases/plugins/${archive}`;
+}
+
+/** Each source in order; the first that gives a checked plugin wins. A refusal stops at once. */
+async function installPlugin(plugin, options) {
   const stepStart = Date.now();
-  const label = `plugin ${plugin.name} ${plugin.version}`;
-  if (await pluginInstalled(plugin)) {
-    say(`${label}: already in .engine (${seconds(stepStart)})`);
-    return { ...plugin, installed: true, source: 'project' };
-  }
-  const cachedBinary = join(machineCacheRoot(), 'plugins', `${plugin.name}-${plugin.version}-${goPlatform()}`, pluginBinaryName(plugin));
-  if (await isExecutable(cachedBinary)) {
-    await registerPluginBinary(plugin, cachedBinary);
-    say(`${label}: installed from machine cache (${seconds(stepStart)})`);
-    return { ...plugin, installed: true, source: 'machine-cache' };
-  }
+  const label = pluginLabel(plugin);
+  const done = (source, extra = {}) => {
+    say(`${label}: ${source === 'project' ? `already installed in ${engineHome}` : `installed from ${source}`}${extra.sha256 ? `, sha256 ${extra.sha256} checked against ${extra.checkedBy}` : ''} (${seconds(stepStart)})`);
+    return { ...plugin, installed: true, source, ...extra };
+  };
+  if (await installedIn(pluginDir, plugin)) return done('project');
 
   const reasons = [];
-  const downloaded = await downloadPlugin(plugin);
-  if (downloaded.ok) {
-    await installFile(join(pluginInstallDir(plugin), pluginBinaryName(plugin)), cachedBinary);
-    say(`${label}: downloaded (${seconds(stepStart)})`);
-    return { ...plugin, installed: true, source: 'download' };
+  if (options.mirror) {
+    say(`${label}: fetching ${pluginArchive(plugin)} from mirror ${options.mirror.label}`);
+    const bytes = await options.mirror.get(pluginArchive(plugin));
+    if (bytes) {
+      const check = await installArchive(plugin, bytes, { listed: (await options.mirror.sums()).get(pluginArchive(plugin)), source: options.mirror.label });
+      return done(`mirror:${options.mirror.label}`, { sha256: check.digest, checkedBy: check.checkedBy });
+    }
+    reasons.push(`mirror: ${options.mirror.label} has no ${pluginArchive(plugin)}`);
   }
-  reasons.push(`download: ${downloaded.reason}`);
 
-  const partial = `${cachedBinary}.partial-${process.pid}`;
-  await mkdir(dirname(cachedBinary), { recursive: true });
-  const built = await buildPlugin(plugin, partial);
-  if (built.ok) {
-    await rename(partial, cachedBinary);
-    await registerPluginBinary(plugin, cachedBinary);
-    say(`${label}: built from its Go module (${seconds(stepStart)})`);
-    return { ...plugin, installed: true, source: 'go-build' };
+  if (!options.mirrorOnly) {
+    const url = officialPluginUrl(plugin);
+    const probe = await reachable(url);
+    if (probe.ok) {
+      say(`${label}: downloading ${url}`);
+      const fetched = await download(url, { label: `${label}: downloading` }).catch((error) => ({ status: 0, error }));
+      if (fetched.status === 200) {
+        const pinned = plugin.sha256?.[pluginPlatform()] ?? null;
+        // An official archive with no pinned digest is taken on TLS and the plugin's own version; its
+        // digest is printed so that it can be pinned.
+        const check = await installArchive(plugin, fetched.bytes, { listed: pinned ?? sha256Hex(fetched.bytes), source: url });
+        if (!pinned) say(`${label}: no digest pinned for ${pluginPlatform()}; the official archive has sha256 ${check.digest}: pin it in engine/plugins.json`);
+        return done('download', { sha256: check.digest, checkedBy: pinned ? check.checkedBy : 'TLS (not pinned)' });
+      }
+      reasons.push(`download: ${url}: ${fetched.error ? fetched.error.message : `HTTP ${fetched.status}`}`);
+    } else {
+      reasons.push(`download: ${probe.reason}`);
+    }
+
+    for (const cache of machinePluginCaches()) {
+      const folder = await installedIn(cache, plugin);
+      if (!folder) continue;
+      await checkPluginVersion(plugin, join(folder, pluginBinaryName(plugin)), folder);
+      await registerPlugin(plugin, folder);
+      return done(`plugin-cache:${cache}`);
+    }
+    reasons.push(`plugin cache: not in ${machinePluginCaches().join(' or ')}`);
   }
-  await rm(partial, { force: true });
-  reasons.push(`Go build: ${built.reason}`);
+
   say(`${label}: UNAVAILABLE (${seconds(stepStart)})`);
   for (const reason of reasons) say(`  - ${reason}`);
   return { ...plugin, installed: false, reasons };
 }
 
 // ---------------------------------------------------------------------------------------------
+// packing a mirror
+
+/**
+ * Writes the installed CLI and plugins into `out` as Pulumi's archives, and their digests into
+ * `out/SHA256SUMS` (entries of other platforms already there are kept).
+ */
+async function packMirror(pins, out, only) {
+  await mkdir(out, { recursive: true });
+  const sumsPath = join(out, SUMS_FILE);
+  const sums = parseSums(await readFile(sumsPath, 'utf8').catch(() => ''));
+  const work = await mkdtemp(join(tmpdir(), 'felhom-engine-mirror-'));
+  const packed = [];
+  const missing = [];
+  try {
+    const version = await pinnedCliVersion(pins);
+    const cli = join(engineBin, 'pulumi');
+    if (!only || only.includes('pulumi')) {
+      if ((await reportedVersion(cli)) !== version) throw new InstallError(`no pulumi ${version} in ${engineBin}: run \`npm run engine:install\` first`);
+      const folder = join(work, 'pulumi');
+      await mkdir(folder);
+      for (const name of await readdir(engineBin)) {
+        if (!name.includes('.partial-') && (await isExecutable(join(engineBin, name)))) await copyFile(await realpath(join(engineBin, name)), join(folder, name));
+      }
+      const name = cliArchive(version);
+      await pack(work, ['pulumi'], join(out, name));
+      packed.push(name);
+    }
+    for (const plugin of pins.plugins) {
+      if (only && !only.includes(plugin.name)) continue;
+      let folder = await installedIn(pluginDir, plugin);
+      for (const cache of machinePluginCaches()) folder ??= await installedIn(cache, plugin);
+      if (!folder) {
+        missing.push(plugin);
+        say(`${pluginLabel(plugin)}: not installed here, not packed`);
+        continue;
+      }
+      await checkPluginVersion(plugin, join(folder, pluginBinaryName(plugin)), folder);
+      const names = [];
+      for (const name of await readdir(folder)) {
+        if (!name.endsWith('.lock') && !name.endsWith('.partial') && (await stat(join(folder, name)).then((info) => info.isFile(), () => false))) names.push(name);
+      }
+      await pack(folder, names, join(out, pluginArchive(plugin)));
+      packed.push(pluginArchive(plugin));
+    }
+    for (const name of packed) {
+      sums.set(name, sha256Hex(await readFile(join(out, name))));
+      say(`packed ${name}  sha256 ${sums.get(name)}`);
+    }
+    const text = [...sums.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, digest]) => `${digest}  ${name}\n`).join('');
+    await writeFile(`${sumsPath}.partial-${process.pid}`, text);
+    await rename(`${sumsPath}.partial-${process.pid}`, sumsPath);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  say(`mirror ${out}: ${packed.length} archive(s) and ${SUMS_FILE} written in ${seconds(started)}` +
+    (missing.length ? `; not installed, so not packed: ${missing.map((plugin) => `${plugin.name} ${plugin.version}`).join(', ')}` : ''));
+  if (missing.length) process.exitCode = 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const USAGE = 'expected --cli-only, --plugins-only, --require-plugins, --only name[,name], --mirror <dir|url>, --mirror-only, or `mirror --out <dir>`';
 
 function parseArgs(argv) {
-  const options = { cliOnly: false, requirePlugins: false, only: undefined };
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    if (arg === '--cli-only') options.cliOnly = true;
-    else if (arg === '--require-plugins') options.requirePlugins = true;
-    else if (arg === '--only') options.only = (argv[++i] ?? '').split(',').filter(Boolean);
-    else if (arg.startsWith('--only=')) options.only = arg.slice('--only='.length).split(',').filter(Boolean);
-    else throw new InstallError(`unknown option ${arg}; expected --cli-only, --require-plugins or --only name[,name]`);
+  const options = { command: 'install', cliOnly: false, pluginsOnly: false, requirePlugins: false, only: undefined, mirror: process.env.FELHOM_ENGINE_MIRROR || undefined, mirrorOnly: false, out: undefined };
+  const args = [...argv];
+  if (args[0] === 'mirror') {
+    options.command = 'mirror';
+    args.shift();
   }
+  const value = (arg, i) => {
+    const [flag, inline] = arg.split(/=(.*)/s);
+    const given = inline ?? args[i + 1];
+    if (!given || given.startsWith('--')) throw new InstallError(`${flag} needs a value; ${USAGE}`);
+    return { given, skip: inline === undefined ? 1 : 0 };
+  };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i];
+    const flag = arg.split('=')[0];
+    if (arg === '--cli-only') options.cliOnly = true;
+    else if (arg === '--plugins-only') options.pluginsOnly = true;
+    else if (arg === '--require-plugins') options.requirePlugins = true;
+    else if (arg === '--mirror-only') options.mirrorOnly = true;
+    else if (['--only', '--mirror', '--out'].includes(flag)) {
+      const { given, skip } = value(arg, i);
+      i += skip;
+      if (flag === '--only') options.only = given.split(',').filter(Boolean);
+      else if (flag === '--mirror') options.mirror = given;
+      else options.out = resolve(given);
+    } else throw new InstallError(`unknown option ${arg}; ${USAGE}`);
+  }
+  if (options.command === 'mirror' && !options.out) throw new InstallError(`mirror needs --out <dir>; ${USAGE}`);
+  if (options.mirrorOnly && !options.mirror) throw new InstallError('--mirror-only needs a mirror: --mirror <dir|url> or FELHOM_ENGINE_MIRROR');
   return options;
 }
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
-  say(`installing into ${engineHome} (machine cache ${machineCacheRoot()})`);
-  await mkdir(pluginDir, { recursive: true });
-  const cli = await installCli();
-
-  const plugins = [];
-  if (!options.cliOnly) {
-    let wanted = await requestedPlugins();
-    if (options.only) wanted = wanted.filter((plugin) => options.only.includes(plugin.name));
-    for (const plugin of wanted) plugins.push(await installPlugin(plugin));
+  const pins = await loadPins();
+  if (options.command === 'mirror') {
+    await packMirror(pins, options.out, options.only);
+    return;
   }
+  const mirror = options.mirror ? openMirror(options.mirror) : undefined;
+  say(`installing into ${engineHome} (machine cache ${machineCacheRoot()}${mirror ? `; mirror ${mirror.label}` : ''})`);
+  await mkdir(pluginDir, { recursive: true });
 
-  const report = {
-    cli: { version: cli.version, source: cli.source, path: join(engineBin, 'pulumi') },
-    pulumiHome: engineHome,
-    plugins: plugins.map(({ name, version, installed, source, reasons }) => ({ name, version, installed, source, reasons })),
-    finishedAt: new Date().toISOString(),
+  const report = { cli: undefined, pulumiHome: engineHome, mirror: mirror?.label ?? null, plugins: [], refused: [], finishedAt: undefined };
+  const writeReport = async () => {
+    report.finishedAt = new Date().toISOString();
+    await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
   };
-  await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+  try {
+    const cli = options.pluginsOnly && (await reportedVersion(join(engineBin, 'pulumi')))
+      ? { version: await reportedVersion(join(engineBin, 'pulumi')), source: 'project' }
+      : await installCli(pins, { mirror, mirrorOnly: options.mirrorOnly });
+    report.cli = { version: cli.version, source: cli.source, path: join(engineBin, 'pulumi'), ...(cli.sha256 ? { sha256: cli.sha256 } : {}) };
 
-  const missing = plugins.filter((plugin) => !plugin.installed);
-  const have = plugins.filter((plugin) => plugin.installed).map((plugin) => plugin.name);
-  say(`done in ${seconds(started)}: pulumi ${cli.version}; plugins installed: ${have.join(', ') || 'none'}` +
+    if (!options.cliOnly) {
+      const unknown = (options.only ?? []).filter((name) => !pins.plugins.some((plugin) => plugin.name === name));
+      if (unknown.length) throw new InstallError(`--only: ${unknown.join(', ')} not pinned in engine/plugins.json (pinned: ${pins.plugins.map((plugin) => plugin.name).join(', ')})`);
+      const wanted = options.only ? pins.plugins.filter((plugin) => options.only.includes(plugin.name)) : pins.plugins;
+      for (const plugin of wanted) {
+        try {
+          report.plugins.push(await installPlugin(plugin, { mirror, mirrorOnly: options.mirrorOnly }));
+        } catch (error) {
+          if (!(error instanceof RefusedError)) throw error;
+          say(`${pluginLabel(plugin)}: REFUSED: ${error.message}`);
+          report.refused.push({ plugin: plugin.name, version: plugin.version, message: error.message, ...error.details });
+          report.plugins.push({ ...plugin, installed: false, reasons: [error.message] });
+        }
+      }
+    }
+  } catch (error) {
+    if (error instanceof RefusedError) report.refused.push({ message: error.message, ...error.details });
+    await writeReport();
+    throw error;
+  }
+  report.plugins = report.plugins.map(({ kind, name, version, installed, source, sha256, checkedBy, reasons }) => ({ kind, name, version, installed, source, sha256, checkedBy, reasons }));
+  await writeReport();
+
+  const missing = report.plugins.filter((plugin) => !plugin.installed);
+  const have = report.plugins.filter((plugin) => plugin.installed).map((plugin) => plugin.name);
+  say(`done in ${seconds(started)}: pulumi ${report.cli.version}; plugins installed: ${have.join(', ') || 'none'}` +
     (missing.length ? `; unavailable: ${missing.map((plugin) => plugin.name).join(', ')}` : ''));
+  if (report.refused.length) {
+    throw new InstallError(`refused ${report.refused.length} archive(s) or plugin(s) that failed their check: ${report.refused.map((entry) => entry.message).join('; ')}`);
+  }
   if (missing.length && options.requirePlugins) {
     throw new InstallError(`required plugins unavailable: ${missing.map((plugin) => `${plugin.name} ${plugin.version}`).join(', ')}`);
   }

@@ -7,6 +7,7 @@ import type { RecordedResource } from '../stacks/mock-runtime.js';
 import type { BoxPlan } from '../stacks/plan.js';
 import type { ResolvedBox } from '../stacks/spec/resolve.js';
 import type { Tier } from '../stacks/spec/types.js';
+import { unknownAdvisoryRules } from './rule-names.js';
 import { RULES } from './rules/index.js';
 import type { EnforcementLevel, PolicyContext, PolicyResource, PolicyRule, Violation } from './types.js';
 
@@ -65,10 +66,7 @@ export function effectiveLevel(rule: PolicyRule, box: ResolvedBox | undefined): 
 
 /** `spec.policy.advisory` entries that name no rule: an error, so a typo never silently keeps a rule mandatory. */
 export function policySettingsProblems(box: ResolvedBox, rules: readonly PolicyRule[] = RULES): PolicySettingsProblem[] {
-  const known = rules.map((rule) => rule.name);
-  return box.advisoryRules.flatMap((name, index) =>
-    known.includes(name) ? [] : [{ path: `spec.policy.advisory[${index}]`, message: `unknown policy rule "${name}"; known rules: ${known.join(', ')}` }],
-  );
+  return unknownAdvisoryRules(box.advisoryRules, rules.map((rule) => rule.name));
 }
 
 /** Runs one rule's resource and stack checks over one tier's resources. */

@@ -7,6 +7,7 @@ import * as cloudflare from '@pulumi/cloudflare';
 import * as pulumi from '@pulumi/pulumi';
 import { GeoWaf } from '../components/geo-waf.js';
 import { Tunnel } from '../components/tunnel.js';
+import { geoWafArgs } from './args.js';
 import type { TierEnvironment } from './environment.js';
 import type { ResolvedBox } from './spec/resolve.js';
 import { providerVersion } from '../engine/plugins.js';
@@ -34,17 +35,7 @@ export function edgeProgram(box: ResolvedBox, env: TierEnvironment): EdgeOutputs
     { accountId: box.edge.accountId, zoneId: box.edge.zoneId, tunnelName: box.edge.tunnelName, routes: edgeRoutes(box) },
     { provider },
   );
-  if (box.edge.geo) {
-    new GeoWaf(
-      `${box.box}-geo`,
-      {
-        zoneId: box.edge.zoneId,
-        mode: box.edge.geo.mode,
-        countries: box.edge.geo.countries,
-        ...(box.edge.geo.exemptHostnames ? { exemptHostnames: box.edge.geo.exemptHostnames } : {}),
-      },
-      { provider },
-    );
-  }
+  const geo = geoWafArgs(box);
+  if (geo) new GeoWaf(`${box.box}-geo`, geo, { provider });
   return { tunnelId: tunnel.tunnelId, tunnelToken: tunnel.tunnelToken };
 }

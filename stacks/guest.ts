@@ -6,8 +6,9 @@
  */
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { AppStack, type AppVolumePlacement } from '../components/app-stack.js';
+import { AppStack } from '../components/app-stack.js';
 import { Traefik } from '../components/traefik.js';
+import { appStackArgs } from './args.js';
 import type { TierEnvironment } from './environment.js';
 import type { ResolvedBox } from './spec/resolve.js';
 import { providerVersion } from '../engine/plugins.js';
@@ -32,12 +33,9 @@ export function guestProgram(box: ResolvedBox, env: TierEnvironment): GuestOutpu
     const provider = new docker.Provider(`${guest.name}-docker`, { host: env.dockerHost ?? 'unix:///var/run/docker.sock' }, { version: providerVersion('docker') });
     const traefik = new Traefik(`${guest.name}-traefik`, { digest: TRAEFIK_DIGEST, ...env.traefik }, { provider });
     for (const app of box.apps.filter((candidate) => candidate.guest === guest.name)) {
-      const placement: Record<string, AppVolumePlacement> = Object.fromEntries(
-        app.volumes.map((volume) => [volume.name, volume.hostPath ? { kind: 'bind', hostPath: volume.hostPath } : { kind: 'docker-volume' }]),
-      );
       const stack = new AppStack(
         app.name,
-        { instanceName: app.name, manifest: app.manifest, hostname: app.hostname, parameters: app.parameters, placement },
+        appStackArgs(app),
         { provider, dependsOn: [traefik] },
       );
       apps[app.name] = stack.url;

@@ -7,54 +7,17 @@ import * as pulumi from '@pulumi/pulumi';
 import * as proxmoxve from '@muhlba91/pulumi-proxmoxve';
 import { BackupJob } from '../components/backup-job.js';
 import { CustomerLxc } from '../components/customer-lxc.js';
-import { StorageTarget, type StorageTargetArgs } from '../components/storage-target.js';
+import { StorageTarget } from '../components/storage-target.js';
 import { TunnelConnector } from '../components/tunnel-connector.js';
 import type { GoldenTemplate } from '../templates/lib/golden.js';
-import { templateFileId } from '../templates/lib/golden.js';
+import { backupJobArgs, customerLxcArgs, storageTargetArgs } from './args.js';
 import type { TierEnvironment } from './environment.js';
-import { pbsNamespace, storagePath, type ResolvedBox } from './spec/resolve.js';
-import type { StorageSpec } from './spec/types.js';
+import type { ResolvedBox } from './spec/resolve.js';
 import { providerVersion } from '../engine/plugins.js';
 
 export interface HostOutputs {
   readonly guests: pulumi.Output<Record<string, { vmId: number; hostname: string }>>;
   readonly storages: string[];
-}
-
-function storageArgs(storage: StorageSpec, box: ResolvedBox, env: TierEnvironment): StorageTargetArgs {
-  const common = { storageId: storage.name, class: storage.class, roles: storage.roles, nodes: [box.host.node], ...(storage.iops ? { iops: storage.iops } : {}) };
-  switch (storage.type) {
-    case 'dir':
-      return { ...common, type: 'dir', path: storagePath(storage)! };
-    case 'nfs': {
-      const [server, ...rest] = storage.identity.split(':');
-      return { ...common, type: 'nfs', server: server!, export: rest.join(':'), ...(storage.options ? { options: storage.options } : {}) };
-    }
-    case 'cifs': {
-      const [, , server, ...share] = storage.identity.split('/');
-      return {
-        ...common,
-        type: 'cifs',
-        server: server!,
-        share: share.join('/'),
-        username: storage.username,
-        password: env.secret(storage.password),
-        ...(storage.domain ? { domain: storage.domain } : {}),
-      };
-    }
-    case 'pbs':
-      return {
-        ...common,
-        type: 'pbs',
-        server: storage.identity.server,
-        datastore: storage.identity.datastore,
-        fingerprint: storage.identity.fingerprint,
-        namespace: pbsNamespace(storage, box.customer),
-        username: storage.username,
-        password: env.secret(storage.password),
-        encryptionKey: env.secret(storage.encryptionKey),
-      };
-  }
 }
 
 export function hostProgram(box: ResolvedBox, golden: GoldenTemplate, env: TierEnvironment): HostOutputs {
@@ -70,7 +33,7 @@ export function hostProgram(box: ResolvedBox, golden: GoldenTemplate, env: TierE
 
   const storages = new Map<string, StorageTarget>();
   for (const storage of box.storage) {
-    storages.set(storage.name, new StorageTarget(storage.name, storageArgs(storage, box, env), options));
+    storages.set(storage.name, new StorageTarget(storage.name, storageTargetArgs(storage, box, (ref) => env.secret(ref)), options));
   }
 
   if (env.storagesOnly) return { guests: pulumi.output<Record<string, { vmId: number; hostname: string }>>({}), storages: [...storages.keys()] };
@@ -79,31 +42,7 @@ export function hostProgram(box: ResolvedBox, golden: GoldenTemplate, env: TierE
     const dependsOn = guest.mounts.map((mount) => storages.get(mount.storage)).filter((target): target is StorageTarget => target !== undefined);
     return new CustomerLxc(
       guest.name,
-      {
-        node: box.host.node,
-        vmId: guest.vmId,
-        hostname: guest.name,
-        osTemplateFileId: templateFileId(golden, box.host.templateStorage),
-        osType: golden.os.type,
-        cores: guest.cores,
-        memoryMiB: guest.memoryMiB,
-        swapMiB: guest.swapMiB,
-        rootStorage: box.host.rootStorage,
-        diskGiB: guest.diskGiB,
-        features: golden.features,
-        unprivileged: golden.unprivileged,
-        mountPoints: guest.mounts.map((mount) => ({ storage: mount.storage, sizeGiB: mount.sizeGiB, path: mount.path, backup: mount.backup })),
-        network: {
-          bridge: guest.network.bridge,
-          ipv4: guest.network.ipv4,
-          ...(guest.network.gateway ? { gateway: guest.network.gateway } : {}),
-          ...(guest.network.vlan ? { vlan: guest.network.vlan } : {}),
-        },
-        startOnBoot: golden.startOnBoot,
-        tags: [...guest.tags],
-        description: `Felhom customer guest ${guest.name} of box ${box.box} (customer ${box.customer}); managed by the agent`,
-        ...(env.adoptGuests?.includes(guest.vmId) ? { adoptExisting: true } : {}),
-      },
+      { ...customerLxcArgs(guest, box, golden), ...(env.adoptGuests?.includes(guest.vmId) ? { adoptExisting: true } : {}) },
       { ...options, dependsOn },
     );
   });
@@ -111,15 +50,7 @@ export function hostProgram(box: ResolvedBox, golden: GoldenTemplate, env: TierE
   for (const job of box.backup.jobs) {
     new BackupJob(
       job.name,
-      {
-        jobId: `felhom-${box.box}-${job.name}`,
-        storage: job.storage,
-        schedule: job.schedule,
-        vmIds: job.vmIds,
-        node: box.host.node,
-        mode: job.mode,
-        ...job.retention,
-      },
+      backupJobArgs(job, box),
       { ...options, dependsOn: [...storages.values(), ...guests] },
     );
   }

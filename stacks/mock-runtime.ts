@@ -51,6 +51,8 @@ export interface Registration {
   readonly dependencies: readonly string[];
   /** The `import` id of a resource adopted rather than created (`pve/200`). */
   readonly importId: string | undefined;
+  /** The plugin version asked for (the `version` resource option), when one was. */
+  readonly version?: string;
 }
 
 type GuardOptions = Pick<Registration, 'protect' | 'ignoreChanges' | 'replaceOnChanges' | 'retainOnDelete' | 'additionalSecretOutputs' | 'dependencies'>;
@@ -282,6 +284,7 @@ export class MockRecorder {
       additionalSecretOutputs: request.getAdditionalsecretoutputsList(),
       dependencies: request.getDependenciesList(),
       importId: request.getImportid() || undefined,
+      ...(request.getVersion() ? { version: request.getVersion() } : {}),
     };
     this.recorded.push(registration);
     const key = `${registration.type}::${registration.name}`;
@@ -325,7 +328,14 @@ export class MockRecorder {
 export async function recordProgram(program: () => unknown, options: Omit<MockRecorderOptions, 'preview'>): Promise<{ resources: RecordedResource[] }> {
   const recorder = new MockRecorder({ ...options, preview: true });
   recorder.install();
-  await program();
+  try {
+    await program();
+  } catch (error) {
+    // Resources registered before the refusal still have RPCs in flight: let them finish, so
+    // the next program in this process starts on a quiet runtime.
+    await recorder.settle();
+    throw error;
+  }
   await recorder.settle();
   // Registration order follows the order outputs resolve, which varies between runs; a plan
   // must read the same every time, so resources are listed by URN.

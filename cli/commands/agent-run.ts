@@ -53,10 +53,12 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
   const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
   if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
   if (!TIERS.includes(options.tier as Tier)) throw usageError(`--tier: expected one of ${TIERS.join(', ')}, got ${JSON.stringify(options.tier)}`);
-  const [{ openAgent }, { LazyEngineRunner }, { jsonLogger, SecretRegistry }] = await Promise.all([
+  const [{ openAgent }, { LazyEngineRunner }, { jsonLogger, SecretRegistry }, { HubSuppliedEngines }, { readSecretFile, stateLayout }] = await Promise.all([
     import('../../runner/agent/open.js'),
     import('../../runner/engine/lazy-runner.js'),
     import('../../runner/agent/logger.js'),
+    import('../../runner/agent/engine-supply.js'),
+    import('../../runner/agent/state-dir.js'),
   ]);
   const secrets = new SecretRegistry();
   const logger = jsonLogger({ stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) }, secrets, level: context.debug ? 'debug' : 'info' });
@@ -67,7 +69,13 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
     trustPath: resolve(context.cwd, options.trust as string),
     hubUrl,
     ...(options.apiKeyFile ? { apiKeyFile: resolve(context.cwd, options.apiKeyFile as string) } : {}),
-    engine: new LazyEngineRunner(),
+    // A missing engine or plugin comes from the hub's engine mirror, checked against this box's pins.
+    engine: new HubSuppliedEngines(() => new LazyEngineRunner(), {
+      hubUrl,
+      box: options.box as string,
+      apiKey: () => readSecretFile(options.apiKeyFile ? resolve(context.cwd, options.apiKeyFile as string) : stateLayout(resolve(context.cwd, options.state as string)).hubApiKey),
+      logger,
+    }),
     ...(await hostOperationsFor(options.tier as Tier, context.env)),
     logger,
     secrets,

@@ -21,7 +21,7 @@ const validate: CommandModule = {
     } catch (error) {
       if (!(error instanceof SpecError) || !options.json) throw error;
       out.json({ valid: false, file, problems: error.problems });
-      return 1;
+      return error.exitCode;
     }
   },
 };

@@ -27,6 +27,11 @@ export function looksLikeCredential(name: string): boolean {
   return words.some((word) => CREDENTIAL_WORDS.has(word));
 }
 
+/** A flag or a number (`1`, `true`, `off`, `30`): a setting about a credential, never one itself. */
+export function isFlagValue(value: string): boolean {
+  return /^(-?\d+(\.\d+)?|true|false|yes|no|on|off)$/i.test(value.trim());
+}
+
 /** `KEY=value` environment entries, as docker `envs` hold them. */
 const ENV_ENTRY = /^([A-Za-z_][A-Za-z0-9_.-]*)=/;
 
@@ -56,7 +61,9 @@ export function plaintextCredentials(resource: Pick<PolicyResource, 'inputs' | '
       value.forEach((item, index) => {
         const itemPath = `${path}[${index}]`;
         const env = typeof item === 'string' ? ENV_ENTRY.exec(item) : null;
-        if (env && looksLikeCredential(env[1]!)) consider(itemPath, env[1]!, item.slice(env[0].length) === '' ? '' : item);
+        const envValue = env ? (item as string).slice(env[0].length) : '';
+        // `OAUTHLIB_RELAX_TOKEN_SCOPE=1` is a setting: like a boolean input, it carries no secret.
+        if (env && looksLikeCredential(env[1]!)) consider(itemPath, env[1]!, envValue === '' || isFlagValue(envValue) ? '' : item);
         else walk(item, itemPath, undefined);
       });
       return;

@@ -73,7 +73,7 @@ export class PluginNotInstalledError extends Error {
   constructor(pluginDir: string, missing: readonly InstalledPlugin[]) {
     const list = missing.map((plugin) => `${plugin.name} ${plugin.version}`).join(', ');
     super(`provider plugin${missing.length === 1 ? '' : 's'} ${list} not installed in ${pluginDir}: ${INSTALL_HINT}` +
-      ' (docs/engine.md lists the plugins that cannot be had on a machine without their download sites)');
+      ' (with FELHOM_ENGINE_MIRROR naming an engine mirror where the download sites are out of reach; docs/engine.md)');
     this.name = 'PluginNotInstalledError';
     this.missing = missing;
   }
@@ -97,7 +97,11 @@ export function findProjectRoot(start: string = dirname(fileURLToPath(import.met
   }
 }
 
-/** Plugin directory entries look like `resource-random-v4.21.2`; Pulumi keeps a `.lock` beside each for good, and a `.partial` beside one means unfinished. */
+/**
+ * Plugin directory entries look like `resource-random-v4.21.2`. Pulumi marks an install under
+ * way with a `<entry>.partial` file beside it and keeps a `<entry>.lock` beside every installed
+ * plugin for good, so only `.partial` means unfinished.
+ */
 async function listPlugins(pluginDir: string): Promise<InstalledPlugin[]> {
   let entries: string[];
   try {

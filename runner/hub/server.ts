@@ -27,6 +27,7 @@ import {
   type ReportRequest,
 } from './protocol.js';
 import { EnvelopeRoutingError } from './routing.js';
+import { serveEngineMirrorFile } from './engine-mirror.js';
 
 export const OPERATOR_TOKEN_FILE = 'operator-token';
 
@@ -43,6 +44,8 @@ export interface HubServerOptions {
   readonly maxBodyBytes?: number;
   /** @default 60 */
   readonly maxWaitSeconds?: number;
+  /** A folder of engine archives served to enrolled boxes (runner/hub/engine-mirror.ts). @default - none */
+  readonly engineMirrorDir?: string;
   /** Where the hub writes one line per unexpected server error (never secrets). @default - nowhere */
   readonly log?: (line: string) => void;
 }
@@ -399,6 +402,12 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
         const report = await database.addReport(params.box!, parseReport(await readJson(req, maxBody)));
         sendJson(res, 201, { id: report.id });
       },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/engine\/(?<file>[^/]+)$/,
+      auth: 'box',
+      handle: ({ res, params }) => serveEngineMirrorFile(options.engineMirrorDir, params.file!, res),
     },
     {
       method: 'POST',

@@ -10,12 +10,18 @@ import { validateBoxSpec, type ValidateOptions } from './validate.js';
 /** A spec that could not be read, parsed or validated; lists every problem. */
 export class SpecError extends Error {
   readonly code = 'ESPEC';
-  readonly exitCode = 1;
+  readonly exitCode: 1 | 3;
   readonly problems: readonly Problem[];
   readonly file: string;
-  constructor(file: string, problems: readonly Problem[]) {
-    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the box spec`);
+  /** `unreadable`: the file could not be read at all (exit 3, like every other unreadable input). */
+  constructor(file: string, problems: readonly Problem[], options: { unreadable?: boolean } = {}) {
+    super(
+      options.unreadable
+        ? `${file}: cannot read the box spec (${problems[0]?.message.replace(/^cannot read: /, '') ?? 'unreadable'})`
+        : `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the box spec`,
+    );
     this.name = 'SpecError';
+    this.exitCode = options.unreadable ? 3 : 1;
     this.file = file;
     this.problems = problems;
   }
@@ -55,7 +61,7 @@ export async function loadBoxSpec(file: string, options: ValidateOptions = {}): 
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new SpecError(file, [{ path: '(file)', message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
+    throw new SpecError(file, [{ path: '(file)', message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }], { unreadable: true });
   }
   return parseBoxSpec(text, file, options);
 }

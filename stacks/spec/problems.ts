@@ -75,14 +75,20 @@ export interface ParsedYaml {
 /**
  * Parses one YAML (or JSON) document, keeping positions: syntax errors come back with line
  * and column instead of being thrown, so callers report a broken file like an invalid one.
- * Duplicate keys are errors; alias expansion is capped against billion-laughs documents.
+ * Duplicate keys are errors; alias expansion is capped against billion-laughs documents (a
+ * syntax error, not a crash); a second document is named as such.
  */
-export function parseYamlWithPositions(text: string): ParsedYaml {
+/** How many times one document may expand its aliases; more is treated as an alias bomb. */
+export const MAX_ALIAS_COUNT = 100;
+
+export function parseYamlWithPositions(text: string, options: { merge?: boolean } = {}): ParsedYaml {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const syntaxErrors = document.errors.map((error) => {
+  // `merge`: YAML 1.1 merge keys (`<<: *defaults`), which Compose files use and box specs do not need.
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, ...(options.merge ? { merge: true } : {}) });
+  const syntaxErrors: YamlSyntaxError[] = document.errors.map((error) => {
     const position = lineCounter.linePos(error.pos[0]);
-    return { line: position.line, column: position.col, message: error.message.split('\n')[0]! };
+    const message = error.code === 'MULTIPLE_DOCS' ? 'expected one YAML document, found a second one after "---"; put each document in its own file' : error.message.split('\n')[0]!;
+    return { line: position.line, column: position.col, message };
   });
   const lineOf = (path: string): number | undefined => {
     let keys = pathKeys(path);
@@ -94,5 +100,15 @@ export function parseYamlWithPositions(text: string): ParsedYaml {
     }
     return undefined;
   };
-  return { value: syntaxErrors.length === 0 ? (document.toJS({ maxAliasCount: 100 }) as unknown) : undefined, syntaxErrors, lineOf };
+  let value: unknown;
+  if (syntaxErrors.length === 0) {
+    try {
+      value = document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+    } catch (error) {
+      // The yaml library refuses to expand a document whose aliases multiply (billion laughs).
+      if (!(error instanceof ReferenceError)) throw error;
+      syntaxErrors.push({ line: 1, column: 1, message: `too many alias expansions (more than ${MAX_ALIAS_COUNT}): a document that multiplies anchors is refused` });
+    }
+  }
+  return { value, syntaxErrors, lineOf };
 }

@@ -4,6 +4,11 @@
  * Schema file and docs/box-spec.md in step with it.
  */
 import type { Field, ObjectShape, OneKeyShape, Shape, StringShape } from './shape.js';
+import { calendarEventMessage, calendarEventProblem } from '../../components/calendar-event.js';
+import { countryHint, isCountryCode } from '../../components/countries.js';
+import { CUSTOMER_LXC_LIMITS } from '../../components/rules/customer-lxc.js';
+import { storagePathProblem } from '../../components/validation.js';
+import { armourProblem } from './armour.js';
 import { API_VERSION, KIND } from './types.js';
 
 const name = (expected: string): StringShape => ({
@@ -21,9 +26,16 @@ const positive = (maximum?: number): Shape => ({ kind: 'integer', minimum: 1, ..
 const count: Shape = { kind: 'integer', minimum: 0, maximum: 10000 };
 const calendarEvent: StringShape = {
   kind: 'string',
-  pattern: /^[A-Za-z0-9*,./:~ -]{1,64}$/,
+  pattern: /^[a-z0-9*,./: -]{1,128}$/,
   expected: 'expected a Proxmox calendar event such as "*-*-* 02:30" or "sun 03:00"',
+  // PVE's grammar, the same parser the BackupJob component applies.
+  check: (value) => {
+    const problem = calendarEventProblem(value);
+    return problem === undefined ? undefined : calendarEventMessage(value, problem);
+  },
 };
+/** The customer LXC's own bounds (components/rules/customer-lxc.ts), so validate and plan agree. */
+const lxcBound = (limits: { min: number; max: number }): Shape => ({ kind: 'integer', minimum: limits.min, maximum: limits.max });
 const required = (shape: Shape, description: string): Field => ({ shape, required: true, description });
 const optional = (shape: Shape, description: string): Field => ({ shape, description });
 
@@ -38,7 +50,12 @@ export const secretRefShape: OneKeyShape = {
       name: 'EncryptedSecret',
       fields: {
         encrypted: required(
-          { kind: 'string', pattern: /^-----BEGIN PGP MESSAGE-----\r?\n[\s\S]+-----END PGP MESSAGE-----\s*$/, expected: 'expected an armoured OpenPGP message (felhom secrets encrypt)' },
+          {
+            kind: 'string',
+            pattern: /^-----BEGIN PGP MESSAGE-----\r?\n[\s\S]+-----END PGP MESSAGE-----\s*$/,
+            expected: 'expected an armoured OpenPGP message (felhom secrets encrypt)',
+            check: armourProblem,
+          },
           'Armoured OpenPGP message encrypted to the box agent key.',
         ),
       },
@@ -90,7 +107,10 @@ const storageShape: Shape = {
           { kind: 'string', pattern: /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}|[0-9a-fA-F]{16})$/, expected: 'expected a filesystem UUID (blkid)' },
           'Durable identity: the filesystem UUID (dir), server:/export (nfs), //server/share (cifs), or server+datastore+fingerprint (pbs).',
         ),
-        path: optional({ kind: 'string', pattern: /^\/[A-Za-z0-9._/-]+$/, expected: 'expected an absolute path' }, 'Mount path on the host; default /mnt/felhom/<name>.'),
+        path: optional(
+          { kind: 'string', pattern: /^\/[A-Za-z0-9._/-]+$/, expected: 'expected an absolute path', check: storagePathProblem },
+          'Mount path on the host, under /mnt, /media or /srv; default /mnt/felhom/<name>.',
+        ),
       },
     },
     nfs: {
@@ -154,10 +174,10 @@ const guestShape: ObjectShape = {
   fields: {
     name: required(name('a guest name'), 'Guest name and hostname.'),
     vmId: required({ kind: 'integer', minimum: 100, maximum: 999_999_999 }, 'Proxmox VM id, unique on the host.'),
-    cores: optional(positive(512), 'CPU cores; default 2.'),
-    memoryMiB: optional({ kind: 'integer', minimum: 256, maximum: 4_194_304 }, 'Memory in MiB; default 4096.'),
-    swapMiB: optional({ kind: 'integer', minimum: 0, maximum: 4_194_304 }, 'Swap in MiB; default 512.'),
-    diskGiB: optional({ kind: 'integer', minimum: 4, maximum: 131_072 }, 'Root filesystem size in GiB; default 32.'),
+    cores: optional(lxcBound(CUSTOMER_LXC_LIMITS.cores), 'CPU cores; default 2.'),
+    memoryMiB: optional(lxcBound(CUSTOMER_LXC_LIMITS.memoryMiB), 'Memory in MiB; default 4096; at least the sum of its apps\' minMemoryMiB.'),
+    swapMiB: optional(lxcBound(CUSTOMER_LXC_LIMITS.swapMiB), 'Swap in MiB; default 512.'),
+    diskGiB: optional(lxcBound(CUSTOMER_LXC_LIMITS.diskGiB), 'Root filesystem size in GiB; default 32.'),
     network: optional(
       {
         kind: 'object',
@@ -177,6 +197,7 @@ const guestShape: ObjectShape = {
     mounts: optional(
       {
         kind: 'array',
+        maxItems: CUSTOMER_LXC_LIMITS.mountPoints,
         items: {
           kind: 'object',
           name: 'GuestMount',
@@ -201,7 +222,7 @@ const appShape: ObjectShape = {
     template: required(name('a catalog app name'), 'Catalog app (templates/apps/<template>).'),
     guest: optional(name('a guest name'), 'Guest that runs it; default the first guest.'),
     hostname: optional(hostname, 'Public hostname inside the domain; default <name>.<domain>.'),
-    parameters: optional({ kind: 'record', keyPattern: /^[A-Za-z][A-Za-z0-9_]*$/, keyExpected: 'expected a parameter name', values: { kind: 'scalar' } }, 'Values for the manifest parameters.'),
+    parameters: optional({ kind: 'record', keyPattern: /^[A-Za-z][A-Za-z0-9_-]*$/, keyExpected: 'expected a parameter name (letters, digits, dashes and underscores)', values: { kind: 'scalar' } }, 'Values for the manifest parameters.'),
     volumes: optional(
       {
         kind: 'record',
@@ -333,7 +354,17 @@ export const boxSpecShape: ObjectShape = {
                     fields: {
                       mode: required({ kind: 'string', enum: ['allow', 'deny'] }, 'allow-list or deny-list.'),
                       countries: required(
-                        { kind: 'array', items: { kind: 'string', pattern: /^[A-Z]{2}$/, expected: 'expected an ISO 3166-1 alpha-2 country code such as HU' }, minItems: 1, unique: true },
+                        {
+                          kind: 'array',
+                          items: {
+                            kind: 'string',
+                            pattern: /^[A-Z]{2}$/,
+                            expected: 'expected an ISO 3166-1 alpha-2 country code such as HU',
+                            check: (code) => (isCountryCode(code) ? undefined : `expected an ISO 3166-1 alpha-2 country code such as HU: "${code}" is ${countryHint(code)}`),
+                          },
+                          minItems: 1,
+                          unique: true,
+                        },
                         'Country codes.',
                       ),
                       exemptHostnames: optional({ kind: 'array', items: hostname, unique: true }, 'Hostnames exempt from the rule.'),

@@ -16,6 +16,8 @@ export interface StringShape {
   readonly enum?: readonly string[];
   readonly minLength?: number;
   readonly maxLength?: number;
+  /** A rule beyond the pattern (a grammar, a list of codes): the reason a value breaks it, or undefined. */
+  readonly check?: (value: string) => string | undefined;
 }
 export interface NumberShape {
   readonly kind: 'integer' | 'number';
@@ -104,6 +106,10 @@ export function checkShape(value: unknown, shape: Shape, path: string, problems:
       }
       if (shape.pattern && !shape.pattern.test(value)) {
         return problem(`${shape.expected ?? `expected to match ${shape.pattern}`}, got ${describe(value)}`);
+      }
+      if (shape.check) {
+        const reason = shape.check(value);
+        if (reason !== undefined) return problem(reason);
       }
       return;
     }

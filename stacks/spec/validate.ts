@@ -3,7 +3,11 @@
  * that relate fields to each other (references, duplicates, placement, domain). Every problem
  * is reported at once, each with its path; nothing here touches Pulumi.
  */
+import { loadGoldenTemplate, type GoldenTemplate } from '../../templates/lib/golden.js';
 import type { AppManifest } from '../../templates/lib/manifest.js';
+import { unknownAdvisoryRules } from '../../policies/rule-names.js';
+import { componentProblems } from './component-checks.js';
+import { isPlainObject } from './problems.js';
 import { checkShape, type Problem } from './shape.js';
 import { boxSpecShape } from './schema.js';
 import type { AppSpec, BoxSpec, GuestSpec, StorageSpec } from './types.js';
@@ -18,19 +22,48 @@ export type Validation = { ok: true; spec: BoxSpec } | { ok: false; problems: Pr
 export interface ValidateOptions {
   /** The app catalog. @default - no catalog: app templates and parameters are not checked */
   readonly catalog?: CatalogLookup;
+  /** The golden LXC template the guests are built from. @default - templates/lxc/golden.yml */
+  readonly golden?: GoldenTemplate;
 }
 
-/** Validates a parsed document; `ok` only when there is no problem at all. */
+let defaultGolden: GoldenTemplate | undefined;
+
+/**
+ * Validates a parsed document; `ok` only when there is no problem at all. Three passes, every
+ * problem of each reported: the shape; the rules relating fields (run on whatever parts are
+ * well-shaped, so one type error never hides a reference error); and, on a well-shaped spec,
+ * the components' own argument rules on the arguments `plan` would build. A problem at or
+ * under a path that already has one is left out, so one mistake is reported once.
+ */
 export function validateBoxSpec(value: unknown, options: ValidateOptions = {}): Validation {
   const problems: Problem[] = [];
   checkShape(value, boxSpecShape, '', problems);
-  // Cross-field rules read the typed spec, so they run only on a well-shaped document;
-  // a shape problem in one place would otherwise cascade into misleading reference errors.
-  if (problems.length === 0) {
+  const shapeValid = problems.length === 0;
+  if (isPlainObject(value) && isPlainObject(value.spec)) {
+    const spec = value as unknown as BoxSpec;
+    for (const rule of crossFieldRules) {
+      try {
+        addUncovered(problems, rule(spec, options));
+      } catch {
+        // The rule met a part the shape pass already reported as malformed.
+      }
+    }
+  }
+  if (shapeValid) {
     const spec = value as BoxSpec;
-    for (const rule of crossFieldRules) problems.push(...rule(spec, options));
+    const golden = options.golden ?? (defaultGolden ??= loadGoldenTemplate());
+    const withoutCatalog = { ...spec, spec: { ...spec.spec, apps: [] } };
+    addUncovered(problems, componentProblems(options.catalog ? spec : withoutCatalog, options.catalog ?? (() => undefined), golden));
   }
   return problems.length === 0 ? { ok: true, spec: value as BoxSpec } : { ok: false, problems };
+}
+
+/** Adds each problem whose path is not already covered by an earlier problem at it or above it. */
+function addUncovered(problems: Problem[], found: readonly Problem[]): void {
+  for (const problem of found) {
+    const covered = problems.some((earlier) => earlier.path !== '' && (problem.path === earlier.path || problem.path.startsWith(`${earlier.path}.`) || problem.path.startsWith(`${earlier.path}[`)));
+    if (!covered) problems.push(problem);
+  }
 }
 
 type Rule = (spec: BoxSpec, options: ValidateOptions) => Problem[];
@@ -125,6 +158,11 @@ const crossFieldRules: readonly Rule[] = [
     const bulk = spec.spec.backup.bulk;
     if (bulk) {
       checkBackupStorage(bulk.storage, 'spec.backup.bulk.storage');
+      // The bulk backup copies the bulk volumes; a copy on the disk it copies is lost with it.
+      const target = storagesOf(spec).find((candidate) => candidate.name === bulk.storage);
+      if (target?.roles.includes('bulk')) {
+        problems.push({ path: 'spec.backup.bulk.storage', message: `storage "${bulk.storage}" holds bulk volumes itself (roles: ${target.roles.join(', ')}); back the bulk data up onto another storage` });
+      }
       if (Object.values(bulk.retention).every((keep) => !keep)) {
         problems.push({ path: 'spec.backup.bulk.retention', message: 'expected at least one keep-* value above 0' });
       }
@@ -172,11 +210,39 @@ const crossFieldRules: readonly Rule[] = [
       if (guest) problems.push(...checkPlacement(spec, app, manifest, guest, a));
       return problems;
     }),
+
+  // Guests: room for their apps (each manifest's minMemoryMiB), with the golden default when unset.
+  (spec, options) => {
+    if (!options.catalog) return [];
+    const golden = options.golden ?? (defaultGolden ??= loadGoldenTemplate());
+    return spec.spec.guests.flatMap((guest, g) => {
+      const apps = appsOf(spec).filter((app) => (app.guest ?? spec.spec.guests[0]!.name) === guest.name);
+      const needed = apps.map((app) => ({ app, minimum: options.catalog!(app.template)?.minMemoryMiB ?? 0 })).filter((entry) => entry.minimum > 0);
+      const total = needed.reduce((sum, entry) => sum + entry.minimum, 0);
+      const memory = guest.memoryMiB ?? golden.sizing.memoryMiB;
+      if (total <= memory) return [];
+      return [{
+        path: `spec.guests[${g}].memoryMiB`,
+        message: `${memory} MiB${guest.memoryMiB === undefined ? ' (the default)' : ''} is less than the ${total} MiB its apps need at least (${needed.map((entry) => `${entry.app.name} ${entry.minimum}`).join(', ')})`,
+      }];
+    });
+  },
+
+  // Policy settings: every advisory entry names a rule (the same check the policy host makes).
+  (spec) => unknownAdvisoryRules(spec.spec.policy?.advisory ?? []),
 ];
 
+/**
+ * What makes two storages the same, compared as the systems compare them: UUIDs, host names and
+ * SMB shares ignore case; an NFS export path does not.
+ */
 function identityKey(storage: StorageSpec): string {
-  if (storage.type === 'pbs') return `${storage.identity.server}/${storage.identity.datastore}/${storage.namespace ?? ''}`;
-  return `${storage.type}:${storage.identity}`;
+  if (storage.type === 'pbs') return `pbs:${storage.identity.server.toLowerCase()}/${storage.identity.datastore.toLowerCase()}/${storage.namespace ?? ''}`;
+  if (storage.type === 'nfs') {
+    const [server, ...path] = storage.identity.split(':');
+    return `nfs:${server!.toLowerCase()}:${path.join(':').replace(/\/+$/, '')}`;
+  }
+  return `${storage.type}:${storage.identity.toLowerCase()}`;
 }
 
 function checkParameters(app: AppSpec, manifest: AppManifest, a: number): Problem[] {
@@ -212,8 +278,9 @@ function checkPlacement(spec: BoxSpec, app: AppSpec, manifest: AppManifest, gues
       problems.push({ path, message: `no storage named "${placement.storage}" in spec.storage` });
     } else if (volume.class === 'bulk' && !storage.roles.includes('bulk')) {
       problems.push({ path, message: `bulk volume "${volumeName}" placed on storage "${storage.name}", which has no bulk role (roles: ${storage.roles.join(', ')})` });
-    } else if (volume.class === 'hot' && storage.class !== 'fast') {
-      problems.push({ path, message: `hot volume "${volumeName}" must be on fast storage; "${storage.name}" is class ${storage.class}` });
+    } else if (volume.class === 'hot') {
+      // Anything but rootfs becomes a bind mount on a bulk mount point, outside the guest backup.
+      problems.push({ path, message: `hot volume "${volumeName}" must stay on the guest root filesystem (storage: rootfs), inside the guest backup; "${storage.name}" would be a bind mount on a bulk mount point` });
     } else if (!(guest.mounts ?? []).some((mount) => mount.storage === storage.name)) {
       problems.push({ path, message: `storage "${storage.name}" is not mounted in guest "${guest.name}"; add it to spec.guests[].mounts` });
     }

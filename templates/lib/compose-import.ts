@@ -10,9 +10,9 @@
  *   resolved away, so a default password from an example .env never reaches a box.
  * Reference: docs/catalog.md#importing-a-compose-file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Document, isMap, isSeq } from 'yaml';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, posix, resolve } from 'node:path';
 import type {
   AppManifest, DependencyCondition, ExposedPort, GeneratedSecret, HealthCheck, MountSpec, ParameterSpec, Resources,
   ServiceRole, ServiceSpec, VolumeClass, VolumeSpec,
@@ -21,6 +21,8 @@ import { MANIFEST_API_VERSION } from './manifest.js';
 import { describe, DOCUMENT_PATH, formatProblem, isPlainObject, joinPath, type Problem } from '../../stacks/spec/problems.js';
 import { parseYaml } from './problems.js';
 import { FLOATING_TAGS, SAFE_CAPABILITIES, validateManifest } from './validate-manifest.js';
+import { interpolate, InterpolationError, parseInterpolation, type Interpolation } from './compose-interpolate.js';
+import { isFlagValue, looksLikeCredential } from '../../policies/rules/no-plaintext-secrets.js';
 
 /** How one volume was classified, and why: printed so the operator can confirm or correct it. */
 export interface VolumeClassification {
@@ -77,6 +79,20 @@ const DATABASE_IMAGES = /(^|\/)(postgres|postgresql|pgvecto-rs|mariadb|mysql|mon
 /** Images whose volumes hold a cache or broker state: hot (fast storage), small. */
 const CACHE_IMAGES = /(^|\/)(redis|valkey|keydb|memcached|dragonfly)([:@]|$)/;
 
+/**
+ * What particular images keep at a path, where the generic rules would guess wrong: the image
+ * decides, whatever the host folder is called. Checked after the database and cache images.
+ */
+const IMAGE_PATHS: readonly { image: RegExp; path: string; class: VolumeClass; what: string }[] = [
+  { image: /(^|\/)matrixdotorg\/synapse([:@]|$)/, path: '/data', class: 'hot', what: 'homeserver.yaml, the signing key and the SQLite database' },
+  { image: /(^|\/)immich-app\/immich-server([:@]|$)/, path: '/data', class: 'bulk', what: 'the uploaded photos and videos' },
+  { image: /(^|\/)immich-app\/immich-server([:@]|$)/, path: '/usr/src/app/upload', class: 'bulk', what: 'the uploaded photos and videos' },
+  { image: /(^|\/)n8nio\/n8n([:@]|$)/, path: '/home/node/.n8n', class: 'hot', what: 'its encryption key and SQLite database' },
+  { image: /(^|\/)vaultwarden\/server([:@]|$)/, path: '/data', class: 'hot', what: 'the vault database and its keys' },
+  { image: /(^|\/)home-assistant\/home-assistant([:@]|$)|(^|\/)homeassistant\/home-assistant([:@]|$)/, path: '/config', class: 'hot', what: 'its configuration and database' },
+  { image: /(^|\/)(gitea\/gitea|forgejo\/forgejo)([:@]|$)/, path: '/data', class: 'hot', what: 'the repositories, configuration and database' },
+];
+
 interface PathRule {
   readonly test: RegExp;
   readonly class: VolumeClass;
@@ -88,6 +104,13 @@ const PATH_RULES: readonly PathRule[] = [
   { test: /^\/var\/lib\/(postgresql|mysql|mariadb|mongodb|influxdb|clickhouse)(\/|$)|^\/data\/db$|^\/bitnami\/(postgresql|mysql|mariadb|mongodb)/, class: 'hot', reason: (path) => `mount path ${path} is a database data directory` },
   { test: /(^|\/)(cache|\.cache|tmp)$/, class: 'hot', reason: (path) => `mount path ${path} is a cache` },
   { test: /(^|\/)(config|conf|settings|etc)$|^\/etc\//, class: 'hot', reason: (path) => `mount path ${path} is configuration` },
+  {
+    // Where images keep their own state: configuration, signing keys, an SQLite database
+    // (Synapse's /data holds homeserver.yaml, the signing key and homeserver.db).
+    test: /(^|\/)(data|appdata|app-data|state|db|database|storage|\.[a-z0-9_-]+)$|^\/var\/lib\/[^/]+$|^\/(app|opt\/[^/]+)\/data$/,
+    class: 'hot',
+    reason: (path) => `mount path ${path} is where the app keeps its own state (configuration, keys, an SQLite database)`,
+  },
   {
     test: /(^|\/)(media|photos?|pictures|images|videos?|movies|tv|shows|music|books|audiobooks|podcasts|comics|downloads|library|uploads?|files|documents|consume|export|originals|recordings|sync|syncthing)$/,
     class: 'bulk',
@@ -127,7 +150,8 @@ const TIMEZONE_FILES = new Set(['/etc/localtime', '/etc/timezone']);
 /** Compose service fields the importer translates. */
 const TRANSLATED = new Set([
   'image', 'environment', 'env_file', 'command', 'entrypoint', 'ports', 'expose', 'volumes', 'tmpfs', 'healthcheck',
-  'depends_on', 'restart', 'user', 'shm_size', 'deploy', 'mem_limit', 'mem_reservation', 'cpus', 'cap_add',
+  'depends_on', 'restart', 'user', 'shm_size', 'deploy', 'mem_limit', 'mem_reservation', 'cpus', 'cap_add', 'init', 'read_only',
+  'links', 'profiles',
 ]);
 /** Compose service fields the platform replaces with its own (names, networks, logging): dropped with a note. */
 const REPLACED: Record<string, string> = {
@@ -140,7 +164,6 @@ const REPLACED: Record<string, string> = {
   stop_grace_period: 'the platform uses Docker’s default stop timeout',
   sysctls: 'host-wide kernel settings cannot be changed from inside the customer LXC',
   ulimits: 'the guest Docker defaults apply',
-  init: 'the image’s own init is used',
   platform: 'the guest is amd64',
   cap_drop: 'capabilities are only ever added from the safe list',
   group_add: 'device groups have no devices to grant in the customer LXC',
@@ -157,8 +180,6 @@ const UNSUPPORTED: Record<string, string> = {
   build: 'the platform runs published images only; publish the image and reference it by tag',
   extends: 'inline the extended service: the draft must be reviewable on its own',
   volumes_from: 'mount the named volumes explicitly instead',
-  links: 'services reach each other by ${service.<name>}; links are not needed',
-  profiles: 'every service of an app runs; split optional services into their own app',
   external_links: 'apps cannot reach containers of other apps',
   configs: 'put configuration in a hot volume or in the environment',
   secrets: 'declare generated secrets in the manifest instead',
@@ -243,10 +264,24 @@ function kebab(text: string): string {
     .replace(/^(\d)/, 'v$1');
 }
 
-const SECRET_NAME = /(PASSWORD|PASSWD|PASS|SECRET|TOKEN|API_KEY|PRIVATE_KEY|SECRET_KEY|_KEY|PASSPHRASE|SALT)$/i;
+/**
+ * Whether an environment variable carries a credential: the no-plaintext-secrets policy's own
+ * test (policies/rules/no-plaintext-secrets.ts), so what the importer leaves in plain text the
+ * policy accepts. A flag or number (`OAUTHLIB_RELAX_TOKEN_SCOPE=1`) is no credential.
+ */
+function isCredential(name: string, value: string | undefined): boolean {
+  return looksLikeCredential(name) && !(value !== undefined && isFlagValue(value));
+}
 
-/** A Compose variable reference: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `$VAR`. */
-const VARIABLE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^}])*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+/**
+ * Example values upstream ships for the operator to replace: never carried into a draft. A
+ * credential with one becomes a generated secret; any other variable a required parameter.
+ */
+const PLACEHOLDER = /^(replace[-_ ]?me|change[-_ ]?me|change[-_ ]?it|change[-_ ]?this|change[-_ ]?password|changeme[0-9]*|secret|password|passw0rd|pass|xxx+|x{3,}|todo|tbd|placeholder|example|your[-_ ].*|<[^>]*>|\.\.\.|123456(78)?|insert[-_ ].*|set[-_ ]?me|fill[-_ ]?me|supersecret(password)?|mysecret(password)?|super[-_]?secret[-_]?key)$/i;
+
+export function isPlaceholder(value: string): boolean {
+  return PLACEHOLDER.test(value.trim());
+}
 
 interface Draft {
   readonly composeDir: string;
@@ -256,59 +291,95 @@ interface Draft {
   readonly notes: string[];
   readonly parameters: Map<string, ParameterSpec>;
   readonly secrets: Map<string, GeneratedSecret>;
-  /** Example value → secret id: two variables upstream sets to the same example password share one secret. */
-  readonly secretsByExampleValue: Map<string, string>;
+  /**
+   * Example value → the one secret every literal credential with that value shares, or null
+   * when the value is ambiguous. Services that carry the same example password (an app's
+   * DB_PASSWORD and its database's POSTGRES_PASSWORD, or a URL's password) mean the same
+   * credential; two variables of one service with the same example value (a root and a
+   * non-root password) do not, so that value is shared by nobody.
+   */
+  readonly secretsByExampleValue: Map<string, string | null>;
   /** volume name → what we know about it. */
   readonly volumes: Map<string, { source: string; hint?: string; mounts: { service: string; image: string; path: string }[] }>;
+  /** Compose service name → the catalog name it gets (`plausible_db` → `plausible-db`). */
+  readonly serviceNames: Map<string, string>;
+  /** Top-level named volumes that are bind mounts in disguise (`driver_opts: { o: bind, device }`). */
+  readonly boundVolumes: Map<string, string>;
+  /** Services left out because they only run with a profile. */
+  readonly profiled: Set<string>;
+}
+
+function secretFor(draft: Draft, id: string): string {
+  if (!draft.secrets.has(id)) draft.secrets.set(id, { name: id, length: 32, charset: 'alphanumeric' });
+  return `\${secret.${id}}`;
 }
 
 /**
  * Resolves every Compose variable to a value (for fields such as `image` and `ports`, where the
- * platform needs a concrete value). Unset variables without a default are problems.
+ * platform needs a concrete value). Unset variables without a default are problems, unless
+ * `lenient` (command lines and health checks, where Compose substitutes an empty string).
  */
-function resolveFully(draft: Draft, text: string, path: string): string {
-  return text.replace(VARIABLE, (whole, braced: string | undefined, operator: string | undefined, argument: string | undefined, bare: string | undefined) => {
-    if (whole === '$$') return '$';
-    const name = braced ?? bare!;
-    const value = draft.dotenv.get(name);
-    const isSet = value !== undefined && (value !== '' || !operator?.startsWith(':'));
-    if (operator?.endsWith('-')) return isSet ? value : (argument ?? '');
-    if (operator?.endsWith('+')) return isSet ? (argument ?? '') : '';
-    if (isSet) return value;
-    if (operator?.endsWith('?')) draft.problems.push({ path, message: `variable ${name} is required: ${argument || 'no value given'}` });
-    else draft.problems.push({ path, message: `variable ${name} has no value (not in .env and no default)` });
+function resolveFully(draft: Draft, text: string, path: string, lenient = false): string {
+  try {
+    return interpolate(
+      text,
+      (name) => draft.dotenv.get(name),
+      (name, required) => {
+        if (required !== undefined) draft.problems.push({ path, message: `variable ${name} is required: ${required}` });
+        else if (lenient) draft.notes.push(`${path}: variable ${name} has no value; Compose substitutes an empty string, and so does the draft`);
+        else draft.problems.push({ path, message: `variable ${name} has no value (not in .env and no default)` });
+        return '';
+      },
+    );
+  } catch (error) {
+    if (!(error instanceof InterpolationError)) throw error;
+    draft.problems.push({ path, message: error.message });
     return '';
-  });
+  }
 }
 
 /**
- * Turns Compose variables in an environment value into manifest placeholders: secret-looking
- * names become generated secrets, the others parameters whose default is the Compose default
- * (or the .env value).
+ * Turns Compose variables in an environment value into manifest placeholders: credentials
+ * become generated secrets (one variable, one secret), the others parameters whose default is
+ * the .env value or the Compose default. Literal text keeps its `$` escaped as `$$`.
  */
-function translateVariables(draft: Draft, text: string): string {
-  return text.replace(VARIABLE, (whole, braced: string | undefined, operator: string | undefined, argument: string | undefined, bare: string | undefined) => {
-    if (whole === '$$') return '$$';
-    const name = braced ?? bare!;
-    const id = kebab(name);
-    if (SECRET_NAME.test(name)) {
-      if (!draft.secrets.has(id)) draft.secrets.set(id, { name: id, length: 32, charset: 'alphanumeric' });
-      return `\${secret.${id}}`;
-    }
-    if (!draft.parameters.has(id)) {
-      const fallback = operator?.endsWith('-') ? argument : undefined;
-      const fromDotenv = draft.dotenv.get(name);
-      const defaultValue = fromDotenv ?? fallback;
-      const description = operator?.endsWith('?') && argument ? argument : `Upstream variable ${name}.`;
-      draft.parameters.set(id, {
-        name: id,
-        description,
-        type: 'string',
-        ...(defaultValue !== undefined ? { default: defaultValue } : { required: true }),
-      });
-    }
-    return `\${param.${id}}`;
-  });
+function translateVariables(draft: Draft, text: string, where: string): string {
+  let parts: Interpolation[];
+  try {
+    parts = parseInterpolation(text);
+  } catch (error) {
+    if (!(error instanceof InterpolationError)) throw error;
+    draft.problems.push({ path: where, message: error.message });
+    return '';
+  }
+  const render = (list: readonly Interpolation[]): string =>
+    list
+      .map((part) => {
+        if (part.kind === 'literal') return part.text.replace(/\$/g, '$$$$');
+        const { name } = part;
+        const fromDotenv = draft.dotenv.get(name);
+        const isSet = fromDotenv !== undefined && (fromDotenv !== '' || !part.operator?.startsWith(':'));
+        if (part.operator === '+' || part.operator === ':+') {
+          // ${A:+text}: the text only when A is set. The draft has no conditionals: decided now.
+          draft.notes.push(`${where}: \${${name}${part.operator}...} ${isSet ? 'kept its text' : 'became empty'} because ${name} is ${isSet ? 'set' : 'unset'} in .env; check by hand`);
+          return isSet ? render(part.argument ?? []) : '';
+        }
+        const id = kebab(name);
+        if (isCredential(name, fromDotenv)) return secretFor(draft, id);
+        if (!draft.parameters.has(id)) {
+          const fallback = part.operator === '-' || part.operator === ':-' ? interpolate(part.argumentText ?? '', (variable) => draft.dotenv.get(variable)) : undefined;
+          let defaultValue = fromDotenv ?? fallback;
+          if (defaultValue !== undefined && isPlaceholder(defaultValue)) {
+            draft.notes.push(`${where}: ${name}'s upstream value ${JSON.stringify(defaultValue)} is an example to replace; the parameter ${id} is required instead`);
+            defaultValue = undefined;
+          }
+          const description = part.operator?.endsWith('?') && part.argumentText ? part.argumentText : `Upstream variable ${name}.`;
+          draft.parameters.set(id, { name: id, description, type: 'string', ...(defaultValue !== undefined ? { default: defaultValue } : { required: true }) });
+        }
+        return `\${param.${id}}`;
+      })
+      .join('');
+  return render(parts);
 }
 
 /** Variable names that hold a host (`DB_HOST`, `REDIS_HOSTNAME`, `SMTP_SERVER`, `API_ADDR`). */
@@ -319,16 +390,16 @@ const HOST_VARIABLE = /(HOST|HOSTNAME|SERVER|ADDR|ADDRESS)$/i;
  * anywhere, and as a bare `db` or `db:5432` only in a variable that names a host. A bare value
  * that merely equals a service name (`POSTGRES_USER=miniflux`) is data, not a host.
  */
-function translateServiceHosts(key: string, value: string, serviceNames: readonly string[]): string {
-  for (const service of serviceNames) {
+function translateServiceHosts(key: string, value: string, serviceNames: ReadonlyMap<string, string>): string {
+  for (const [service, catalogName] of serviceNames) {
     const escaped = service.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     if (HOST_VARIABLE.test(key)) {
-      if (value === service) return `\${service.${service}}`;
+      if (value === service) return `\${service.${catalogName}}`;
       const hostPort = new RegExp(`^${escaped}(:\\d+)$`).exec(value);
-      if (hostPort) return `\${service.${service}}${hostPort[1]}`;
+      if (hostPort) return `\${service.${catalogName}}${hostPort[1]}`;
     }
     const url = new RegExp(`^([a-z][a-z0-9+.-]*://(?:[^@/]*@)?)${escaped}((?::\\d+)?(?:/.*)?)$`, 'i').exec(value);
-    if (url) return `${url[1]}\${service.${service}}${url[2]}`;
+    if (url) return `${url[1]}\${service.${catalogName}}${url[2]}`;
   }
   return value;
 }
@@ -342,11 +413,11 @@ function translateUrlPassword(draft: Draft, value: string, where: string): strin
   const match = /^([a-z][a-z0-9+.-]*)(:\/\/[^:@/]+:)([^@/]+)(@.*)$/i.exec(value);
   if (!match || match[3]!.includes('${')) return value;
   const [, scheme, userPart, password, rest] = match as unknown as [string, string, string, string, string];
-  const id = draft.secretsByExampleValue.get(password) ?? `${kebab(scheme)}-password`;
-  draft.secretsByExampleValue.set(password, id);
-  if (!draft.secrets.has(id)) draft.secrets.set(id, { name: id, length: 32, charset: 'alphanumeric' });
-  draft.notes.push(`${where}: the password in the URL replaced by the generated secret ${id}`);
-  return `${scheme}${userPart}\${secret.${id}}${rest}`;
+  const shared = draft.secretsByExampleValue.get(password);
+  const id = shared ?? `${kebab(scheme)}-password`;
+  if (shared === null) draft.notes.push(`${where}: the URL's example password is carried by several variables of one service; it got its own secret ${id}: check by hand which one the URL's user needs`);
+  else draft.notes.push(`${where}: the password in the URL replaced by the generated secret ${id}`);
+  return `${scheme}${userPart}${secretFor(draft, id)}${rest}`;
 }
 
 function splitImage(reference: string): { image: string; tag?: string; digest?: string } {
@@ -375,7 +446,8 @@ function parsePorts(draft: Draft, value: unknown, path: string): PortMapping[] {
     if (isPlainObject(entry)) {
       const target = Number(entry.target);
       if (!Number.isInteger(target)) draft.problems.push({ path: joinPath(at, 'target'), message: `expected a container port, got ${describe(entry.target)}` });
-      else mappings.push({ container: target, protocol: entry.protocol === 'udp' ? 'udp' : 'tcp', published: entry.published !== undefined });
+      // Without `published`, Compose publishes on a host port it picks: published all the same.
+      else mappings.push({ container: target, protocol: entry.protocol === 'udp' ? 'udp' : 'tcp', published: true });
       return;
     }
     const text = resolveFully(draft, String(entry), at);
@@ -391,7 +463,8 @@ function parsePorts(draft: Draft, value: unknown, path: string): PortMapping[] {
       return;
     }
     for (let port = first; port <= last; port++) {
-      mappings.push({ container: port, protocol: (match[4] as 'tcp' | 'udp' | undefined) ?? 'tcp', published: match[1] !== undefined });
+      // `"80"` alone publishes container port 80 on a host port Compose picks: still published.
+      mappings.push({ container: port, protocol: (match[4] as 'tcp' | 'udp' | undefined) ?? 'tcp', published: true });
     }
   });
   return mappings;
@@ -465,10 +538,45 @@ function parseVolumeSyntax(draft: Draft, entry: unknown, path: string): MountReq
   return { kind: isPath ? 'bind' : 'volume', source, target, readOnly, written: writtenSource };
 }
 
+/**
+ * A bind source as the host sees it, normalised before anything is judged: `//var//run/x` →
+ * `/var/run/x`, `~` and `~root` → `/root`, `~alice` → `/home/alice`; a relative path stays
+ * relative to the compose folder (`./data`), and one that climbs out of it (`../../var/run`)
+ * is marked `outside`.
+ */
+export function normaliseHostPath(source: string): { path: string; outside: boolean } {
+  const home = /^~([a-z_][a-z0-9_-]*)?(?=\/|$)/i.exec(source);
+  let path = source;
+  if (home) path = `${!home[1] || home[1] === 'root' ? '/root' : `/home/${home[1]}`}${source.slice(home[0].length)}`;
+  const normalized = posix.normalize(path).replace(/(.)\/+$/, '$1');
+  if (normalized.startsWith('/')) return { path: normalized, outside: false };
+  return { path: normalized, outside: normalized === '..' || normalized.startsWith('../') };
+}
+
+/** Sockets of a container engine, wherever they live (`/run/user/1000/docker.sock`). */
+const ENGINE_SOCKETS = /(^|\/)(docker|podman|containerd|crio)\.sock$/;
+
 function forbiddenHostPath(source: string): { path: string; why: string } | undefined {
-  if (source === '/') return { path: '/', why: "the host's whole filesystem" };
-  const normalized = source.replace(/\/+$/, '');
-  return FORBIDDEN_HOST_PATHS.find((rule) => normalized === rule.path || normalized.startsWith(`${rule.path}/`));
+  const { path, outside } = normaliseHostPath(source);
+  if (path === '/') return { path: '/', why: "the host's whole filesystem" };
+  const listed = path.startsWith('/') ? FORBIDDEN_HOST_PATHS.find((rule) => path === rule.path || path.startsWith(`${rule.path}/`)) : undefined;
+  if (listed) return { path, why: listed.why };
+  if (ENGINE_SOCKETS.test(path)) return { path, why: 'a container engine socket gives the app root over every container and the customer LXC' };
+  if (outside) return { path, why: "it climbs out of the compose folder into the host's filesystem" };
+  return undefined;
+}
+
+/** Extensions that make a bind source a single file (`./init-data.sh`, `./config.xml`). */
+const FILE_EXTENSION = /\.(sh|bash|py|js|xml|ya?ml|json|toml|ini|conf|cfg|env|txt|sql|properties|php|lua|pem|crt|key)$/i;
+
+/** Whether a bind source is one file rather than a folder: on disk next to the compose file, or by its name. */
+function isSingleFile(draft: Draft, hostPath: string, target: string): boolean {
+  const full = resolve(draft.composeDir, hostPath);
+  try {
+    return statSync(full).isFile();
+  } catch {
+    return FILE_EXTENSION.test(hostPath) && FILE_EXTENSION.test(target);
+  }
 }
 
 function classify(
@@ -485,11 +593,21 @@ function classify(
   for (const mount of info.mounts) {
     if (CACHE_IMAGES.test(mount.image)) return decide('hot', `mounted by cache service ${mount.service} (${mount.image}) at ${mount.path}`);
   }
+  const known = info.mounts
+    .map((mount) => ({ mount, rule: IMAGE_PATHS.find((rule) => rule.image.test(mount.image) && rule.path === mount.path.replace(/\/+$/, '')) }))
+    .filter((match) => match.rule !== undefined)
+    .sort((a, b) => (a.rule!.class === 'hot' ? -1 : 1) - (b.rule!.class === 'hot' ? -1 : 1))[0];
+  if (known) return decide(known.rule!.class, `${known.mount.image} keeps ${known.rule!.what} at ${known.mount.path} (service ${known.mount.service})`);
   const byPath = info.mounts
     .map((mount) => ({ mount, rule: PATH_RULES.find((rule) => rule.test.test(mount.path.replace(/\/+$/, ''))) }))
     .filter((match): match is { mount: (typeof info.mounts)[number]; rule: PathRule } => match.rule !== undefined);
   const hotPath = byPath.find((match) => match.rule.class === 'hot');
-  if (hotPath) return decide('hot', `${hotPath.rule.reason(hotPath.mount.path)} (service ${hotPath.mount.service})`);
+  if (hotPath) {
+    // The path wins over a name that suggests files ("./files:/data"): say so, and ask to confirm.
+    const bulkName = [name, info.hint].find((candidate) => candidate && NAME_RULES.some((rule) => rule.class === 'bulk' && rule.test.test(candidate)));
+    const conflict = bulkName ? `; the name "${bulkName}" suggests files, but the mount path decides` : '';
+    return decide('hot', `${hotPath.rule.reason(hotPath.mount.path)} (service ${hotPath.mount.service})${conflict}`, bulkName !== undefined);
+  }
   const bulkPath = byPath.find((match) => match.rule.class === 'bulk');
   if (bulkPath) return decide('bulk', `${bulkPath.rule.reason(bulkPath.mount.path)} (service ${bulkPath.mount.service})`);
   for (const candidate of [name, info.hint].filter((text): text is string => Boolean(text))) {
@@ -508,18 +626,67 @@ function uniqueVolumeName(draft: Draft, wanted: string, source: string): string 
   return name;
 }
 
-function translateService(draft: Draft, serviceName: string, raw: Record<string, unknown>, serviceNames: readonly string[]): { spec?: ServiceSpec; ports: PortMapping[] } {
+/** A service's environment as Compose computes it: env_file first, then environment (Compose's precedence). */
+function readEnvironment(draft: Draft, serviceName: string, raw: Record<string, unknown>): Record<string, string> {
+  const at = (field: string) => joinPath(joinPath('services', serviceName), field);
+  const environment: Record<string, string> = {};
+  if (raw.env_file !== undefined) {
+    const files = Array.isArray(raw.env_file) ? raw.env_file : [raw.env_file];
+    files.forEach((entry, index) => {
+      const file = typeof entry === 'string' ? entry : isPlainObject(entry) && typeof entry.path === 'string' ? entry.path : undefined;
+      const required = !(isPlainObject(entry) && entry.required === false);
+      const where = Array.isArray(raw.env_file) ? joinPath(at('env_file'), index) : at('env_file');
+      if (!file) {
+        draft.problems.push({ path: where, message: `expected a file path, got ${describe(entry)}` });
+        return;
+      }
+      const full = resolve(draft.composeDir, file);
+      if (!existsSync(full)) {
+        if (required) draft.problems.push({ path: where, message: `env_file ${file} not found next to the compose file (${full})` });
+        return;
+      }
+      for (const [key, value] of parseDotenv(readFileSync(full, 'utf8'))) environment[key] = value;
+      draft.notes.push(`${where}: read ${file} into the environment`);
+    });
+  }
+  if (raw.environment !== undefined) {
+    if (Array.isArray(raw.environment)) {
+      raw.environment.forEach((entry, index) => {
+        const text = String(entry);
+        const equals = text.indexOf('=');
+        if (equals === -1) {
+          // `- KEY` passes the value through from the operator's shell or .env.
+          const value = draft.dotenv.get(text);
+          if (value !== undefined) environment[text] = value;
+          else draft.problems.push({ path: joinPath(at('environment'), index), message: `variable ${text} is passed through but has no value in .env` });
+        } else environment[text.slice(0, equals)] = text.slice(equals + 1);
+      });
+    } else if (isPlainObject(raw.environment)) {
+      for (const [key, value] of Object.entries(raw.environment)) environment[key] = value === null || value === undefined ? (draft.dotenv.get(key) ?? '') : String(value);
+    } else draft.problems.push({ path: at('environment'), message: `expected a list or a mapping, got ${describe(raw.environment)}` });
+  }
+  return environment;
+}
+
+/** Compose reads booleans from YAML or strings (`privileged: "true"`); so does every check here. */
+function truthy(value: unknown): boolean {
+  return value === true || (typeof value === 'string' && /^(true|yes|on|1)$/i.test(value.trim()));
+}
+
+function translateService(draft: Draft, serviceName: string, raw: Record<string, unknown>, environment: Record<string, string>): { spec?: ServiceSpec; ports: PortMapping[] } {
   const path = joinPath('services', serviceName);
   const at = (field: string) => joinPath(path, field);
+  const catalogName = draft.serviceNames.get(serviceName)!;
   const refuse = (where: string, message: string) => draft.refusals.push({ path: where, message: `refused: ${message}` });
 
   // What the platform will not run, each named with its service and reason.
-  if (raw.privileged === true) refuse(at('privileged'), `service ${serviceName} runs privileged: it could reach every device and escape the customer LXC's isolation`);
+  if (truthy(raw.privileged)) refuse(at('privileged'), `service ${serviceName} runs privileged: it could reach every device and escape the customer LXC's isolation`);
   if (typeof raw.network_mode === 'string' && raw.network_mode === 'host') {
     refuse(at('network_mode'), `service ${serviceName} uses the host network: it would bypass the app network and Traefik; publish ports instead`);
   } else if (typeof raw.network_mode === 'string' && /^(service|container):/.test(raw.network_mode)) {
     refuse(at('network_mode'), `service ${serviceName} shares another container's network namespace (${raw.network_mode}), which the platform does not wire`);
   }
+  if (raw.links !== undefined) draft.notes.push(`${at('links')}: dropped, services reach each other by \${service.<name>} on the app network; links are not needed`);
   for (const field of ['pid', 'ipc', 'userns_mode', 'uts'] as const) {
     if (raw[field] === 'host') refuse(at(field), `service ${serviceName} shares the host's ${field} namespace`);
   }
@@ -564,59 +731,32 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
   if (raw.image !== reference) draft.notes.push(`${at('image')}: resolved ${raw.image} to ${reference}`);
   const role: ServiceRole | undefined = DATABASE_IMAGES.test(reference) ? 'database' : CACHE_IMAGES.test(reference) ? 'cache' : undefined;
 
-  // Environment: env_file first, then environment (Compose's precedence).
-  const environment: Record<string, string> = {};
-  if (raw.env_file !== undefined) {
-    const files = Array.isArray(raw.env_file) ? raw.env_file : [raw.env_file];
-    files.forEach((entry, index) => {
-      const file = typeof entry === 'string' ? entry : isPlainObject(entry) && typeof entry.path === 'string' ? entry.path : undefined;
-      const required = !(isPlainObject(entry) && entry.required === false);
-      const where = Array.isArray(raw.env_file) ? joinPath(at('env_file'), index) : at('env_file');
-      if (!file) {
-        draft.problems.push({ path: where, message: `expected a file path, got ${describe(entry)}` });
-        return;
-      }
-      const full = resolve(draft.composeDir, file);
-      if (!existsSync(full)) {
-        if (required) draft.problems.push({ path: where, message: `env_file ${file} not found next to the compose file (${full})` });
-        return;
-      }
-      for (const [key, value] of parseDotenv(readFileSync(full, 'utf8'))) environment[key] = value;
-      draft.notes.push(`${where}: read ${file} into the environment`);
-    });
-  }
-  if (raw.environment !== undefined) {
-    if (Array.isArray(raw.environment)) {
-      raw.environment.forEach((entry, index) => {
-        const text = String(entry);
-        const equals = text.indexOf('=');
-        if (equals === -1) {
-          // `- KEY` passes the value through from the operator's shell or .env.
-          const value = draft.dotenv.get(text);
-          if (value !== undefined) environment[text] = value;
-          else draft.problems.push({ path: joinPath(at('environment'), index), message: `variable ${text} is passed through but has no value in .env` });
-        } else environment[text.slice(0, equals)] = text.slice(equals + 1);
-      });
-    } else if (isPlainObject(raw.environment)) {
-      for (const [key, value] of Object.entries(raw.environment)) environment[key] = value === null || value === undefined ? (draft.dotenv.get(key) ?? '') : String(value);
-    } else draft.problems.push({ path: at('environment'), message: `expected a list or a mapping, got ${describe(raw.environment)}` });
-  }
   const translatedEnvironment: Record<string, string> = {};
   for (const [key, value] of Object.entries(environment)) {
-    // A secret-looking variable never keeps an example value ("postgres", "changeme"): it is generated.
-    if (SECRET_NAME.test(key) && !/\$\{?[A-Za-z_]/.test(value)) {
-      const id = (value !== '' ? draft.secretsByExampleValue.get(value) : undefined) ?? kebab(key);
-      if (value !== '') draft.secretsByExampleValue.set(value, id);
-      if (!draft.secrets.has(id)) draft.secrets.set(id, { name: id, length: 32, charset: 'alphanumeric' });
-      translatedEnvironment[key] = `\${secret.${id}}`;
-      if (value !== '') draft.notes.push(`${joinPath(at('environment'), key)}: upstream example value replaced by the generated secret ${id}`);
+    const where = joinPath(at('environment'), key);
+    // A credential never keeps an example value ("postgres", "changeme"): one secret per variable.
+    if (isCredential(key, value) && !/\$\{?[A-Za-z_]/.test(value)) {
+      const shared = value === '' ? undefined : draft.secretsByExampleValue.get(value);
+      const id = shared ?? kebab(key);
+      translatedEnvironment[key] = secretFor(draft, id);
+      if (shared === null) draft.notes.push(`${where}: upstream example value replaced by the generated secret ${id}; other variables of one service carried the same example value, so none shares it: check by hand which must match`);
+      else if (value !== '') draft.notes.push(`${where}: upstream example value replaced by the generated secret ${id}${id !== kebab(key) ? ' (the same example value elsewhere: one credential)' : ''}`);
       continue;
     }
-    translatedEnvironment[key] = translateServiceHosts(key, translateUrlPassword(draft, translateVariables(draft, value), joinPath(at('environment'), key)), serviceNames);
+    if (isPlaceholder(value)) {
+      const id = kebab(key);
+      if (!draft.parameters.has(id)) draft.parameters.set(id, { name: id, description: `Upstream variable ${key} (upstream shipped an example value to replace).`, type: 'string', required: true });
+      draft.notes.push(`${where}: the upstream value ${JSON.stringify(value)} is an example to replace; the parameter ${id} is required instead`);
+      translatedEnvironment[key] = `\${param.${id}}`;
+      continue;
+    }
+    translatedEnvironment[key] = translateServiceHosts(key, translateUrlPassword(draft, translateVariables(draft, value, where), where), draft.serviceNames);
   }
 
-  const command = raw.command === undefined ? undefined : Array.isArray(raw.command) ? raw.command.map(String) : splitCommand(String(raw.command));
-  const entrypoint = raw.entrypoint === undefined ? undefined : Array.isArray(raw.entrypoint) ? raw.entrypoint.map(String) : splitCommand(String(raw.entrypoint));
+  // Compose interpolates these before the container sees them: `$$` is one `$` for the shell.
+  const words = (value: unknown, where: string): string[] => (Array.isArray(value) ? value.map(String) : splitCommand(String(value))).map((word) => resolveFully(draft, word, where, true));
+  const command = raw.command === undefined ? undefined : words(raw.command, at('command'));
+  const entrypoint = raw.entrypoint === undefined ? undefined : words(raw.entrypoint, at('entrypoint'));
 
   const ports = raw.ports === undefined ? [] : parsePorts(draft, raw.ports, at('ports'));
   if (raw.expose !== undefined) {
@@ -643,15 +783,32 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       let volumeName: string;
       let source: string;
       let hint: string | undefined;
+      const boundDevice = mount.kind === 'volume' ? draft.boundVolumes.get(mount.source!) : undefined;
+      if (boundDevice !== undefined) {
+        const forbidden = forbiddenHostPath(boundDevice);
+        if (forbidden) {
+          refuse(where, `service ${serviceName} mounts the volume ${mount.source}, which binds the host path ${boundDevice} (${forbidden.why})`);
+          return;
+        }
+        draft.notes.push(`${where}: the volume ${mount.source} binds the host path ${boundDevice} (driver_opts); it becomes a managed volume, copy existing data in`);
+      }
       if (mount.kind === 'bind') {
         const hostPath = mount.source!;
-        if (TIMEZONE_FILES.has(hostPath) && mount.readOnly) {
+        if (TIMEZONE_FILES.has(normaliseHostPath(hostPath).path) && mount.readOnly) {
           draft.notes.push(`${where}: dropped ${hostPath} (read-only time zone file); set TZ instead`);
           return;
         }
-        const forbidden = /^[/~]/.test(hostPath) ? forbiddenHostPath(hostPath.replace(/^~/, '/root')) : undefined;
+        const forbidden = forbiddenHostPath(hostPath);
         if (forbidden) {
-          refuse(where, `service ${serviceName} bind-mounts the host path ${hostPath} (${forbidden.why})`);
+          refuse(where, `service ${serviceName} bind-mounts the host path ${hostPath} (${forbidden.path !== hostPath ? `${forbidden.path}: ` : ''}${forbidden.why})`);
+          return;
+        }
+        if (isSingleFile(draft, hostPath, mount.target)) {
+          // A volume is a folder: mounting one at a file path would hide the file the app needs.
+          draft.problems.push({
+            path: where,
+            message: `bind-mounts the single file ${hostPath} at ${mount.target}; the platform mounts volumes (folders), not host files: bake the file into an image you publish, or mount its folder as a volume and copy the file in by hand`,
+          });
           return;
         }
         source = `bind ${mount.written && mount.written !== hostPath ? `${mount.written} (${hostPath})` : hostPath}`;
@@ -670,7 +827,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
         volumeName = uniqueVolumeName(draft, mount.source!, source);
       }
       const known = draft.volumes.get(volumeName) ?? { source, ...(hint ? { hint } : {}), mounts: [] };
-      known.mounts.push({ service: serviceName, image: reference, path: mount.target });
+      known.mounts.push({ service: catalogName, image: reference, path: mount.target });
       draft.volumes.set(volumeName, known);
       mounts.push({ volume: volumeName, path: mount.target, ...(mount.readOnly ? { readOnly: true } : {}) });
     });
@@ -693,7 +850,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
     } else if (check.test === undefined) {
       draft.notes.push(`${at('healthcheck')}: the image's own HEALTHCHECK is used`);
     } else {
-      const test = Array.isArray(check.test) ? check.test.map(String) : ['CMD-SHELL', String(check.test)];
+      const test = (Array.isArray(check.test) ? check.test.map(String) : ['CMD-SHELL', String(check.test)]).map((word) => resolveFully(draft, word, joinPath(at('healthcheck'), 'test'), true));
       const timing: Record<string, number> = {};
       for (const [field, key] of [['interval', 'intervalSeconds'], ['timeout', 'timeoutSeconds'], ['start_period', 'startPeriodSeconds']] as const) {
         if (check[field] === undefined) continue;
@@ -708,18 +865,30 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
   let dependsOn: string[] | undefined;
   let dependsOnCondition: Record<string, DependencyCondition> | undefined;
   if (raw.depends_on !== undefined) {
-    if (Array.isArray(raw.depends_on)) dependsOn = raw.depends_on.map(String);
-    else if (isPlainObject(raw.depends_on)) {
-      dependsOn = Object.keys(raw.depends_on);
-      for (const [dependency, options] of Object.entries(raw.depends_on)) {
-        const condition = isPlainObject(options) ? options.condition : undefined;
-        if (condition === undefined || condition === 'service_started') continue;
-        if (condition === 'service_healthy' || condition === 'service_completed_successfully') (dependsOnCondition ??= {})[dependency] = condition;
-        else draft.problems.push({ path: joinPath(joinPath(at('depends_on'), dependency), 'condition'), message: `expected service_started, service_healthy or service_completed_successfully, got ${describe(condition)}` });
+    const entries: [string, unknown][] = Array.isArray(raw.depends_on)
+      ? raw.depends_on.map((dependency) => [String(dependency), undefined])
+      : isPlainObject(raw.depends_on)
+        ? Object.entries(raw.depends_on)
+        : [];
+    if (!Array.isArray(raw.depends_on) && !isPlainObject(raw.depends_on)) draft.problems.push({ path: at('depends_on'), message: `expected a list or a mapping, got ${describe(raw.depends_on)}` });
+    dependsOn = [];
+    for (const [dependency, options] of entries) {
+      const where = joinPath(at('depends_on'), dependency);
+      const catalogName = draft.serviceNames.get(dependency);
+      if (!catalogName) {
+        // `required: false` (Compose 2.20): a dependency that may be absent, as a profiled one is.
+        if (isPlainObject(options) && options.required === false) draft.notes.push(`${where}: dropped, an optional dependency (required: false) on a service the draft does not run`);
+        else if (draft.profiled.has(dependency)) draft.notes.push(`${where}: dropped, ${dependency} only runs with its profile`);
+        else draft.problems.push({ path: where, message: `no service named "${dependency}" in the compose file` });
+        continue;
       }
-    } else draft.problems.push({ path: at('depends_on'), message: `expected a list or a mapping, got ${describe(raw.depends_on)}` });
-    for (const dependency of dependsOn ?? []) {
-      if (!serviceNames.includes(dependency)) draft.problems.push({ path: joinPath(at('depends_on'), dependency), message: `no service named "${dependency}" in the compose file` });
+      dependsOn.push(catalogName);
+      const condition = isPlainObject(options) ? options.condition : undefined;
+      if (condition === undefined || condition === 'service_started') continue;
+      if (condition === 'service_healthy') (dependsOnCondition ??= {})[catalogName] = condition;
+      else if (condition === 'service_completed_successfully') {
+        draft.notes.push(`${joinPath(where, 'condition')}: service_completed_successfully became service_started: the platform cannot wait for a one-shot container to finish; check by hand that ${serviceName} copes when ${dependency} is still running`);
+      } else draft.problems.push({ path: joinPath(where, 'condition'), message: `expected service_started, service_healthy or service_completed_successfully, got ${describe(condition)}` });
     }
   }
 
@@ -741,7 +910,7 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
 
   const containerPorts = [...new Set(ports.map((port) => port.container))];
   const spec: ServiceSpec = {
-    name: serviceName,
+    name: catalogName,
     image,
     tag: tag ?? 'latest',
     ...(digest ? { digest } : {}),
@@ -760,6 +929,8 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
     ...(user ? { user } : {}),
     ...(restart && restart !== 'unless-stopped' ? { restart } : {}),
     ...(Object.keys(tmpfs).length > 0 ? { tmpfs } : {}),
+    ...(truthy(raw.read_only) ? { readOnly: true } : {}),
+    ...(truthy(raw.init) ? { init: true } : {}),
   };
   return { spec, ports };
 }
@@ -784,8 +955,11 @@ export function importCompose(text: string, file: string, options: ImportOptions
     secrets: new Map(),
     secretsByExampleValue: new Map(),
     volumes: new Map(),
+    serviceNames: new Map(),
+    boundVolumes: new Map(),
+    profiled: new Set(),
   };
-  const parsed = parseYaml(text);
+  const parsed = parseYaml(text, { merge: true });
   if (parsed.problems.length > 0) throw new ComposeImportError(file, parsed.problems, []);
   const document = parsed.value;
   if (!isPlainObject(document) || !isPlainObject(document.services) || Object.keys(document.services).length === 0) {
@@ -803,24 +977,65 @@ export function importCompose(text: string, file: string, options: ImportOptions
     }
   }
 
-  const serviceNames = Object.keys(document.services);
-  const services: ServiceSpec[] = [];
-  const portsByService = new Map<string, PortMapping[]>();
-  for (const serviceName of serviceNames) {
-    const raw = document.services[serviceName];
-    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(serviceName)) {
-      draft.problems.push({ path: joinPath('services', serviceName), message: 'expected a service name of lower-case letters, digits and dashes' });
-    }
+  // `docker compose up` starts only the services without a profile: so does the draft.
+  const active: [string, Record<string, unknown>][] = [];
+  for (const [serviceName, raw] of Object.entries(document.services)) {
     if (!isPlainObject(raw)) {
       draft.problems.push({ path: joinPath('services', serviceName), message: `expected a mapping, got ${describe(raw)}` });
       continue;
     }
-    const { spec, ports } = translateService(draft, serviceName, raw, serviceNames);
-    if (spec) services.push(spec);
-    portsByService.set(serviceName, ports);
+    if (Array.isArray(raw.profiles) && raw.profiles.length > 0) {
+      draft.profiled.add(serviceName);
+      draft.notes.push(`${joinPath(joinPath('services', serviceName), 'profiles')}: left out, it only runs with the profile ${raw.profiles.map(String).join(' or ')} (as docker compose up does); import it as its own app if it is needed`);
+      continue;
+    }
+    // Catalog names are lower-case with dashes: `plausible_db` → `plausible-db`, references follow.
+    const catalogName = serviceName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+    if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(catalogName) || [...draft.serviceNames.values()].includes(catalogName)) {
+      draft.problems.push({ path: joinPath('services', serviceName), message: 'expected a service name of lower-case letters, digits and dashes (or one that becomes one, unique)' });
+      continue;
+    }
+    if (catalogName !== serviceName) draft.notes.push(`${joinPath('services', serviceName)}: renamed ${catalogName} (catalog service names use dashes); references to it follow`);
+    draft.serviceNames.set(serviceName, catalogName);
+    active.push([serviceName, raw]);
+  }
+  if (isPlainObject(document.volumes)) {
+    // A "local" volume with `o: bind` is a host path under another name: judged like one.
+    for (const [volume, options] of Object.entries(document.volumes)) {
+      const driverOptions = isPlainObject(options) && isPlainObject(options.driver_opts) ? options.driver_opts : undefined;
+      if (driverOptions && typeof driverOptions.device === 'string' && /(^|,)r?bind(,|$)/.test(String(driverOptions.o ?? ''))) {
+        draft.boundVolumes.set(volume, resolveFully(draft, driverOptions.device, joinPath(joinPath(joinPath('volumes', volume), 'driver_opts'), 'device')));
+      }
+    }
+  }
+  const environments = new Map(active.map(([serviceName, raw]) => [serviceName, readEnvironment(draft, serviceName, raw)]));
+  // Literal example credentials by value: who shares which secret (see Draft.secretsByExampleValue).
+  const carriers = new Map<string, { service: string; id: string; database: boolean }[]>();
+  for (const [serviceName, raw] of active) {
+    for (const [key, value] of Object.entries(environments.get(serviceName)!)) {
+      if (value === '' || !isCredential(key, value) || /\$\{?[A-Za-z_]/.test(value)) continue;
+      const list = carriers.get(value) ?? [];
+      list.push({ service: serviceName, id: kebab(key), database: typeof raw.image === 'string' && DATABASE_IMAGES.test(raw.image) });
+      carriers.set(value, list);
+    }
+  }
+  for (const [value, list] of carriers) {
+    const ambiguous = list.some((carrier) => list.some((other) => other !== carrier && other.service === carrier.service && other.id !== carrier.id));
+    draft.secretsByExampleValue.set(value, ambiguous ? null : (list.find((carrier) => carrier.database) ?? list[0]!).id);
+  }
+
+  const services: ServiceSpec[] = [];
+  const portsByService = new Map<string, PortMapping[]>();
+  for (const [serviceName, raw] of active) {
+    const { spec, ports } = translateService(draft, serviceName, raw, environments.get(serviceName)!);
+    if (spec) {
+      services.push(spec);
+      portsByService.set(spec.name, ports);
+    }
   }
   if (isPlainObject(document.volumes)) {
     for (const [volume, options] of Object.entries(document.volumes)) {
+      if (draft.boundVolumes.has(volume)) continue;
       if (isPlainObject(options) && (options.external === true || options.driver !== undefined)) {
         draft.notes.push(`${joinPath('volumes', volume)}: ${options.external === true ? 'external' : `driver ${String(options.driver)}`} dropped; the platform creates and places every volume`);
       }

@@ -85,6 +85,10 @@ export interface ServiceSpec {
   readonly restart?: 'no' | 'always' | 'unless-stopped' | 'on-failure';
   /** Tmpfs mounts (path → size in MiB). @default - none */
   readonly tmpfs?: Readonly<Record<string, number>>;
+  /** A read-only root filesystem (Compose `read_only`); writable paths come from mounts and tmpfs. @default - false */
+  readonly readOnly?: boolean;
+  /** An init process as PID 1 that reaps zombies (Compose `init`). @default - false: the image's entrypoint is PID 1 */
+  readonly init?: boolean;
 }
 
 export type ServiceRole = 'app' | 'worker' | 'database' | 'cache';

@@ -125,8 +125,8 @@ export class ProblemList {
  * Parses one YAML document. Syntax errors become problems carrying line and column, so a
  * broken file is reported the same way as an invalid one.
  */
-export function parseYaml(text: string): { value: unknown; problems: Problem[] } {
-  const parsed = parseYamlWithPositions(text);
+export function parseYaml(text: string, options: { merge?: boolean } = {}): { value: unknown; problems: Problem[] } {
+  const parsed = parseYamlWithPositions(text, options);
   const problems = parsed.syntaxErrors.map((error) => ({
     path: DOCUMENT_PATH,
     message: `not valid YAML at line ${error.line}, column ${error.column}: ${error.message}`,

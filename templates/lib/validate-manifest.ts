@@ -39,7 +39,7 @@ const ROOT_FIELDS = [
 ] as const;
 const SERVICE_FIELDS = [
   'name', 'image', 'tag', 'digest', 'environment', 'command', 'entrypoint', 'role', 'ports', 'mounts', 'healthcheck',
-  'dependsOn', 'dependsOnCondition', 'capAdd', 'shmSizeMiB', 'resources', 'user', 'restart', 'tmpfs',
+  'dependsOn', 'dependsOnCondition', 'capAdd', 'shmSizeMiB', 'resources', 'user', 'restart', 'tmpfs', 'readOnly', 'init',
 ] as const;
 
 /** What the cross-reference checks need to know about the document's own names. */
@@ -171,10 +171,8 @@ function checkService(check: ProblemList, value: unknown, path: string, names: N
     const conditions = check.object(service.dependsOnCondition, at('dependsOnCondition'), dependsOn ?? [], []);
     for (const [dependency, condition] of Object.entries(conditions ?? {})) {
       if (!(dependsOn ?? []).includes(dependency)) continue; // already reported as an unknown field
-      const valid = check.oneOf(condition, joinPath(at('dependsOnCondition'), dependency), ['service_started', 'service_healthy', 'service_completed_successfully']);
-      if (valid === 'service_healthy' && names.services.get(dependency)?.hasHealthcheck === false) {
-        check.add(joinPath(at('dependsOnCondition'), dependency), `service_healthy needs a healthcheck on service "${dependency}", which has none`);
-      }
+      const problem = dependencyConditionProblem(condition, dependency, names.services.get(dependency)?.hasHealthcheck !== false);
+      if (problem) check.add(joinPath(at('dependsOnCondition'), dependency), problem);
     }
   }
   if (service.capAdd !== undefined) {
@@ -199,6 +197,8 @@ function checkService(check: ProblemList, value: unknown, path: string, names: N
   }
   if (service.user !== undefined) check.string(service.user, at('user'), { pattern: /^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/, expected: 'uid[:gid] or a user name' });
   if (service.restart !== undefined) check.oneOf(service.restart, at('restart'), ['no', 'always', 'unless-stopped', 'on-failure']);
+  if (service.readOnly !== undefined) check.boolean(service.readOnly, at('readOnly'));
+  if (service.init !== undefined) check.boolean(service.init, at('init'));
   if (service.tmpfs !== undefined) {
     const tmpfs = check.object(service.tmpfs, at('tmpfs'), Object.keys(isPlainObject(service.tmpfs) ? service.tmpfs : {}));
     for (const [target, size] of Object.entries(tmpfs ?? {})) {
@@ -206,6 +206,24 @@ function checkService(check: ProblemList, value: unknown, path: string, names: N
       check.integer(size, joinPath(at('tmpfs'), target), { min: 1 });
     }
   }
+}
+
+/** The `dependsOnCondition` values the platform can honour (docs/catalog.md). */
+export const SUPPORTED_CONDITIONS: readonly string[] = ['service_started', 'service_healthy'];
+
+/**
+ * Why a dependency condition cannot be honoured, or undefined: the one rule the catalog
+ * validator and the AppStack component both apply. `service_healthy` needs a health check on
+ * the dependency; `service_completed_successfully` is refused, because the docker provider does
+ * not fail a deploy on a one-shot container's non-zero exit code.
+ */
+export function dependencyConditionProblem(condition: unknown, dependency: string, dependencyHasHealthcheck: boolean): string | undefined {
+  if (condition === 'service_completed_successfully') {
+    return "service_completed_successfully is not supported (a one-shot container's exit code cannot fail a deploy); expected service_started or service_healthy";
+  }
+  if (typeof condition !== 'string' || !SUPPORTED_CONDITIONS.includes(condition)) return `expected service_started or service_healthy, got ${describe(condition)}`;
+  if (condition === 'service_healthy' && !dependencyHasHealthcheck) return `service_healthy needs a healthcheck on service "${dependency}", which has none`;
+  return undefined;
 }
 
 /** `${param.x}`, `${secret.x}`, `${service.x}`, `${app.hostname}`; `$${` is a literal `${`. */

@@ -23,7 +23,7 @@ t.test('with --out it writes <dir>/<name>/.felhom.yml and prints each volume cla
   const target = join(out, 'immich', '.felhom.yml');
   t.ok(existsSync(target));
   t.match(result.stdout, `wrote ${target}`);
-  t.match(result.stdout, /library\s+bulk\s+the name "library" suggests user media or files/);
+  t.match(result.stdout, /library\s+bulk\s+ghcr\.io\/immich-app\/immich-server:\S+ keeps the uploaded photos and videos/);
   t.match(result.stdout, /postgres\s+hot\s+mounted by database service database/);
 });
 
@@ -67,7 +67,7 @@ t.test('--json reports the draft, the classes and the notes', async (t) => {
   const report = JSON.parse(result.stdout);
   t.equal(report.written, null);
   t.equal(report.manifest.name, 'paperless-ngx');
-  t.match(report.volumes, [{ volume: 'redisdata', class: 'hot' }, { volume: 'pgdata', class: 'hot' }, { volume: 'data', needsConfirmation: true }]);
+  t.match(report.volumes, [{ volume: 'redisdata', class: 'hot' }, { volume: 'pgdata', class: 'hot' }, { volume: 'data', class: 'hot', needsConfirmation: false }]);
   t.match(report.draftProblems, [{ path: 'services[2].tag' }]);
 });
 

@@ -79,3 +79,22 @@ t.test('hub serve on a corrupt data file fails naming the file', async (t) => {
   t.equal(code, 3);
   t.match(stderr, `ESTORE_CORRUPT: state file ${join(data, 'hub.json')} is corrupt`);
 });
+
+t.test('hub serve --engine-mirror serves the folder to enrolled boxes; a folder without SHA256SUMS is a usage error', async (t) => {
+  const dir = t.testdir({ data: {}, mirror: { SHA256SUMS: `${'b'.repeat(64)}  pulumi-v3.274.1-linux-x64.tar.gz\n` }, bare: {} });
+  let stderr = '';
+  const code = await main(['hub', 'serve', '--data', join(dir, 'data'), '--port', '0', '--engine-mirror', join(dir, 'bare')], {
+    streams: { stdout: { write: () => true }, stderr: { write: (chunk: string) => (stderr += chunk) } },
+    stopSignal: new AbortController().signal,
+  });
+  t.equal(code, 2, 'a mirror without SHA256SUMS is refused');
+  t.match(stderr, /EUSAGE: --engine-mirror: .* has no SHA256SUMS/);
+
+  const hub = await serve(['--data', join(dir, 'data'), '--port', '0', '--engine-mirror', join(dir, 'mirror'), '--operator-token', 'op-token']);
+  t.teardown(() => hub.stop());
+  t.match(hub.output(), `engine mirror: ${join(dir, 'mirror')}`, 'the mirror is announced');
+  const { apiKey } = await new HubClient({ url: hub.url, token: 'op-token' }).enrollBox('box-1');
+  const response = await fetch(`${hub.url}/v1/boxes/box-1/engine/SHA256SUMS`, { headers: { authorization: `Bearer ${apiKey}` } });
+  t.equal(response.status, 200);
+  t.match(await response.text(), 'pulumi-v3.274.1-linux-x64.tar.gz');
+});

@@ -59,9 +59,9 @@ t.test('YAML that does not parse exits 1 with its line', async (t) => {
   t.match(result.stderr, /\(yaml\) line \d+, column \d+/);
 });
 
-t.test('a missing file exits 1 naming the file', async (t) => {
+t.test('a missing file exits 3 (an unreadable input, as the README says) naming the file', async (t) => {
   const result = await felhom(['plan', join(dir, 'nope.yaml')]);
-  t.equal(result.code, 1);
+  t.equal(result.code, 3);
   t.match(result.stderr, /nope\.yaml.*\n.*\(file\): cannot read: ENOENT/);
 });
 

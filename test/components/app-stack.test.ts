@@ -456,3 +456,13 @@ t.test('given invalid args, the constructor throws and registers nothing', async
   await mocks.settle();
   t.same(mocks.resources, []);
 });
+
+t.test('readOnly and init (Compose read_only, init) reach the docker container; absent, Docker\'s defaults stay', async (t) => {
+  new AppStack('cloud', withService('redis', { readOnly: true, init: true }));
+  await mocks.settle();
+  const redis = mocks.one(CONTAINER, 'cloud-redis');
+  t.equal(redis.inputs.readOnly, true);
+  t.equal(redis.inputs.init, true);
+  t.notOk('readOnly' in mocks.one(CONTAINER, 'cloud-db').inputs);
+  t.notOk('init' in mocks.one(CONTAINER, 'cloud-db').inputs);
+});

@@ -1,9 +1,9 @@
 // The real engine with the provider plugins the npm SDKs request: a `command.local.Command`
 // writes a file, a `random.RandomPassword` is kept as a secret.
 //
-// These plugins come from `npm run engine:install` (download, or a build from their Go module).
-// Where neither can get them this test FAILS and names the install command: it never skips.
-// docs/engine.md records which plugins cannot be had on a machine without download access.
+// These plugins come from `npm run engine:install` (installed, an engine mirror, the official
+// downloads, or the machine's plugin cache), at the versions engine/plugins.json pins. Where none
+// has them this test FAILS and names them and the install command: it never skips.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import command from '@pulumi/command';
 import random from '@pulumi/random';
-import { locateEngine, pluginRequestedBy, requirePlugins } from '../../runner/engine/locate.js';
+import { pinnedPlugin } from '../../engine/plugins.js';
+import { locateEngine, requirePlugins } from '../../runner/engine/locate.js';
 import { createWorkspace } from '../../runner/engine/workspace.js';
 
 t.test('command and random plugins create, keep and destroy real resources', async (t) => {
   const engine = await locateEngine();
-  const wanted = [await pluginRequestedBy('@pulumi/command'), await pluginRequestedBy('@pulumi/random')];
+  const wanted = ['command', 'random'].map((name) => ({ name, version: pinnedPlugin(name).version }));
   try {
     requirePlugins(engine, wanted);
   } catch (error) {

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { policySettingsProblems, renderPolicyReport, runPolicies } from '../../policies/check.js';
+import { POLICY_RULE_NAMES } from '../../policies/rule-names.js';
 import { RULES } from '../../policies/rules/index.js';
+import { validateBoxSpec } from '../../stacks/spec/validate.js';
 import { homeBox } from '../helpers/box-spec.js';
 import { pinnedCatalog, plan, unpinnedCatalog } from '../helpers/policies.js';
 
@@ -47,7 +49,9 @@ t.test('spec.policy.advisory downgrades a rule: it still reports but no longer f
 });
 
 t.test('an unknown rule name in spec.policy.advisory is an error that fails the check', async (t) => {
-  const result = await plan(homeBox((spec) => (spec.spec.policy = { advisory: ['images-pinned', 'no-such-rule'] })), ['host']);
+  // validate refuses such a spec (below); the policy host checks again for a box resolved elsewhere.
+  const planned = await plan(homeBox((spec) => (spec.spec.policy = { advisory: ['images-pinned'] })), ['host']);
+  const result = { ...planned, box: { ...planned.box, advisoryRules: ['images-pinned', 'no-such-rule'] } };
   const report = runPolicies(result);
   t.same(report.problems, [{ path: 'spec.policy.advisory[1]', message: `unknown policy rule "no-such-rule"; known rules: ${RULES.map((r) => r.name).join(', ')}` }]);
   t.equal(report.passed, false);
@@ -70,4 +74,10 @@ t.test('the real edge plan of the home box passes exposure and geo', async (t) =
       t.same(outcome.violations, [], name);
       t.equal(outcome.status, 'pass', name);
     }
+});
+
+t.test('the rule names the spec validator knows are the rules themselves, and validate refuses an unknown one', async (t) => {
+  t.same(POLICY_RULE_NAMES, RULES.map((rule) => rule.name));
+  const result = validateBoxSpec(homeBox((spec) => (spec.spec.policy = { advisory: ['images-pinned', 'no-such-rule'] })));
+  t.same(result.ok ? [] : result.problems.map((problem) => problem.path), ['spec.policy.advisory[1]']);
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { importError, importText } from '../helpers/compose.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ComposeImportError, durationSeconds, importCompose, parseDotenv, renderDraft, sizeMiB, splitCommand, splitOutsideVariables, type ImportResult,
@@ -21,31 +21,13 @@ function classOf(result: ImportResult, volume: string) {
   return found;
 }
 
-/** Imports inline compose text from a fresh folder (with optional sibling files). */
-function importText(compose: string, siblings: Record<string, string> = {}, name = 'sample'): ImportResult {
-  const dir = mkdtempSync(join(tmpdir(), 'felhom-import-'));
-  for (const [file, text] of Object.entries(siblings)) writeFileSync(join(dir, file), text);
-  const file = join(dir, 'compose.yml');
-  writeFileSync(file, compose);
-  return importCompose(compose, file, { name });
-}
-
-function importError(compose: string, siblings: Record<string, string> = {}): ComposeImportError {
-  try {
-    importText(compose, siblings);
-  } catch (error) {
-    if (error instanceof ComposeImportError) return error;
-    throw error;
-  }
-  throw new Error('expected the import to fail');
-}
 
 t.test('Immich upstream compose: database hot, library bulk, model cache hot, each with its evidence', async (t) => {
   const result = importFixture('immich');
   t.equal(result.manifest.name, 'immich');
   t.match(classOf(result, 'postgres'), { class: 'hot', needsConfirmation: false, reason: /^mounted by database service database \(ghcr\.io\/immich-app\/postgres:14-vectorchord/ });
   t.match(classOf(result, 'postgres').source, 'bind ${DB_DATA_LOCATION} (./postgres)');
-  t.match(classOf(result, 'library'), { class: 'bulk', reason: 'the name "library" suggests user media or files', source: 'bind ${UPLOAD_LOCATION} (./library)' });
+  t.match(classOf(result, 'library'), { class: 'bulk', reason: /^ghcr\.io\/immich-app\/immich-server:\S+ keeps the uploaded photos and videos at \/(data|usr\/src\/app\/upload)/, source: 'bind ${UPLOAD_LOCATION} (./library)' });
   t.match(classOf(result, 'model-cache'), { class: 'hot', reason: 'mount path /cache is a cache (service immich-machine-learning)' });
   t.same(result.manifest.volumes?.find((volume) => volume.name === 'library')?.backup, { policy: 'file-level' });
   t.same(result.manifest.http, { service: 'immich-server', port: 2283 });
@@ -71,11 +53,11 @@ t.test('Immich: digests, shm_size and the floating release tag are carried over 
   t.ok(result.notes.some((note) => /volumes\[1\]: dropped \/etc\/localtime/.test(note)));
 });
 
-t.test('Paperless-ngx upstream compose: broker and database hot, documents bulk, data needs confirmation', async (t) => {
+t.test('Paperless-ngx upstream compose: broker and database hot, documents bulk, data (its index and state) hot', async (t) => {
   const result = importFixture('paperless-ngx');
   t.match(classOf(result, 'redisdata'), { class: 'hot', reason: /^mounted by cache service broker/ });
   t.match(classOf(result, 'pgdata'), { class: 'hot', reason: 'mounted by database service db (docker.io/library/postgres:18) at /var/lib/postgresql' });
-  t.match(classOf(result, 'data'), { class: 'hot', needsConfirmation: true, reason: /^no evidence either way/ });
+  t.match(classOf(result, 'data'), { class: 'hot', needsConfirmation: false, reason: /^mount path \/usr\/src\/paperless\/data is where the app keeps its own state/ });
   for (const volume of ['media', 'export', 'consume']) {
     t.match(classOf(result, volume), { class: 'bulk', reason: `mount path /usr/src/paperless/${volume} holds user media or files (service webserver)` });
   }
@@ -147,7 +129,7 @@ t.test('the rendered draft is YAML that parses back to the manifest, with each v
   const result = importFixture('paperless-ngx');
   const yaml = renderDraft(result, 'docker-compose.yml');
   t.same(parseYaml(yaml).value, JSON.parse(JSON.stringify(result.manifest)));
-  t.match(yaml, /# hot \(CONFIRM\): no evidence either way/);
+  t.match(yaml, /# hot: mount path \/usr\/src\/paperless\/data is where the app keeps its own state/);
   t.match(yaml, /# bulk: mount path \/usr\/src\/paperless\/media holds user media or files/);
 });
 
@@ -223,9 +205,9 @@ t.test('a missing env_file is a problem naming the file; an optional one is skip
 });
 
 t.test('anonymous volumes become named volumes so they can be placed and backed up', async (t) => {
-  const result = importText('services:\n  web:\n    image: x/app:1.0\n    volumes:\n      - /var/lib/app\n');
-  t.same(result.manifest.services[0]!.mounts, [{ volume: 'web-app', path: '/var/lib/app' }]);
-  t.match(classOf(result, 'web-app'), { class: 'hot', needsConfirmation: true, source: 'anonymous volume at web:/var/lib/app' });
+  const result = importText('services:\n  web:\n    image: x/app:1.0\n    volumes:\n      - /srv/app\n');
+  t.same(result.manifest.services[0]!.mounts, [{ volume: 'web-app', path: '/srv/app' }]);
+  t.match(classOf(result, 'web-app'), { class: 'hot', needsConfirmation: true, source: 'anonymous volume at web:/srv/app' });
 });
 
 t.test('a host media folder becomes a managed bulk volume, with a note to copy the data in', async (t) => {

@@ -19,7 +19,7 @@ t.test('the unmodified fixture is valid', async (t) => {
 
 t.test('an unknown field is an error at its path', async (t) => {
   t.same(problemsOf((m) => (m.services[1].imagee = 'x')), [
-    { path: 'services[1].imagee', message: 'unknown field (expected one of: name, image, tag, digest, environment, command, entrypoint, role, ports, mounts, healthcheck, dependsOn, dependsOnCondition, capAdd, shmSizeMiB, resources, user, restart, tmpfs)' },
+    { path: 'services[1].imagee', message: 'unknown field (expected one of: name, image, tag, digest, environment, command, entrypoint, role, ports, mounts, healthcheck, dependsOn, dependsOnCondition, capAdd, shmSizeMiB, resources, user, restart, tmpfs, readOnly, init)' },
   ]);
 });
 

@@ -68,7 +68,7 @@ t.test('customer-only key custody refuses a key the operator encrypted into the 
     homeBox((spec) => {
       spec.spec.backup.keyCustody = 'customer-only';
       const offsite = spec.spec.storage!.find((storage) => storage.name === 'offsite')!;
-      (offsite as { encryptionKey: unknown }).encryptionKey = { encrypted: '-----BEGIN PGP MESSAGE-----\n\nwcBMA\n-----END PGP MESSAGE-----\n' };
+      (offsite as { encryptionKey: unknown }).encryptionKey = { encrypted: '-----BEGIN PGP MESSAGE-----\n\nwcBMAw==\n-----END PGP MESSAGE-----\n' };
     }),
     ['host'],
   );

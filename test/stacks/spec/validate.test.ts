@@ -90,9 +90,12 @@ t.test('a bulk volume placed on a storage with no bulk role is refused', async (
   );
 });
 
-t.test('a hot volume placed on slow storage is refused', async (t) => {
+t.test('a hot volume placed anywhere but rootfs is refused (it would be a bind mount outside the guest backup)', async (t) => {
   const problems = problemsOf(homeBox((s) => Object.assign(s.spec.apps![0]!, { volumes: { data: { storage: 'usb-media' } } })));
-  t.equal(messageAt(problems, 'spec.apps[0].volumes.data.storage'), 'hot volume "data" must be on fast storage; "usb-media" is class slow');
+  t.equal(
+    messageAt(problems, 'spec.apps[0].volumes.data.storage'),
+    'hot volume "data" must stay on the guest root filesystem (storage: rootfs), inside the guest backup; "usb-media" would be a bind mount on a bulk mount point',
+  );
 });
 
 t.test('a placement on a volume the app does not have is refused', async (t) => {
