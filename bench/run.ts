@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   'engine-overhead': () => import('./engine-overhead.js'),
   agent: () => import('./agent.js'),
   'pve-sim': () => import('./pve-sim.js'),
+  'real-engine': () => import('./real-engine.js'),
 };
 
 const selected = process.argv.slice(2);

@@ -39,7 +39,7 @@ export interface TraefikArgs {
 export const traefikRules: readonly Rule<TraefikArgs>[] = [
   {
     field: 'image',
-    check: (a) => (a.image === undefined || /^[a-z0-9./_-]+(:[A-Za-z0-9._-]+)$/.test(a.image) ? undefined : `expected an image reference with a tag such as "traefik:v3.5", got ${shown(a.image)}`),
+    check: (a) => (a.image === undefined || /^([a-z0-9.-]+(:\d+)?\/)?[a-z0-9./_-]+(:[A-Za-z0-9._-]+)$/.test(a.image) ? undefined : `expected an image reference with a tag such as "traefik:v3.5", got ${shown(a.image)}`),
   },
   { field: 'digest', check: (a) => (a.digest === undefined || /^sha256:[0-9a-f]{64}$/.test(a.digest) ? undefined : `expected sha256:<64 hex>, got ${shown(a.digest)}`) },
   { field: 'networkName', check: (a) => (a.networkName === undefined ? undefined : nonEmpty(a.networkName, 'a Docker network name')) },
@@ -88,7 +88,8 @@ export class Traefik extends pulumi.ComponentResource {
     const network = new docker.Network(`${name}-network`, { name: networkName, labels: [{ label: 'felhom.role', value: 'traefik' }] }, { parent: this });
     const image = new docker.RemoteImage(
       `${name}-image`,
-      { name: args.digest ? `${imageName.split(':')[0]}@${args.digest}` : imageName, keepLocally: true },
+      // The tag goes, a registry's port stays: `127.0.0.1:5000/traefik:v3` → `127.0.0.1:5000/traefik@sha256:…`.
+      { name: args.digest ? `${imageName.replace(/:[^:/]+$/, '')}@${args.digest}` : imageName, keepLocally: true },
       { parent: this },
     );
     new docker.Container(

@@ -10,10 +10,10 @@
  * own environment, which the Automation API's `envVars` set, so the runner sets it there. The
  * tier comes from each resource's URN (stacks are `<box>.<tier>`).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UnknownValueError, type Policies, type PolicyPackArgs, type ReportViolation, type ResourceValidationArgs, type StackValidationArgs } from '@pulumi/policy';
 import type { ResolvedBox } from '../stacks/spec/resolve.js';
 import { effectiveLevel } from './check.js';
@@ -176,4 +176,18 @@ export function policyPackDirectory(): string {
   writeFileSync(join(directory, 'PulumiPolicy.yaml'), PULUMI_POLICY_YAML);
   writeFileSync(join(directory, 'package.json'), POLICY_PACK_PACKAGE_JSON);
   return directory;
+}
+
+/**
+ * The compiled pack's folder, from compiled or source code alike: the engine's language host
+ * runs `index.js`, so a caller running from the TypeScript sources (tests, `tsx`) gets the folder
+ * under `dist/`. Throws naming `npm run build` when the project is not built.
+ */
+export async function compiledPolicyPackDirectory(): Promise<string> {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return policyPackDirectory();
+  const compiled = join(dirname(here), '..', 'dist', 'policies', 'pack.js');
+  if (!existsSync(compiled)) throw new PolicyBoxError(`the policy pack is not compiled (${compiled} is missing): run npm run build`);
+  const module = (await import(pathToFileURL(compiled).href)) as { policyPackDirectory: () => string };
+  return module.policyPackDirectory();
 }

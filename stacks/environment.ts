@@ -18,6 +18,12 @@ export interface TierEnvironment {
   cloudflareApiToken?(): pulumi.Output<string>;
   /** The guest tier's Docker daemon. @default - unix:///var/run/docker.sock */
   readonly dockerHost?: string;
+  /**
+   * Where the guest's Traefik comes from and listens: an operator's registry mirror (by digest),
+   * another guest port, the daemon's socket path on that machine.
+   * @default - traefik:v3.5 at stacks/guest.ts's TRAEFIK_DIGEST, port 80, /var/run/docker.sock
+   */
+  readonly traefik?: { readonly image?: string; readonly digest?: string; readonly httpPort?: number; readonly dockerSocket?: string };
   /** Root directory for files the host tier writes (the cloudflared unit). @default - / */
   readonly hostRootDir?: string;
   /** Whether the host tier may run systemctl. @default - true */
@@ -45,5 +51,24 @@ export function planEnvironment(): TierEnvironment {
     secret: (reference) => placeholder(describeSecretRef(reference)),
     proxmoxApiToken: () => placeholder('proxmox-api-token'),
     cloudflareApiToken: () => placeholder('cloudflare-api-token'),
+  };
+}
+
+/**
+ * Placeholder credentials for a real engine preview (`felhom preview`): the shapes the real
+ * providers check even in a preview — a Proxmox API token `USER@REALM!TOKENID=UUID` and a
+ * 40-character Cloudflare token — in values that are visibly placeholders and open nothing (no
+ * user `felhom-preview@pve` exists, the UUID is all zeros, the Cloudflare token has characters
+ * Cloudflare never issues). Every value is still a Pulumi secret.
+ */
+export const PREVIEW_PROXMOX_API_TOKEN = 'felhom-preview@pve!placeholder=00000000-0000-0000-0000-000000000000';
+export const PREVIEW_CLOUDFLARE_API_TOKEN = 'felhom-preview-placeholder-not-a-token__';
+
+export function previewEnvironment(options: { dockerHost?: string } = {}): TierEnvironment {
+  return {
+    ...planEnvironment(),
+    proxmoxApiToken: () => pulumi.secret(PREVIEW_PROXMOX_API_TOKEN),
+    cloudflareApiToken: () => pulumi.secret(PREVIEW_CLOUDFLARE_API_TOKEN),
+    ...(options.dockerHost ? { dockerHost: options.dockerHost } : {}),
   };
 }

@@ -31,7 +31,7 @@ export function guestProgram(box: ResolvedBox, env: TierEnvironment): GuestOutpu
   const apps: Record<string, pulumi.Output<string>> = {};
   for (const guest of guests) {
     const provider = new docker.Provider(`${guest.name}-docker`, { host: env.dockerHost ?? 'unix:///var/run/docker.sock' }, { version: providerVersion('docker') });
-    const traefik = new Traefik(`${guest.name}-traefik`, { digest: TRAEFIK_DIGEST }, { provider });
+    const traefik = new Traefik(`${guest.name}-traefik`, { digest: TRAEFIK_DIGEST, ...env.traefik }, { provider });
     for (const app of box.apps.filter((candidate) => candidate.guest === guest.name)) {
       const stack = new AppStack(
         app.name,

@@ -1,8 +1,11 @@
 /**
  * `felhom preview <spec> --tier <tier>`: validate the spec, then a real engine `preview` of that
- * tier's program (file backend under --state or a temporary folder, passphrase secrets). Where
- * a provider plugin is missing it fails with their names and the install command (exit 3): it
- * never pretends. `felhom plan` is the offline, mocked alternative.
+ * tier's program (file backend under --state or a temporary folder, passphrase secrets), with
+ * placeholder credentials of the shapes the real providers check (stacks/environment.ts), and
+ * print the diff the way `pulumi preview --diff` does (runner/engine/diff.ts). Where a provider
+ * plugin is missing it fails with their names and the install command (exit 3); where the engine
+ * fails it prints the engine's diagnostics per resource (exit 3): it never pretends. `felhom
+ * plan` is the offline, mocked alternative.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,14 +26,15 @@ const command: CommandModule = {
       .argument('<spec>', 'box spec file')
       .requiredOption('--tier <tier>', `the tier to preview: ${TIERS.join(', ')}`)
       .option('--state <dir>', 'state directory whose engine/ backend and keys/stack-passphrase to use (default: a temporary one)')
-      .option('--json', 'print { tier, stack, counts, durationMs }');
+      .option('--docker-host <url>', 'the Docker daemon the guest tier previews against (default: DOCKER_HOST, else unix:///var/run/docker.sock)')
+      .option('--json', 'print { tier, stack, counts, durationMs, steps }');
   },
   async run(context, [file], options) {
     const tier = options.tier as Tier;
     if (!TIERS.includes(tier)) throw usageError(`--tier: expected one of ${TIERS.join(', ')}, got ${JSON.stringify(options.tier)}`);
     const catalog = catalogLookup();
     const spec = await loadBoxSpec(resolve(context.cwd, file!), { catalog });
-    const [{ EngineRunner }, { tierPlugins, realProgramFactory }, { resolveBox, stackName }, { loadGoldenTemplate }, { planEnvironment }, stateDir] = await Promise.all([
+    const [{ EngineRunner }, { tierPlugins, realProgramFactory }, { resolveBox, stackName }, { loadGoldenTemplate }, { previewEnvironment }, stateDir] = await Promise.all([
       import('../../runner/engine/run.js'),
       import('../../runner/agent/program.js'),
       import('../../stacks/spec/resolve.js'),
@@ -38,6 +42,7 @@ const command: CommandModule = {
       import('../../stacks/environment.js'),
       import('../../runner/agent/state-dir.js'),
     ]);
+    const { renderDiff } = await import('../../runner/engine/diff.js');
     const box = resolveBox(spec, catalog, loadGoldenTemplate().sizing);
     const temporary = options.state ? undefined : await mkdtemp(join(tmpdir(), 'felhom-preview-'));
     try {
@@ -52,8 +57,9 @@ const command: CommandModule = {
         passphrase = randomBytes(24).toString('base64url');
       }
       const programFor = await realProgramFactory();
-      // Placeholder secrets (still Pulumi secrets): the operator's preview holds no box credentials.
-      const program = programFor(tier, box, planEnvironment());
+      // Placeholder credentials (still Pulumi secrets): the operator's preview holds no box credentials.
+      const dockerHost = (options.dockerHost as string | undefined) ?? context.env.DOCKER_HOST;
+      const program = programFor(tier, box, previewEnvironment(dockerHost ? { dockerHost } : {}));
       const stack = stackName(box.box, tier);
       const outcome = await new EngineRunner().run('preview', program, {
         projectName: 'felhom',
@@ -62,9 +68,11 @@ const command: CommandModule = {
         passphrase,
         requiredPlugins: await tierPlugins(tier),
       }, { onEvent: engineProgress((line) => context.out.warn(line), styleFor(context.out.terminal.stderr, context.env), { preview: true }) });
-      if (options.json) context.out.json({ tier, stack, counts: outcome.counts, durationMs: outcome.durationMs });
+      if (options.json) context.out.json({ tier, stack, counts: outcome.counts, durationMs: outcome.durationMs, steps: outcome.steps });
       else {
         const { create, update, replace, same } = outcome.counts;
+        context.out.line(`Previewing ${tier} tier, stack ${stack}:`);
+        for (const line of renderDiff(outcome.steps)) context.out.line(line);
         context.out.line(`${tier} tier, stack ${stack}: ${create} to create, ${update} to update, ${replace} to replace, ${outcome.counts.delete} to delete, ${same} unchanged`);
       }
       return 0;

@@ -84,6 +84,8 @@ async function targetsFromFiles(context: CommandContext, files: readonly string[
     // Refuse to sign what the box would refuse: better to hear it now than from the box.
     const problems = validateEnvelopeBody(body, type);
     if (problems.length > 0) throw new InvalidBodyError(`${file}: invalid ${type} body: ${problems[0]}`, { details: problems });
+    // ... and what the box's policy pack would stop: the offline check of each tier first.
+    if (type === 'spec') for (const tier of tiers) await refuseSpecPolicyViolations(body, tier, file);
     // A spec names its own box; a job goes to the boxes named on the command line.
     const specBox = type === 'spec' ? ((body.metadata as { box?: unknown } | undefined)?.box as string | undefined) : undefined;
     const forBoxes = boxes.length > 0 ? boxes : specBox ? [specBox] : [];
@@ -98,6 +100,26 @@ async function targetFromEnvelope(context: CommandContext, file: string): Promis
   const existing = parseEnvelope(await readInputFile(context, file, 'envelope'));
   const header = JSON.parse(existing.payload) as EnvelopeHeader;
   return { type: header.type, box: header.box, tier: header.tier, body: header.body as Record<string, unknown>, source: file };
+}
+
+/**
+ * Plans `tier` of a valid spec offline and runs every policy over it (as `felhom policy check`
+ * does); a mandatory violation throws PolicyViolationError (EPOLICY_VIOLATION, exit 1) naming the
+ * rules, before any key is unlocked.
+ */
+async function refuseSpecPolicyViolations(body: Record<string, unknown>, tier: Tier, file: string): Promise<void> {
+  const [{ catalogLookup }, { validateBoxSpec }, { planBox }, { runPolicies }, { refuseMandatoryViolations }] = await Promise.all([
+    import('../../stacks/spec/catalog.js'),
+    import('../../stacks/spec/validate.js'),
+    import('../../stacks/plan.js'),
+    import('../../policies/check.js'),
+    import('../../policies/gate.js'),
+  ]);
+  const catalog = catalogLookup();
+  const validation = validateBoxSpec(body, { catalog });
+  if (!validation.ok) return; // validateEnvelopeBody has refused it already
+  const report = runPolicies(await planBox(validation.spec, { tiers: [tier], catalog }));
+  refuseMandatoryViolations(report, `${file}: refusing to sign the ${tier} tier (felhom policy check ${file} --tier ${tier})`);
 }
 
 /**

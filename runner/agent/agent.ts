@@ -13,6 +13,7 @@
  * audit entry is appended only if the log does not already hold it. So a kill at any moment
  * loses nothing and repeats nothing a person would see twice.
  */
+import { join } from 'node:path';
 import type { PulumiFn } from '@pulumi/pulumi/automation/index.js';
 import {
   applyKeyRotation,
@@ -24,7 +25,7 @@ import {
   type VerifiedEnvelope,
 } from '../envelope/index.js';
 import { checkDestructiveSteps, DestructiveStepError } from '../../policies/rules/stateful-protected.js';
-import { EngineCancelledError } from '../engine/errors.js';
+import { EngineCancelledError, EngineRunError } from '../engine/errors.js';
 import type { ChangeCounts, EngineOperation, EngineOutcome, Engines, StackTarget } from '../engine/run.js';
 import type { InstalledPlugin } from '../engine/locate.js';
 import { HubClient, HubError, HubRequestError } from '../hub/client.js';
@@ -96,6 +97,13 @@ export interface AgentOptions {
   readonly engineGraceMs?: number;
   /** Pulumi project name of the agent's stacks. @default felhom */
   readonly projectName?: string;
+  /**
+   * The policy pack folder (policies/pack.ts, `policyPackDirectory()`) every preview and up runs
+   * with; a spec deploy previews with it before its up, so a mandatory violation stops the
+   * deploy before any change (docs/policies.md). `openAgent` sets it for the real programs.
+   * @default - no policy pack
+   */
+  readonly policyPack?: string;
   /**
    * The stack lock (runner/state/lock.ts), held for the agent's whole life: the journal, audit
    * log and agent state have one writer, and one engine runs per stack. Released by close().
@@ -636,7 +644,9 @@ export class Agent {
     // a delete or a replacement, so the host tier previews a change to existing state first and
     // refuses one that would destroy a guest or a storage. A spec carries no capability to allow
     // it; `protect` would stop the engine too, but only half-way through an update.
-    if (this.tier === 'host' && this.#o.journal.lastApplied(this.box, this.tier)) {
+    // With the policy pack the preview comes first on every tier: a mandatory violation stops
+    // the deploy there, before the up could change anything.
+    if (this.#o.policyPack !== undefined || (this.tier === 'host' && this.#o.journal.lastApplied(this.box, this.tier))) {
       const preview = await this.#engineOp('preview', spec, resumed, box);
       resumed = false;
       const blocked = checkDestructiveSteps(preview.steps, capabilities);
@@ -692,7 +702,7 @@ export class Agent {
     return (JSON.parse(parseEnvelope(envelope).payload) as { body: BoxSpec }).body;
   }
 
-  async #target(): Promise<StackTarget> {
+  async #target(box: ResolvedBox): Promise<StackTarget> {
     const plugins = this.#o.requiredPlugins ? await this.#o.requiredPlugins(this.tier) : undefined;
     return {
       projectName: this.#o.projectName ?? 'felhom',
@@ -700,7 +710,16 @@ export class Agent {
       stateDir: this.#o.layout.engine,
       passphrase: this.#o.passphrase,
       ...(plugins ? { requiredPlugins: plugins } : {}),
+      ...(this.#o.policyPack !== undefined ? await this.#policyTarget(box, this.#o.policyPack) : {}),
     };
+  }
+
+  /** The pack, and the resolved box it reads (FELHOM_POLICY_BOX) written beside the engine state. */
+  async #policyTarget(box: ResolvedBox, pack: string): Promise<Pick<StackTarget, 'policyPacks' | 'envVars'>> {
+    const { POLICY_BOX_ENV, writePolicyBox } = await import('../../policies/pack.js');
+    const file = join(this.#o.layout.root, `policy-box.${this.tier}.json`);
+    await writePolicyBox(box, file);
+    return { policyPacks: [pack], envVars: { [POLICY_BOX_ENV]: file } };
   }
 
   async #program(spec: BoxSpec, box?: ResolvedBox, extra: Pick<TierEnvironment, 'adoptGuests' | 'storagesOnly'> = {}): Promise<PulumiFn> {
@@ -713,8 +732,9 @@ export class Agent {
 
   /** One engine operation; a resumed job first clears what a killed engine left behind. */
   async #engineOp(operation: EngineOperation, spec: BoxSpec, resumed: boolean, box?: ResolvedBox, extra: Pick<TierEnvironment, 'adoptGuests' | 'storagesOnly'> = {}): Promise<EngineOutcome> {
-    const program = await this.#program(spec, box, extra);
-    const target = await this.#target();
+    const resolved = box ?? this.#o.resolve(spec);
+    const program = await this.#program(spec, resolved, extra);
+    const target = await this.#target(resolved);
     // A missing plugin is a stalled failure before any engine starts.
     await this.#o.engine.preflight(target);
     const signal = this.#engineSignal();
@@ -903,10 +923,12 @@ export function engineSummary(counts: ChangeCounts): EngineSummary {
 
 /** The engine's first error lines for a report, with every secret the agent holds masked. */
 function engineErrors(error: unknown, secrets: SecretRegistry): { errors?: string[] } {
-  const diagnostics = (error as { diagnostics?: unknown } | undefined)?.diagnostics;
-  if (!Array.isArray(diagnostics) || diagnostics.length === 0) return {};
-  return { errors: diagnostics.map((line) => secrets.redact(String(line))) };
+  if (!(error instanceof EngineRunError) || error.details.length === 0) return {};
+  return { errors: error.details.slice(0, MAX_REPORTED_ENGINE_ERRORS).map((line) => secrets.redact(line)) };
 }
+
+/** How many of the engine's error lines a report carries as `errors`. */
+const MAX_REPORTED_ENGINE_ERRORS = 5;
 
 function maskedReason(reason: Reason, secrets: SecretRegistry): Reason {
   return { ...reason, message: secrets.redact(reason.message) };

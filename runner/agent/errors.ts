@@ -112,5 +112,17 @@ export function errorCode(error: unknown): string {
 export function toReason(error: unknown): Reason {
   const text = error instanceof Error ? error.message : String(error);
   const line = text.split('\n').map((part) => part.trim()).find(Boolean) ?? 'unknown error';
-  return { code: errorCode(error), message: line.length > 500 ? `${line.slice(0, 497)}...` : line };
+  const details = reasonDetails(error);
+  return { code: errorCode(error), message: line.length > 500 ? `${line.slice(0, 497)}...` : line, ...(details.length > 0 ? { details } : {}) };
+}
+
+/** At most this many detail lines travel in a report, each at most 500 characters. */
+export const MAX_REASON_DETAILS = 20;
+
+/** The error's own `details` lines (engine diagnostics, policy violations), bounded for reports. */
+function reasonDetails(error: unknown): string[] {
+  const details = (error as { details?: unknown } | null)?.details;
+  if (!Array.isArray(details)) return [];
+  const lines = details.filter((line): line is string => typeof line === 'string' && line.length > 0).map((line) => (line.length > 500 ? `${line.slice(0, 497)}...` : line));
+  return lines.length > MAX_REASON_DETAILS ? [...lines.slice(0, MAX_REASON_DETAILS - 1), `... and ${lines.length - MAX_REASON_DETAILS + 1} more`] : lines;
 }

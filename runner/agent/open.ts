@@ -27,6 +27,11 @@ export interface OpenAgentOptions
   readonly programFor?: ProgramFactory;
   /** Hub request timeout. @default 30 000 ms */
   readonly hubTimeoutMs?: number;
+  /**
+   * The policy pack folder every preview and up runs with, or `false` for none.
+   * @default - with the real tier programs, the compiled Felhom pack; with `programFor`, none
+   */
+  readonly policyPack?: string | false;
 }
 
 export async function openAgent(options: OpenAgentOptions): Promise<Agent> {
@@ -69,10 +74,12 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
   };
   let programFor = options.programFor;
   let requiredPlugins = options.requiredPlugins;
+  let policyPack = options.policyPack;
   if (!programFor) {
     const program = await import('./program.js');
     programFor = await program.realProgramFactory();
     requiredPlugins ??= program.tierPlugins;
+    policyPack ??= await (await import('../../policies/pack.js')).compiledPolicyPackDirectory();
   }
   return new Agent({
     box: options.box,
@@ -90,6 +97,7 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
     resolve: (spec) => resolveBox(spec, catalog, sizing),
     validateBody,
     ...(requiredPlugins ? { requiredPlugins } : {}),
+    ...(policyPack ? { policyPack } : {}),
     ...(options.hostOperations ? { hostOperations: options.hostOperations } : {}),
     ...(options.storageMonitor ? { storageMonitor: options.storageMonitor } : {}),
     ...(options.logger ? { logger: options.logger } : {}),

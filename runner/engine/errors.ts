@@ -8,6 +8,9 @@
  * plugin), `waiting` will pass on retry (another update holds the stack), `generic` is
  * neither known to pass nor known to need a person.
  */
+import type { EngineDiagnostic } from './diff.js';
+import { describeViolations, type MandatoryViolation } from '../../policies/gate.js';
+
 export type EngineErrorKind = 'stalled' | 'waiting' | 'generic';
 
 export abstract class EngineError extends Error {
@@ -15,8 +18,6 @@ export abstract class EngineError extends Error {
   abstract readonly kind: EngineErrorKind;
   /** Exit status for the `felhom` command: a failure outside the input. */
   readonly exitCode: number = 3;
-  /** The engine's first error diagnostics (resource by resource), for reports; empty when it had none. */
-  diagnostics: readonly string[] = [];
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = new.target.name;
@@ -47,6 +48,28 @@ export class EnginePluginMissingError extends EngineError {
   }
 }
 
+/** A policy violation the engine's policy pack reported. */
+export type EnginePolicyViolation = MandatoryViolation;
+
+/**
+ * The policy pack stopped the operation on a mandatory violation (`policyPacks`): the engine
+ * refuses before the step that would break the rule, so a preview that fails this way changed
+ * nothing. Stalled: the spec must change. `details` says `<rule>: <message>` per violation.
+ */
+export class EnginePolicyError extends EngineError {
+  readonly code = 'EPOLICY_VIOLATION';
+  readonly kind = 'stalled';
+  override readonly exitCode = 1;
+  readonly violations: readonly EnginePolicyViolation[];
+  readonly details: readonly string[];
+  constructor(violations: readonly EnginePolicyViolation[], options: { cause?: unknown } = {}) {
+    const { message, details } = describeViolations(violations, ' in the engine');
+    super(message, options);
+    this.violations = violations;
+    this.details = details;
+  }
+}
+
 /** The Pulumi CLI itself is not installed where the runner looks. */
 export class EngineMissingError extends EngineError {
   readonly code = 'EENGINE_MISSING';
@@ -59,12 +82,20 @@ export class EngineCancelledError extends EngineError {
   readonly kind = 'waiting';
 }
 
-/** Any other engine failure: a provider error, a resource that failed to create, the CLI crashing. */
+/**
+ * Any other engine failure: a provider error, a resource that failed to create, the CLI crashing.
+ * `diagnostics` are the engine's error diagnostics, per resource where it named one, and `details`
+ * the same as lines for people (`<name> (<type>): <message>`, secrets masked by the engine).
+ */
 export class EngineRunError extends EngineError {
   readonly code: string;
   readonly kind = 'generic';
-  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+  readonly diagnostics: readonly EngineDiagnostic[];
+  readonly details: readonly string[];
+  constructor(message: string, options: { cause?: unknown; code?: string; diagnostics?: readonly EngineDiagnostic[]; details?: readonly string[] } = {}) {
     super(message, options);
     this.code = options.code ?? 'EENGINE_RUN';
+    this.diagnostics = options.diagnostics ?? [];
+    this.details = options.details ?? [];
   }
 }

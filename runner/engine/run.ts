@@ -18,6 +18,8 @@ import {
   EngineBusyError,
   EngineCancelledError,
   EngineError,
+  EnginePolicyError,
+  type EnginePolicyViolation,
   EngineMissingError,
   EnginePluginMissingError,
   EngineProgramError,
@@ -25,6 +27,7 @@ import {
 } from './errors.js';
 import { EngineNotInstalledError, locateEngine, PluginNotInstalledError, requirePlugins, type InstalledPlugin, type LocatedEngine } from './locate.js';
 import { createWorkspace } from './workspace.js';
+import { oneLine, renderDiagnostics, stepFromMetadata, type EngineDiagnostic, type EngineStep } from './diff.js';
 
 export type EngineOperation = 'up' | 'preview' | 'refresh' | 'destroy';
 
@@ -37,13 +40,7 @@ export interface ChangeCounts {
   readonly same: number;
 }
 
-/** One step the engine planned or took, from its resource pre-events. */
-export interface EngineStep {
-  readonly urn: string;
-  readonly type: string;
-  /** `create`, `update`, `delete`, `replace`, `same`, ... */
-  readonly op: string;
-}
+export type { EngineDiagnostic, EngineStep, PropertyChange } from './diff.js';
 
 export interface EngineOutcome {
   readonly operation: EngineOperation;
@@ -72,6 +69,12 @@ export interface StackTarget {
   readonly requiredPlugins?: readonly InstalledPlugin[];
   /** Extra environment for the engine and its providers. @default - none */
   readonly envVars?: Readonly<Record<string, string>>;
+  /**
+   * Policy pack folders every preview and up runs with (`policyPacks`; the Node language host
+   * runs them). A mandatory violation fails the operation with {@link EnginePolicyError}.
+   * @default - none
+   */
+  readonly policyPacks?: readonly string[];
 }
 
 export interface RunOptions {
@@ -152,13 +155,18 @@ export class EngineRunner {
     };
     let summary: OpMap | undefined;
     const steps: EngineStep[] = [];
-    const diagnostics: string[] = [];
+    const diagnostics: EngineDiagnostic[] = [];
+    const violations: EnginePolicyViolation[] = [];
     const onEvent = (event: EngineEvent) => {
-      if (event.diagnosticEvent?.severity === 'error' && diagnostics.length < MAX_DIAGNOSTICS) diagnostics.push(diagnosticLine(event.diagnosticEvent));
+      const policy = event.policyEvent;
+      if (policy && policy.enforcementLevel === 'mandatory') {
+        violations.push({ rule: policy.policyName, message: oneLine(stripAnsi(policy.message)), ...(policy.resourceUrn ? { urn: policy.resourceUrn } : {}) });
+      }
       if (event.summaryEvent) summary = event.summaryEvent.resourceChanges;
-      if (event.resourcePreEvent) {
-        const { urn, type, op } = event.resourcePreEvent.metadata;
-        steps.push({ urn, type, op });
+      if (event.resourcePreEvent) steps.push(stepFromMetadata(event.resourcePreEvent.metadata));
+      const diagnostic = event.diagnosticEvent;
+      if (diagnostic && (diagnostic.severity === 'error' || diagnostic.severity === 'warning')) {
+        diagnostics.push({ severity: diagnostic.severity, ...(diagnostic.urn ? { urn: diagnostic.urn } : {}), message: oneLine(stripAnsi(diagnostic.message)) });
       }
       logEvent(logger, operation, event);
       options.onEvent?.(event);
@@ -167,12 +175,13 @@ export class EngineRunner {
       const stack = await this.#stack(guarded, target);
       logger.info('engine operation started', { operation, stack: target.stackName });
       const common = { onEvent, onOutput: (text: string) => logger.debug('engine output', { text: text.trimEnd() }), ...(options.signal ? { signal: options.signal } : {}) };
+      const policies = target.policyPacks && target.policyPacks.length > 0 ? { policyPacks: [...target.policyPacks] } : {};
       switch (operation) {
         case 'up':
-          await stack.up({ ...common, suppressOutputs: true });
+          await stack.up({ ...common, ...policies, suppressOutputs: true });
           break;
         case 'preview': {
-          const result = await stack.preview({ ...common, suppressOutputs: true });
+          const result = await stack.preview({ ...common, ...policies, suppressOutputs: true });
           summary ??= result.changeSummary;
           break;
         }
@@ -185,8 +194,9 @@ export class EngineRunner {
       }
     } catch (error) {
       const mapped = mapEngineError(error, programError, options.signal);
-      if (mapped.diagnostics.length === 0) mapped.diagnostics = diagnostics;
-      throw mapped;
+      // The policy pack's refusal is what failed the run, whatever the engine's closing line says.
+      if (violations.length > 0 && mapped instanceof EngineRunError) throw new EnginePolicyError(violations, { cause: error });
+      throw withDiagnostics(mapped, diagnostics, steps);
     }
     const outcome: EngineOutcome = { operation, counts: summary ? countChanges(summary) : ZERO, durationMs: Math.round(performance.now() - started), steps };
     logger.info('engine operation finished', { operation, stack: target.stackName, ...outcome.counts, durationMs: outcome.durationMs });
@@ -310,13 +320,25 @@ export function mapEngineError(error: unknown, programError: unknown, signal: Ab
   return new EngineRunError(`the engine failed: ${firstLine(error instanceof Error ? error.message : String(error))}`, { cause: error });
 }
 
-/** How many error diagnostics a failed operation keeps for its report. */
-const MAX_DIAGNOSTICS = 5;
+/**
+ * Attaches the engine's per-resource diagnostics to a run failure: its `details` (printed under the
+ * message by `felhom`, carried in the agent's reports) and, when the engine's own line says only
+ * `preview failed`, a message naming the first resource that failed and why.
+ */
+export function withDiagnostics(error: EngineError, diagnostics: readonly EngineDiagnostic[], steps: readonly EngineStep[] = []): EngineError {
+  const errors = diagnostics.filter((diagnostic) => diagnostic.severity === 'error');
+  if (!(error instanceof EngineRunError) || errors.length === 0) return error;
+  const types = new Map(steps.map((step) => [step.urn, step.type]));
+  const lines = renderDiagnostics(errors, (urn) => types.get(urn));
+  const first = lines[0]!.replace(/^error: /, '');
+  const message = /^the engine failed: (error: )?(\w+ failed)?$/.test(error.message) || errors.some((diagnostic) => diagnostic.urn) ? `the engine failed: ${first}` : error.message;
+  return new EngineRunError(message, { cause: error.cause, code: error.code, diagnostics: errors, details: lines });
+}
 
-/** `<resource name>: <first line>`; the engine masks secret values in diagnostics. */
-function diagnosticLine(event: NonNullable<EngineEvent['diagnosticEvent']>): string {
-  const name = event.urn ? event.urn.split('::').at(-1) : undefined;
-  return firstLine(`${name ? `${name}: ` : ''}${event.message}`);
+/** Terminal colour codes the engine leaves in diagnostics even with colour off. */
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\u001b\[[0-9;]*m/g, '').replace(/<\{%[a-z]+%\}>/gi, '');
 }
 
 function firstLine(text: string): string {

@@ -195,7 +195,11 @@ export function parseReport(body: Record<string, unknown>): ReportRequest {
     if (reason === null || typeof reason !== 'object' || !isShortString(r.code, 64) || !isShortString(r.message)) {
       throw refusal(400, 'EBAD_REQUEST', 'reason: expected { code, message } strings');
     }
-    parsedReason = { code: r.code, message: r.message };
+    const details = r.details;
+    if (details !== undefined && !(Array.isArray(details) && details.length <= 50 && details.every((line) => isShortString(line, 1000)))) {
+      throw refusal(400, 'EBAD_REQUEST', 'reason.details: expected at most 50 strings of at most 1000 characters');
+    }
+    parsedReason = { code: r.code, message: r.message, ...(details ? { details: details as string[] } : {}) };
   }
   if (outcome !== 'succeeded' && !parsedReason) throw refusal(400, 'EBAD_REQUEST', `reason: required when the outcome is ${String(outcome)}`);
   return {

@@ -20,6 +20,8 @@ import { StateError, syncDirectory, writeFileDurably } from './store.js';
 export interface Reason {
   readonly code: string;
   readonly message: string;
+  /** Lines under the message: the engine's diagnostics per resource, a policy's violations. @default - none */
+  readonly details?: readonly string[];
 }
 
 export type AuditOutcome = 'accepted' | 'rejected' | 'succeeded' | 'failed';

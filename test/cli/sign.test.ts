@@ -146,3 +146,19 @@ t.test('a trust store file is what verifyEnvelope reads after sign', async (t) =
   const result = await felhom(['verify', 'env.json', '--trust', 'trust.json', '--box', 'b', '--tier', 'edge'], { cwd: dir });
   t.equal(result.code, 0, result.stderr);
 });
+
+t.test('sign refuses a spec that fails a mandatory policy of its tier, naming the rule, and signs nothing', async (t) => {
+  const dir = await workspace();
+  const spec = (await readFile(homeBoxSpec, 'utf8')).replace(/^ {4}advisory: \[images-pinned\]$/m, '    advisory: []');
+  await writeFile(join(dir, 'spec.yaml'), spec);
+  const result = await felhom(['sign', 'spec.yaml', '--key', 'alice.key.asc', '--box', 'hb-0001', '--tier', 'guest', '--serial', '3', '--out', 'spec.env.json'], { cwd: dir, env });
+  t.equal(result.code, 1, 'exit 1: the input is wrong');
+  t.match(result.stderr, /^felhom: EPOLICY_VIOLATION: spec\.yaml: refusing to sign the guest tier .*mandatory policy images-pinned failed: /m);
+  t.match(result.stderr, /^ {2}images-pinned: .*nextcloud/m, 'each violation on its own line');
+  t.equal(result.stdout, '');
+  await t.rejects(readFile(join(dir, 'spec.env.json')), { code: 'ENOENT' }, 'no envelope was written');
+
+  // the same spec's host tier has no mandatory violation: it signs
+  const host = await felhom(['sign', 'spec.yaml', '--key', 'alice.key.asc', '--box', 'hb-0001', '--tier', 'host', '--serial', '3', '--out', 'host.env.json'], { cwd: dir, env });
+  t.equal(host.code, 0, host.stderr);
+});

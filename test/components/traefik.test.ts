@@ -46,6 +46,12 @@ t.test('given no args, Traefik listens on guest port 80 with a pinned v3 image',
   t.equal(await promiseOf(traefik.entrypoint), 'web');
 });
 
+t.test('given an image from a registry with a port, the digest replaces its tag and the port stays', async (t) => {
+  new Traefik('proxy', { image: '127.0.0.1:5000/mirror/traefik:v3.6.12', digest: DIGEST });
+  await mocks.settle();
+  t.equal(mocks.one('docker:index/remoteImage:RemoteImage').inputs.name, `127.0.0.1:5000/mirror/traefik@${DIGEST}`);
+});
+
 t.test('given a digest, port and names, they are used', async (t) => {
   new Traefik('proxy', { digest: DIGEST, httpPort: 8080, networkName: 'edge', entrypoint: 'public', dockerSocket: '/run/docker.sock', memoryMiB: 128, logLevel: 'WARN' });
   await mocks.settle();

@@ -53,7 +53,7 @@ t.test('a spec whose plan would delete a customer LXC is refused before up, with
   await world.publish({ serial: 1, body: boxSpec() as never });
   await agent.cycle();
 
-  const destructive = recordingEngine([{ urn, type: CONTAINER, op: 'delete' }]);
+  const destructive = recordingEngine([{ urn, type: CONTAINER, op: 'delete', name: 'customer', changes: [] }]);
   await agent.close();
   const again = await world.agent({ engine: destructive });
   await world.publish({ serial: 2, body: boxSpec((spec) => void (spec.spec.guests[0]!.cores = 8)) as never });
@@ -67,7 +67,7 @@ t.test('a spec whose plan would delete a customer LXC is refused before up, with
 t.test('a signed apply job naming the refused spec and carrying destroy-guest applies it; without the capability it is refused again', async (t) => {
   const world = await agentWorld(t);
   const urn = 'urn:pulumi:box-1.host::felhom::felhom:host:CustomerLxc$proxmoxve:index/containerLegacy:ContainerLegacy::customer-container';
-  const engine = recordingEngine([{ urn, type: CONTAINER, op: 'replace' }]);
+  const engine = recordingEngine([{ urn, type: CONTAINER, op: 'replace', name: 'customer', changes: [] }]);
   const agent = await world.agent({ engine });
   await world.publish({ serial: 1, body: boxSpec() as never });
   await agent.cycle();

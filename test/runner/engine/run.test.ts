@@ -51,3 +51,14 @@ t.test('recover removes a stale engine lock of a dead process and refuses a live
   const after = await engine.run('preview', program, target);
   t.equal(after.counts.create + after.counts.update, 0, 'the stack works again');
 });
+
+t.test('a mandatory policy violation from the engine is an EnginePolicyError naming each rule', async (t) => {
+  const { EnginePolicyError } = await import('../../../runner/engine/errors.js');
+  const error = new EnginePolicyError([
+    { rule: 'images-pinned', message: 'pulls "x:1" by tag', urn: 'urn:a::x' },
+    { rule: 'exposure', message: 'publishes port 22' },
+  ]);
+  t.match(error, { code: 'EPOLICY_VIOLATION', kind: 'stalled', exitCode: 1, message: 'mandatory policies images-pinned, exposure failed in the engine: pulls "x:1" by tag (and 1 more)' });
+  t.same(error.details, ['images-pinned: pulls "x:1" by tag', 'exposure: publishes port 22']);
+  t.equal(new EnginePolicyError([{ rule: 'exposure', message: 'm' }]).message, 'mandatory policy exposure failed in the engine: m');
+});

@@ -131,6 +131,14 @@ t.test('reports are stored and listed for the operator, newest first, per box', 
   t.match(forOne[1], { box: 'box-1', outcome: 'succeeded', engine: { created: 2, updated: 1, deleted: 0, same: 3 }, durationMs: 5 });
   t.match(forOne[0], { reason: { code: 'EENGINE' } });
   t.equal((await operator.listReports()).length, 3);
+
+  // a reason's detail lines (the engine's diagnostics per resource) are kept; a bad one is refused by name
+  await one.postReport('box-1', { jobId: 'j4', tier: 'host', outcome: 'failed', reason: { code: 'EENGINE_RUN', message: 'the engine failed', details: ['error: web (docker:index/container:Container): no such image'] } });
+  t.match((await operator.listReports({ box: 'box-1' }))[0], { jobId: 'j4', reason: { details: ['error: web (docker:index/container:Container): no such image'] } });
+  await t.rejects(
+    one.postReport('box-1', { jobId: 'j5', tier: 'host', outcome: 'failed', reason: { code: 'EENGINE_RUN', message: 'x', details: [42] as never } }),
+    { message: /reason\.details: expected at most 50 strings/ },
+  );
   t.equal((await operator.listReports({ limit: 1 })).length, 1);
 });
 
