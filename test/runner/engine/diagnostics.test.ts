@@ -14,5 +14,5 @@ t.test('an up that fails in a provider carries the error diagnostics of that res
   const { diagnostics, details } = error as EngineRunError;
   t.ok(diagnostics.length >= 1, `${diagnostics.length} diagnostics`);
   t.ok(diagnostics[0]!.urn?.endsWith('::failing-disk'), 'the diagnostic names its resource');
-  t.match(details[0], /^failing-disk .*storage local-lvm is full/);
+  t.match(details[0], /^error: failing-disk \(.*\): storage local-lvm is full/);
 });
