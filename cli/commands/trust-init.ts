@@ -1,14 +1,15 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createTrustStore, writeTrustStore } from '../../runner/envelope/index.js';
+import { createTrustStore, pinningProblem, readPublicKey, writeTrustStore } from '../../runner/envelope/index.js';
 import type { CommandModule } from '../command.js';
 import { CliError } from '../errors.js';
 import { collect, positiveInteger, readInputFile } from './envelope-io.js';
 
 /**
  * `felhom trust init --key <pub.asc> [--key ...] [--threshold n] --out <file>`: the trust store
- * a box pins at enrollment. After that only a signed rotate-keys envelope changes it.
+ * a box pins at enrollment. After that only a signed rotate-keys envelope changes it. A key that
+ * is expired, revoked or weak (RSA under 2048 bits, SHA-1 self-signatures) is refused with the reason.
  */
 const trustInit: CommandModule = {
   description: 'create a box trust store pinning operator public keys and a signature threshold',
@@ -23,7 +24,13 @@ const trustInit: CommandModule = {
   async run(context, _args, options) {
     const threshold = positiveInteger(options.threshold, '--threshold');
     const armored = [];
-    for (const path of options.key as string[]) armored.push(await readInputFile(context, path, 'public key'));
+    for (const path of options.key as string[]) {
+      const text = await readInputFile(context, path, 'public key');
+      // A pinned key signs for years: refuse now what every envelope would be refused for later.
+      const problem = await pinningProblem(await readPublicKey(text, path), new Date());
+      if (problem) throw new CliError(problem.code, `${path}: ${problem.message}; it cannot be pinned`);
+      armored.push(text);
+    }
     const store = await createTrustStore(armored, threshold);
     const out = resolve(context.cwd, options.out as string);
     // Replacing a pinned store bypasses rotation: only on purpose.
