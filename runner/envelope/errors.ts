@@ -50,23 +50,26 @@ export class MalformedEnvelopeError extends EnvelopeError {
   readonly reason = 'malformed';
 }
 
-/** Rules 2 to 4 and 14: refusals at the signature rules. A differently signed copy of the same payload is judged on its own. */
-export function isSignatureRefusal(error: unknown): error is EnvelopeError {
-  return error instanceof EnvelopeError && SIGNATURE_REASONS.has(error.reason);
-}
-
-const SIGNATURE_REASONS: ReadonlySet<EnvelopeReason> = new Set([
-  'malformed',
-  'unknown-key',
-  'weak-hash',
-  'critical-notation',
-  'weak-key',
-  'key-expired',
-  'key-revoked',
-  'unusable-key',
-  'tampered',
-  'insufficient-signatures',
+/**
+ * Codes of refusals at the signature rules (1 to 4, 14): they judge one *copy* of a payload (its
+ * signatures), so a differently signed copy of the same payload is judged on its own.
+ */
+export const SIGNATURE_REFUSAL_CODES: ReadonlySet<string> = new Set([
+  'EMALFORMED',
+  'EUNKNOWNKEY',
+  'EWEAK_HASH',
+  'ECRITICAL_NOTATION',
+  'EWEAK_KEY',
+  'EKEY_EXPIRED',
+  'EKEY_REVOKED',
+  'EKEY_UNUSABLE',
+  'ETAMPERED',
+  'ETHRESHOLD',
 ]);
+
+export function isSignatureRefusal(error: unknown): error is EnvelopeError {
+  return error instanceof EnvelopeError && SIGNATURE_REFUSAL_CODES.has(error.code);
+}
 
 /** Rule 2: no signature was made by a key in the trust store. */
 export class UnknownKeyError extends EnvelopeError {

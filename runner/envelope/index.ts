@@ -14,6 +14,7 @@ export {
   KeyRevokedError,
   UnusableKeyError,
   isSignatureRefusal,
+  SIGNATURE_REFUSAL_CODES,
   TamperedError,
   ThresholdError,
   WrongBoxError,
@@ -49,6 +50,7 @@ export { verifyEnvelope, DEFAULT_CLOCK_SKEW_MS, type BodyValidator, type VerifyO
 export type { VerifiedEnvelope } from './verified.js';
 export {
   applyKeyRotation,
+  rotationInstalled,
   createTrustStore,
   loadTrustStore,
   parseTrustStore,

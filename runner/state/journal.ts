@@ -44,6 +44,8 @@ export interface JobHeader {
   readonly action: string;
   /** sha256 of the envelope bytes, when the id is not already the digest. @default - the id */
   readonly digest?: string;
+  /** sha256 of the envelope file text: which copy (set of signatures) of the payload this entry judged. */
+  readonly copy?: string;
 }
 
 export interface JournalTransition {
@@ -160,6 +162,7 @@ export class Journal {
       type: header.type,
       action: header.action,
       digest: header.digest ?? header.id,
+      ...(header.copy ? { copy: header.copy } : {}),
       state: 'received',
       history: [{ state: 'received', at }],
       receivedAt: at,
@@ -223,6 +226,24 @@ export class Journal {
     });
   }
 
+  /**
+   * Moves a rejected entry out of the way under `<id>#<copy prefix>`, so another copy of the same
+   * payload (other signatures) is journaled and judged on its own. Returns the new id.
+   */
+  async setAsideRejected(id: string): Promise<string> {
+    return this.#store.update((data) => {
+      const index = data.jobs.findIndex((job) => job.id === id);
+      const current = data.jobs[index];
+      if (!current) throw new JournalError('EJOURNAL_UNKNOWN', `job ${id} is not in the journal`);
+      if (current.state !== 'rejected') throw new JournalError('EJOURNAL_TRANSITION', `job ${id} is ${current.state}; only a rejected copy is set aside`);
+      const base = `${id}#${(current.copy ?? 'unknown').slice(0, 16)}`;
+      let aside = base;
+      for (let n = 2; data.jobs.some((job) => job.id === aside); n += 1) aside = `${base}.${n}`;
+      data.jobs[index] = { ...current, id: aside };
+      return aside;
+    });
+  }
+
   get(id: string): JournalEntry | undefined {
     return this.#store.data.jobs.find((job) => job.id === id);
   }
@@ -253,6 +274,11 @@ export class Journal {
   /** Jobs not yet in a final state (received, verified or running). */
   unfinished(): JournalEntry[] {
     return this.#store.data.jobs.filter((job) => !FINAL_STATES.includes(job.state));
+  }
+
+  /** Every envelope digest the journal still names (set-aside copies included). */
+  digests(): Set<string> {
+    return new Set(this.#store.data.jobs.map((job) => job.digest));
   }
 
   /** The most recent entries, newest first. */
