@@ -130,7 +130,7 @@ export interface CycleResult {
   readonly items: readonly ItemResult[];
   /** Engine operations this cycle started. */
   readonly engineRuns: number;
-  /** Envelopes the hub served as new in this cycle's fetch (the daemon backs off when they brought only refusals). */
+  /** Envelopes (and changed answers) the hub served in this cycle's fetch: the daemon backs off when they brought only refusals. */
   readonly served: number;
   readonly error?: Reason & { readonly kind: ErrorKind; readonly step: StepName };
 }
@@ -349,7 +349,8 @@ export class Agent {
     }
     let more = false;
     if (jobs !== aborted && jobs.status === 'changed') {
-      this.#served += jobs.jobs.length;
+      // A changed job list counts even when empty: a hub claiming news that brings none is paced too.
+      this.#served += Math.max(1, jobs.jobs.length);
       for (const job of jobs.jobs) {
         const item = workItem('job', job.envelope, this.box, this.tier);
         const entry = this.#o.journal.get(item.digest);

@@ -8,10 +8,12 @@ import t from 'tap';
 import { applyKeyRotation, formatEnvelope, loadTrustStore, parseEnvelope, verifyEnvelope } from '../../../runner/envelope/index.js';
 import { workItem } from '../../../runner/agent/envelope-item.js';
 import { EnvelopeArchive, prepareStateDir } from '../../../runner/agent/state-dir.js';
-import { verifyAuditLog } from '../../../runner/state/audit.js';
+import { AuditLog, verifyAuditLog } from '../../../runner/state/audit.js';
 import { Journal } from '../../../runner/state/journal.js';
 import { agentWorld, boxSpec, BOX, REF_SECRETS } from '../../helpers/agent-fixture.js';
+import { felhom } from '../../helpers/cli.js';
 import { document, signText } from '../../helpers/envelopes.js';
+import { OPERATOR_TOKEN } from '../../helpers/hub.js';
 import { testKey, testKeys } from '../../helpers/keys.js';
 
 const job = (serial: number, action = 'refresh') => ({ type: 'job' as const, serial, body: { action } });
@@ -158,4 +160,37 @@ t.test('a waiting envelope is given up when a newer one is verified', async (t) 
   await agent.close();
   const journal = await Journal.open(world.stateDir);
   t.match(journal.get(first.items[0]!.digest), { state: 'failed', reason: { code: 'ESUPERSEDED' } }, 'serial 7 is not retried any more');
+});
+
+t.test('audit divergence: cutting the last entries of the box log and appending new ones is caught at the first upload and by audit verify --hub', async (t) => {
+  const world = await agentWorld(t);
+  const alice = await testKey('alice');
+  // given a box whose audit log reached the hub (a rotation to the same key: no engine needed)
+  let agent = await world.agent();
+  await world.publish({ type: 'job', serial: 5, body: { action: 'rotate-keys', threshold: 1, keys: [alice.publicArmored] } });
+  t.match((await agent.cycle()).items, [{ outcome: 'succeeded' }]);
+  await agent.close();
+  const file = join(world.stateDir, 'audit.jsonl');
+  t.equal((await world.hub.operator.listAudit(BOX)).length, 2, 'the hub holds both entries');
+
+  // when someone cuts the last entry and appends a new one: the chain on the box is valid again
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+  await writeFile(file, `${lines[0]}\n`);
+  const log = await AuditLog.open(file);
+  await log.append({ actor: 'agent', action: 'job.snapshot', box: BOX, tier: 'host', envelopeDigest: null, outcome: 'succeeded' });
+  t.equal((await felhom(['audit', 'verify', '--state', world.stateDir])).code, 0, 'the local chain alone passes');
+
+  // then audit verify --hub finds where they diverge
+  const env = { FELHOM_HUB_OPERATOR_TOKEN: OPERATOR_TOKEN };
+  const checked = await felhom(['audit', 'verify', '--state', world.stateDir, '--hub', world.hub.hub.url], { env });
+  t.equal(checked.code, 1);
+  t.match(checked.stderr, /EAUDIT_CONFLICT: .* diverges from the hub's copy at seq 2/);
+  const json = JSON.parse((await felhom(['audit', 'verify', '--state', world.stateDir, '--hub', world.hub.hub.url, '--json'], { env })).stdout) as { ok: boolean; hub: { conflict: { seq: number } } };
+  t.match(json, { ok: false, hub: { box: BOX, entries: 2, conflict: { seq: 2 } } });
+
+  // and the agent notices at its first upload, not a cycle later
+  agent = await world.agent();
+  const cycle = await agent.cycle();
+  t.match(cycle, { status: 'stalled', error: { code: 'EAUDIT_CONFLICT', step: 'recover' } }, 'the first delivery of the first cycle stops at it');
+  t.match(cycle.error!.message, /entry seq 2 is not the one the hub holds.*docs\/runbook\.md/);
 });
