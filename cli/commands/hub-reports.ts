@@ -5,7 +5,7 @@ import { operatorClient } from '../../runner/hub/operator.js';
 import type { Report } from '../../runner/hub/protocol.js';
 
 function formatReport(report: Report): string {
-  const parts = [report.receivedAt, `${report.box}/${report.tier}`, report.outcome.padEnd(9), `job ${report.jobId.slice(0, 12)}`];
+  const parts = [report.receivedAt, `${report.box}/${report.tier}`, report.outcome.padEnd(9), `sha256 ${report.jobId.slice(0, 12)}`];
   if (report.serial !== undefined) parts.push(`serial ${report.serial}`);
   if (report.engine) parts.push(`+${report.engine.created} ~${report.engine.updated} -${report.engine.deleted} =${report.engine.same}`);
   if (report.durationMs !== undefined) parts.push(`${(report.durationMs / 1000).toFixed(1)}s`);

@@ -42,6 +42,7 @@ export const commands: readonly CommandEntry[] = [
   { path: ['publish'], summary: 'publish a signed envelope to the hub', load: () => import('./publish.js') },
   { path: ['audit', 'show'], summary: 'print the audit log of a box', load: () => import('./audit-show.js') },
   { path: ['audit', 'verify'], summary: "verify an audit log's hash chain", load: () => import('./audit-verify.js') },
+  { path: ['agent', 'check'], summary: 'list every missing secret, plugin and permission this box needs', load: () => import('./agent-check.js') },
   { path: ['agent', 'once'], summary: 'run one agent cycle against the hub and exit', load: () => import('./agent-once.js') },
   { path: ['agent', 'run'], summary: 'run the box agent until stopped', load: () => import('./agent-run.js') },
   { path: ['preview'], summary: 'preview one tier of a box spec on the real engine', load: () => import('./preview.js') },

@@ -24,8 +24,11 @@ const command: CommandModule = {
       throw new CliError('EREAD', `cannot read envelope ${file}: ${(error as Error).message}`, { exitCode: ExitCode.failure, cause: error });
     }
     const published = await client.publish(bytes);
-    if (options.json) context.out.json(published);
-    else context.out.line(`published ${published.type} serial ${published.serial} for ${published.box}/${published.tier} (sha256 ${published.digest})`);
+    // One sha256 names an envelope everywhere (sign, verify, reports, audit, jobs): its payload
+    // digest. The hub's digest of the file bytes is only its ETag, and is printed as that.
+    const answer = { box: published.box, tier: published.tier, type: published.type, serial: published.serial, digest: published.payloadDigest, etag: published.digest };
+    if (options.json) context.out.json(answer);
+    else context.out.line(`published ${answer.type} serial ${answer.serial} for ${answer.box}/${answer.tier} (sha256 ${answer.digest})`);
   },
 };
 export default command;

@@ -14,8 +14,8 @@ t.test('hub reports lists reports newest first, one line each, with engine count
   t.equal(result.code, 0, result.stderr);
   const lines = result.stdout.trim().split('\n');
   t.equal(lines.length, 2);
-  t.match(lines[0], /box-1\/host\s+rejected\s+job bbbbbbbbbbbb\s+serial 2\s+EROLLBACK: serial 2 is not above 3/);
-  t.match(lines[1], /succeeded\s+job aaaaaaaaaaaa\s+serial 3\s+\+2 ~1 -0 =7\s+4\.2s/);
+  t.match(lines[0], /box-1\/host\s+rejected\s+sha256 bbbbbbbbbbbb\s+serial 2\s+EROLLBACK: serial 2 is not above 3/);
+  t.match(lines[1], /succeeded\s+sha256 aaaaaaaaaaaa\s+serial 3\s+\+2 ~1 -0 =7\s+4\.2s/);
 });
 
 t.test('hub reports --box --json filters and prints JSON', async (t) => {
