@@ -281,7 +281,7 @@ export class Agent {
       await this.#tidy().catch((error: unknown) => this.#log.warn('tidying after the cycle failed', { ...toReason(error) }));
       return { status: kind === 'generic' ? 'failed' : kind, items, engineRuns: this.#engineRuns - runsBefore, served: this.#served, error: { ...reason, kind, step: failure.step } };
     }
-    await this.#tidy();
+    await this.#tidy().catch((error: unknown) => this.#log.warn('tidying after the cycle failed', { ...toReason(error) }));
     const worked = items.some((item) => item.outcome !== 'skipped');
     return { status: worked ? 'done' : 'idle', items, engineRuns: this.#engineRuns - runsBefore, served: this.#served };
   }

@@ -19,6 +19,7 @@ import {
   TamperedError,
   ThresholdError,
   UnknownKeyError,
+  UnusableKeyError,
   verifyEnvelope,
   WeakHashError,
   WeakKeyError,
@@ -28,6 +29,7 @@ import {
   type EnvelopeHeader,
 } from '../../../runner/envelope/index.js';
 import { content, document, NOW, signed, signText, verifyOptions, withDocument } from '../../helpers/envelopes.js';
+import { keyStrengthProblem } from '../../../runner/envelope/key-policy.js';
 import { gnupgHome } from '../../helpers/gnupg.js';
 import { testKey, testKeys, trustOf } from '../../helpers/keys.js';
 
@@ -273,6 +275,22 @@ t.test('rule 3b, key validity is judged at the box clock, not at a time the sign
     const error = await refuses(t, verifyEnvelope(text, await verifyOptions({ trust })), KeyRevokedError, 'key-revoked');
     t.equal(error.code, 'EKEY_REVOKED');
   });
+});
+
+t.test('rule 3b, a key whose self-signature is dated after the box clock cannot sign yet: refused as unusable-key', async (t) => {
+  const future = await eccKey('future', { date: new Date('2027-01-01T00:00:00Z') });
+  const text = await signedWith(future, { date: new Date('2027-01-02T00:00:00Z') });
+  const error = await refuses(t, verifyEnvelope(text, await verifyOptions({ trust: await createTrustStore([future.toPublic().armor()]) })), UnusableKeyError, 'unusable-key');
+  t.equal(error.code, 'EKEY_UNUSABLE');
+});
+
+t.test('rule 3b, key strength: DSA and ElGamal keys and RSA under 2048 bits do not count', async (t) => {
+  const key = (algorithm: string, bits?: number) => ({ getAlgorithmInfo: () => ({ algorithm, bits }) }) as unknown as openpgp.PublicKey;
+  t.type(keyStrengthProblem(key('dsa', 3072), 'F'), WeakKeyError);
+  t.type(keyStrengthProblem(key('elgamal', 4096), 'F'), WeakKeyError);
+  t.type(keyStrengthProblem(key('rsaSign', 2047), 'F'), WeakKeyError);
+  t.equal(keyStrengthProblem(key('rsaEncryptSign', 2048), 'F'), undefined);
+  t.equal(keyStrengthProblem(key('eddsaLegacy'), 'F'), undefined);
 });
 
 t.test('rule 3a and 3b, weak signatures get their own reason', async (t) => {
