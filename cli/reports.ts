@@ -13,7 +13,7 @@ export function describeChanges(engine: EngineSummary): string {
 /** The report's line, then the engine's first error lines indented under it. */
 export function reportLines(report: Report): string[] {
   const parts = [report.receivedAt, `${report.box}/${report.tier}`, report.outcome.padEnd(9)];
-  parts.push(`job ${report.jobId.slice(0, 12)}`);
+  parts.push(`sha256 ${report.jobId.slice(0, 12)}`);
   if (report.serial !== undefined) parts.push(`serial ${report.serial}`);
   if (report.engine) parts.push(describeChanges(report.engine));
   if (report.durationMs !== undefined) parts.push(`${(report.durationMs / 1000).toFixed(1)}s`);

@@ -1,6 +1,6 @@
 /**
  * `felhom agent once`: one agent cycle (fetch → verify → journal → apply → report → audit),
- * then exit. Exit 0 when the cycle ended cleanly and every envelope in it succeeded (or there
+ * then exit; envelopes waiting on a box-side fix are retried at once, whatever their backoff. Exit 0 when the cycle ended cleanly and every envelope in it succeeded (or there
  * was nothing to do), 1 when an envelope was refused or failed, or the cycle stalled on something
  * a person must fix, 3 when it must be retried later (hub down, lock held). An operator or a
  * script running it by hand learns from the status that their envelope did not apply.
@@ -17,7 +17,8 @@ const command: CommandModule = {
   async run(context: CommandContext, _args, options) {
     const { agent } = await openCliAgent(context, options);
     try {
-      const result = await agent.cycle();
+      // A person (or their script) runs it: envelopes waiting on a box-side fix are tried now.
+      const result = await agent.cycle({ retryNow: true });
       if (options.json) context.out.json(result);
       else {
         context.out.line(`cycle ${result.status}: ${result.items.length} envelope(s), ${result.engineRuns} engine operation(s)`);

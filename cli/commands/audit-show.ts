@@ -5,7 +5,7 @@ import { auditFileFrom } from './audit-verify.js';
 
 function formatEntry(entry: AuditEntry): string {
   const parts = [String(entry.seq).padStart(5), entry.time, `${entry.box}/${entry.tier}`, entry.action, entry.outcome, `by ${entry.actor}`];
-  if (entry.envelopeDigest) parts.push(`envelope ${entry.envelopeDigest.slice(0, 12)}`);
+  if (entry.envelopeDigest) parts.push(`sha256 ${entry.envelopeDigest.slice(0, 12)}`);
   if (entry.reason) parts.push(`${entry.reason.code}: ${entry.reason.message}`);
   return parts.join('  ');
 }

@@ -45,6 +45,7 @@ export const commands: readonly CommandEntry[] = [
   { path: ['publish'], summary: 'publish signed envelopes to the hub, in order', load: () => import('./publish.js') },
   { path: ['audit', 'show'], summary: 'print the audit log of a box', load: () => import('./audit-show.js') },
   { path: ['audit', 'verify'], summary: "verify an audit log's hash chain", load: () => import('./audit-verify.js') },
+  { path: ['agent', 'check'], summary: 'list every missing secret, plugin and permission this box needs', load: () => import('./agent-check.js') },
   { path: ['agent', 'once'], summary: 'run one agent cycle against the hub and exit', load: () => import('./agent-once.js') },
   { path: ['agent', 'run'], summary: 'run the box agent until stopped', load: () => import('./agent-run.js') },
   { path: ['completion'], summary: 'print a shell completion script for bash, zsh or fish', load: () => import('./completion.js') },

@@ -30,10 +30,13 @@ const command: CommandModule = {
         throw new CliError('EREAD', `cannot read envelope ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { exitCode: ExitCode.failure, cause: error });
       }
     }
-    const published: PublishResponse[] = [];
+    // One sha256 names an envelope everywhere (sign, verify, reports, audit, jobs): its payload
+    // digest. The hub's digest of the file bytes is only its ETag, and is printed as that.
+    const published: { box: string; tier: string; type: string; serial: number; digest: string; etag: string }[] = [];
     for (const [index, bytes] of envelopes.entries()) {
+      let answer: PublishResponse;
       try {
-        published.push(await client.publish(bytes));
+        answer = await client.publish(bytes);
       } catch (error) {
         if (index > 0 && error instanceof Error) {
           const rest = files.slice(index);
@@ -41,10 +44,9 @@ const command: CommandModule = {
         }
         throw error;
       }
-      if (!options.json) {
-        const entry = published.at(-1)!;
-        context.out.line(`published ${entry.type} serial ${entry.serial} for ${entry.box}/${entry.tier} (sha256 ${entry.digest})`);
-      }
+      const entry = { box: answer.box, tier: answer.tier, type: answer.type, serial: answer.serial, digest: answer.payloadDigest, etag: answer.digest };
+      published.push(entry);
+      if (!options.json) context.out.line(`published ${entry.type} serial ${entry.serial} for ${entry.box}/${entry.tier} (sha256 ${entry.digest})`);
     }
     if (options.json) context.out.json(published.length === 1 ? published[0] : published);
   },

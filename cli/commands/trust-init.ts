@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createTrustStore, writeTrustStore } from '../../runner/envelope/index.js';
+import { createTrustStore, pinningProblem, readPublicKey, writeTrustStore } from '../../runner/envelope/index.js';
 import type { CommandModule } from '../command.js';
 import { CliError } from '../errors.js';
 import { renamedOption } from '../flags.js';
@@ -9,7 +9,8 @@ import { collect, positiveInteger, readInputFile } from './envelope-io.js';
 
 /**
  * `felhom trust init --public-key <pub.asc> [--public-key ...] [--threshold n] --out <file>`: the trust store
- * a box pins at enrollment. After that only a signed rotate-keys envelope changes it.
+ * a box pins at enrollment. After that only a signed rotate-keys envelope changes it. A key that
+ * is expired, revoked or weak (RSA under 2048 bits, SHA-1 self-signatures) is refused with the reason.
  */
 const trustInit: CommandModule = {
   description: 'create a box trust store pinning operator public keys and a signature threshold',
@@ -25,7 +26,13 @@ const trustInit: CommandModule = {
   async run(context, _args, options) {
     const threshold = positiveInteger(options.threshold, '--threshold');
     const armored = [];
-    for (const path of options.publicKey as string[]) armored.push(await readInputFile(context, path, 'public key'));
+    for (const path of options.publicKey as string[]) {
+      const text = await readInputFile(context, path, 'public key');
+      // A pinned key signs for years: refuse now what every envelope would be refused for later.
+      const problem = await pinningProblem(await readPublicKey(text, path), new Date());
+      if (problem) throw new CliError(problem.code, `${path}: ${problem.message}; it cannot be pinned`);
+      armored.push(text);
+    }
     const store = await createTrustStore(armored, threshold);
     const out = resolve(context.cwd, options.out as string);
     // Replacing a pinned store bypasses rotation: only on purpose.

@@ -20,7 +20,7 @@ const verify: CommandModule = {
       .requiredOption('--box <id>', 'the box verifying')
       .requiredOption('--tier <tier>', `the tier verifying: ${TIERS.join(', ')}`)
       .option('--type <type>', 'require this envelope type: spec or job')
-      .option('--last-serial <n>', 'the serial last applied for this box and tier')
+      .option('--last-serial <n>', 'the rollback floor: the highest serial this box has verified for this tier')
       .option('--json', 'print the result as JSON (also when refused)');
   },
   async run(context, [file], options) {

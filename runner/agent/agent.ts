@@ -18,8 +18,11 @@ import type { PulumiFn } from '@pulumi/pulumi/automation/index.js';
 import {
   applyKeyRotation,
   EnvelopeError,
+  isSignatureRefusal,
   loadTrustStore,
+  SIGNATURE_REFUSAL_CODES,
   parseEnvelope,
+  rotationInstalled,
   verifyEnvelope,
   type BodyValidator,
   type VerifiedEnvelope,
@@ -31,7 +34,8 @@ import type { InstalledPlugin } from '../engine/locate.js';
 import { HubClient, HubError, HubRequestError } from '../hub/client.js';
 import type { EngineSummary, ReportRequest } from '../hub/protocol.js';
 import { verifyAuditLog, type AuditLog, type AuditRecord, type Reason } from '../state/audit.js';
-import { FINAL_STATES, type JobHeader, type Journal, type JournalEntry } from '../state/journal.js';
+import { divergenceFromHead } from '../state/audit-anchor.js';
+import { FINAL_STATES, type JobHeader, type Journal, type JournalEntry, type RetrySchedule } from '../state/journal.js';
 import type { Lock } from '../state/lock.js';
 import type { DurableStore } from '../state/store.js';
 import type { TierEnvironment } from '../../stacks/environment.js';
@@ -52,9 +56,17 @@ import {
   type ErrorKind,
 } from './errors.js';
 import { silentLogger, SecretRegistry, type Logger } from './logger.js';
+import { coalescedRecord, countRefusal, repeatsRefusal } from './refusals.js';
+import { isBoxSideFailure, isDue, retryAfter, SupersededError } from './retry.js';
 import type { ProgramFactory } from './program.js';
 import { EnvelopeArchive, type AgentStateData, type OutboxReport, type StateLayout } from './state-dir.js';
 import type { StorageMonitor } from './storage-health.js';
+
+/** Envelopes taken from one fetch; the rest wait for the next cycle, so a flood of junk is paid for in backoff, not at once. */
+export const MAX_ENVELOPES_PER_CYCLE = 16;
+
+/** Audit entries per upload request. */
+const AUDIT_UPLOAD_SLICE = 500;
 
 export type StepName = 'recover' | 'fetch' | 'journal' | 'verify' | 'apply' | 'report' | 'audit' | 'drift';
 
@@ -129,6 +141,8 @@ export interface CycleResult {
   readonly items: readonly ItemResult[];
   /** Engine operations this cycle started. */
   readonly engineRuns: number;
+  /** Envelopes (and changed answers) the hub served in this cycle's fetch: the daemon backs off when they brought only refusals. */
+  readonly served: number;
   readonly error?: Reason & { readonly kind: ErrorKind; readonly step: StepName };
 }
 
@@ -197,6 +211,7 @@ export class Agent {
   readonly #archive: EnvelopeArchive;
   readonly #secrets: SecretRegistry;
   #engineRuns = 0;
+  #served = 0;
 
   constructor(options: AgentOptions) {
     this.#o = options;
@@ -223,15 +238,23 @@ export class Agent {
 
   // ---- the cycle ------------------------------------------------------------------------------
 
-  /** One cycle. `waitSeconds` > 0 long-polls the hub for changes. */
-  async cycle(options: { waitSeconds?: number } = {}): Promise<CycleResult> {
+  /**
+   * One cycle. `waitSeconds` > 0 long-polls the hub for changes; `retryNow` retries envelopes
+   * waiting on a box-side fix before their backoff is over (a person ran `agent once`).
+   */
+  async cycle(options: { waitSeconds?: number; retryNow?: boolean } = {}): Promise<CycleResult> {
     const items: ItemResult[] = [];
     const runsBefore = this.#engineRuns;
+    this.#served = 0;
     let step: StepName = 'recover';
     try {
-      // recover: envelopes a previous run left unfinished (a crash, a held lock) go first.
+      // recover: envelopes a previous run left unfinished (a crash, a held lock) go first, and
+      // those waiting on a box-side fix once their backoff is over.
       await this.#step('recover');
-      const unfinished = this.#o.journal.unfinished().filter((job) => job.box === this.box && job.tier === this.tier);
+      const now = this.#now();
+      const unfinished = this.#o.journal
+        .unfinished()
+        .filter((job) => job.box === this.box && job.tier === this.tier && (job.state !== 'waiting' || options.retryNow || isDue(job.retry, now)));
       for (let index = 0; index < unfinished.length; index += 1) {
         const entry = unfinished[index]!;
         const next = unfinished[index + 1];
@@ -266,11 +289,28 @@ export class Agent {
       // A stop asked for (SIGTERM) is the normal end of a daemon, not a problem.
       const log = failure.error instanceof StoppingError ? this.#log.info : kind === 'waiting' ? this.#log.warn : this.#log.error;
       log('cycle stopped', { step: failure.step, kind, ...reason });
-      return { status: kind === 'generic' ? 'failed' : kind, items, engineRuns: this.#engineRuns - runsBefore, error: { ...reason, kind, step: failure.step } };
+      await this.#tidy().catch((error: unknown) => this.#log.warn('tidying after the cycle failed', { ...toReason(error) }));
+      return { status: kind === 'generic' ? 'failed' : kind, items, engineRuns: this.#engineRuns - runsBefore, served: this.#served, error: { ...reason, kind, step: failure.step } };
     }
     if (this.#o.storageMonitor && this.tier === 'host') await this.#checkStorage(this.#o.storageMonitor);
+    await this.#tidy().catch((error: unknown) => this.#log.warn('tidying after the cycle failed', { ...toReason(error) }));
     const worked = items.some((item) => item.outcome !== 'skipped');
-    return { status: worked ? 'done' : 'idle', items, engineRuns: this.#engineRuns - runsBefore };
+    return { status: worked ? 'done' : 'idle', items, engineRuns: this.#engineRuns - runsBefore, served: this.#served };
+  }
+
+  /** After a cycle: the counted refusals go into the audit log as one entry; the archive forgets what the journal forgot. */
+  async #tidy(): Promise<void> {
+    const pending = this.#o.state.data.coalesced;
+    if (pending) {
+      await this.#o.audit.append(coalescedRecord(pending));
+      await this.#o.state.update((data) => {
+        data.coalesced = null;
+      });
+    }
+    const keep = this.#o.journal.digests();
+    const spec = this.#o.journal.lastApplied(this.box, this.tier)?.specDigest;
+    if (spec) keep.add(spec);
+    await this.#archive.prune((digest) => keep.has(digest));
   }
 
   /** Storage health of the applied spec's manifest; reported when a target's condition changes. */
@@ -334,28 +374,54 @@ export class Agent {
 
     const items: WorkItem[] = [];
     if (spec !== aborted && spec.status === 'changed') {
+      this.#served += 1;
       const item = workItem('spec', spec.envelope, this.box, this.tier, spec.etag);
       const lastApplied = this.#o.journal.lastApplied(this.box, this.tier);
-      // Already final, or the spec last applied: nothing to do, remember the ETag.
-      if (this.#isFinal(item.digest) || lastApplied?.specDigest === item.digest) await this.#rememberSpecEtag(spec.etag);
-      else items.push(item);
+      // Already final, or the spec last applied: nothing to do, remember the ETag. One the
+      // journal holds unfinished (waiting on a box-side fix) is the recover step's.
+      const entry = this.#o.journal.get(item.digest);
+      if (this.#isDone(item) || lastApplied?.specDigest === item.digest) await this.#rememberSpecEtag(spec.etag);
+      else if (!entry || FINAL_STATES.includes(entry.state)) items.push(item);
     }
+    let more = false;
     if (jobs !== aborted && jobs.status === 'changed') {
+      // A changed job list counts even when empty: a hub claiming news that brings none is paced too.
+      this.#served += Math.max(1, jobs.jobs.length);
       for (const job of jobs.jobs) {
         const item = workItem('job', job.envelope, this.box, this.tier);
-        if (!this.#o.journal.get(item.digest)) items.push(item);
+        const entry = this.#o.journal.get(item.digest);
+        if (!entry || (FINAL_STATES.includes(entry.state) && !this.#isDone(item))) items.push(item);
       }
-      await this.#o.state.update((data) => {
-        data.jobEtags[this.#key] = jobs.etag;
-      });
+      // Serials are one sequence over specs and jobs: apply them in the order the operator issued them.
+      items.sort((a, b) => a.header.serial - b.header.serial);
+      more = items.length > MAX_ENVELOPES_PER_CYCLE;
+      // The job list's ETag is kept only once every job in it was taken, so the rest come next cycle.
+      if (!more) {
+        await this.#o.state.update((data) => {
+          data.jobEtags[this.#key] = jobs.etag;
+        });
+      }
     }
-    // Serials are one sequence over specs and jobs: apply them in the order the operator issued them.
-    return items.sort((a, b) => a.header.serial - b.header.serial);
+    items.sort((a, b) => a.header.serial - b.header.serial);
+    if (more) this.#log.warn('more envelopes than one cycle takes; the rest come next cycle', { served: items.length, taken: MAX_ENVELOPES_PER_CYCLE });
+    return items.slice(0, MAX_ENVELOPES_PER_CYCLE);
   }
 
-  #isFinal(digest: string): boolean {
-    const entry = this.#o.journal.get(digest);
-    return entry !== undefined && FINAL_STATES.includes(entry.state);
+  /**
+   * Whether this copy of an envelope needs nothing more: its payload is final in the journal,
+   * unless it was refused at the signature rules as a *different* copy (other signatures), which
+   * says nothing about this one (docs/agent.md "Copies of one envelope").
+   */
+  #isDone(item: WorkItem): boolean {
+    const entry = this.#o.journal.get(item.digest);
+    if (entry === undefined || !FINAL_STATES.includes(entry.state)) return false;
+    if (!this.#refusedAtSignatures(entry) || entry.copy === undefined || entry.copy === item.copy) return true;
+    // Judged before under a set-aside id: the same copy again changes nothing.
+    return this.#o.journal.get(`${item.digest}#${item.copy.slice(0, 16)}`) !== undefined;
+  }
+
+  #refusedAtSignatures(entry: JournalEntry): boolean {
+    return entry.state === 'rejected' && entry.reason !== undefined && SIGNATURE_REFUSAL_CODES.has(entry.reason.code);
   }
 
   async #rememberSpecEtag(etag: string | undefined): Promise<void> {
@@ -398,8 +464,13 @@ export class Agent {
   async #receive(item: WorkItem): Promise<JournalEntry | ItemResult> {
     await this.#step('journal', item);
     const entry = this.#o.journal.get(item.digest);
-    if (entry && FINAL_STATES.includes(entry.state)) return { digest: item.digest, serial: item.header.serial, action: item.header.action, outcome: 'skipped' };
-    if (entry) return entry;
+    if (entry && FINAL_STATES.includes(entry.state)) {
+      if (this.#isDone(item)) return { digest: item.digest, serial: item.header.serial, action: item.header.action, outcome: 'skipped' };
+      // Another copy of this payload was refused at the signature rules: that copy's entry
+      // steps aside and this one is journaled, verified and audited on its own.
+      const aside = await this.#o.journal.setAsideRejected(entry.id);
+      this.#log.info('a differently signed copy of a refused envelope arrived; it is judged on its own', { digest: item.digest, refusedCopy: aside });
+    } else if (entry) return entry;
     if (item.parsed) await this.#archive.put(item.digest, item.envelope);
     return this.#o.journal.receive(item.header);
   }
@@ -415,20 +486,37 @@ export class Agent {
         trust,
         box: this.box,
         tier: this.tier,
-        ...this.#lastSerial(),
+        // An entry past `received` passed the floor when it was verified (the journal says so);
+        // it is checked again for everything else, but its own serial is not a replay of itself.
+        ...(entry.state === 'received' ? this.#lastSerial() : { lastSerial: entry.serial - 1 }),
         now: this.#now(),
         validateBody: this.#o.validateBody,
       });
     } catch (error) {
       if (errorKind(error) === 'waiting') throw new StepFailure('verify', error);
-      const outcome = entry.state === 'running' ? 'failed' : error instanceof EnvelopeError ? 'rejected' : 'failed';
+      const outcome = entry.state === 'running' || entry.state === 'waiting' ? 'failed' : error instanceof EnvelopeError ? 'rejected' : 'failed';
+      // A refused envelope is never needed again; a copy refused at the signature rules must not
+      // stand in for a differently signed copy in the archive.
+      if (outcome === 'rejected' || isSignatureRefusal(error)) await this.#archive.discard(item.digest, item.envelope).catch(() => undefined);
       return this.#finish(entry, outcome, error, null);
     }
     if (entry.state === 'received') {
       await this.#appendAuditOnce({ ...this.#auditBase(entry, verified), outcome: 'accepted' });
+      // The floor rises here, before anything is applied (runner/state/journal.ts).
       entry = await this.#o.journal.transition(entry.id, 'verified');
+      await this.#supersedeWaiting(entry);
     }
     return { entry, verified };
+  }
+
+  /** Envelopes waiting on a box-side fix below a newly verified serial are given up: the newer one takes their place. */
+  async #supersedeWaiting(newer: JournalEntry): Promise<void> {
+    for (const waiting of this.#o.journal.unfinished()) {
+      if (waiting.state !== 'waiting' || waiting.box !== this.box || waiting.tier !== this.tier || waiting.serial >= newer.serial) continue;
+      const error = new SupersededError(waiting.serial, newer.serial);
+      this.#log.warn('a waiting envelope was superseded', { digest: waiting.id, serial: waiting.serial, by: newer.serial });
+      await this.#o.journal.transition(waiting.id, 'failed', toReason(error));
+    }
   }
 
   /** apply → report → audit, for one verified envelope. */
@@ -451,7 +539,9 @@ export class Agent {
       }
       // A restore that ran its up but left guests unrecovered still reports what the up changed.
       const counts = error instanceof RestoreIncompleteError ? error.counts : undefined;
-      const failed = await this.#finish(entry, 'failed', error, verified, Math.round(performance.now() - started), counts);
+      // A box-side failure (a secret not yet in place, a missing plugin) waits and is retried.
+      const retry = isBoxSideFailure(error) ? retryAfter((entry.retry?.attempt ?? 0) + 1, this.#now()) : undefined;
+      const failed = await this.#finish(entry, 'failed', error, verified, Math.round(performance.now() - started), counts, undefined, retry);
       if (item.source === 'spec') await this.#rememberSpecEtag(item.etag);
       return failed;
     }
@@ -461,9 +551,10 @@ export class Agent {
     return done;
   }
 
+  /** The rollback floor: the highest serial verified for this box and tier (docs/envelope.md rules 9 and 10). */
   #lastSerial(): { lastSerial?: number } {
-    const applied = this.#o.journal.lastApplied(this.box, this.tier);
-    return applied ? { lastSerial: applied.serial } : {};
+    const floor = this.#o.journal.verifiedFloor(this.box, this.tier);
+    return floor !== null ? { lastSerial: floor } : {};
   }
 
   #now(): Date {
@@ -478,6 +569,11 @@ export class Agent {
     const action = body.action as string;
     switch (action) {
       case 'rotate-keys':
+        // Killed after the store was written and before the journal was: it took effect.
+        if (resumed && (await rotationInstalled(verified, this.#o.trustPath))) {
+          this.#log.info('the interrupted rotation is already in the trust store; recorded as succeeded', { digest: verified.digest });
+          return {};
+        }
         // Trusted state changes only here, after every check passed.
         await applyKeyRotation(verified, this.#o.trustPath);
         return {};
@@ -681,12 +777,15 @@ export class Agent {
   async #receivedSpec(digest: string): Promise<BoxSpec> {
     const envelope = /^[0-9a-f]{64}$/.test(digest) ? await this.#archive.get(digest) : undefined;
     if (!envelope) throw new AgentError('ESPEC_UNKNOWN', 'stalled', `apply names spec ${digest.slice(0, 12)}, which this box has not received: publish the spec first`);
+    // The job naming it passed the floor; the spec itself must still be newer than what is applied.
+    const applied = this.#o.journal.lastApplied(this.box, this.tier);
     const verified = await verifyEnvelope(envelope, {
       trust: await loadTrustStore(this.#o.trustPath),
       box: this.box,
       tier: this.tier,
       type: 'spec',
-      ...this.#lastSerial(),
+      ...(applied ? { lastSerial: applied.serial } : {}),
+      now: this.#now(),
       validateBody: this.#o.validateBody,
     });
     return verified.body as unknown as BoxSpec;
@@ -792,6 +891,8 @@ export class Agent {
     durationMs?: number,
     counts?: ChangeCounts,
     appliedSpec?: string,
+    /** A box-side failure: the journal entry goes to `waiting` with this schedule instead of `failed`. */
+    retry?: RetrySchedule,
   ): Promise<ItemResult> {
     // An engine message may quote a secret (a provider echoing its input): reports and the audit log get it masked.
     const reason = error === undefined ? undefined : maskedReason(toReason(error), this.#secrets);
@@ -810,10 +911,11 @@ export class Agent {
     };
     const audit: AuditRecord = { ...this.#auditBase(entry, verified), outcome, ...(reason ? { reason } : {}) };
     await this.#o.state.update((data) => {
-      data.outbox = data.outbox.filter((pending) => pending.report.jobId !== entry.id);
+      data.outbox = data.outbox.filter((pending) => pending.report.jobId !== entry.id || pending.report.outcome !== outcome);
       data.outbox.push({ report, audit, audited: false });
     });
-    await this.#o.journal.transition(entry.id, outcome, reason, appliedSpec ? { specDigest: appliedSpec } : {});
+    if (retry) this.#log.warn('box-side failure: the envelope waits and is retried', { digest: entry.id, attempt: retry.attempt, nextAt: retry.nextAt });
+    await this.#o.journal.transition(entry.id, retry ? 'waiting' : outcome, reason, { ...(appliedSpec ? { specDigest: appliedSpec } : {}), ...(retry ? { retry } : {}) });
     await this.#deliver(entry);
     return { digest: entry.id, serial: entry.serial, action: entry.action, outcome, ...(reason ? { reason } : {}), ...(counts ? { counts } : {}), ...(durationMs !== undefined ? { durationMs } : {}) };
   }
@@ -825,7 +927,7 @@ export class Agent {
    */
   async #deliver(entry?: JournalEntry): Promise<void> {
     const outbox = this.#o.state.data.outbox;
-    if (outbox.length === 0 && (this.#o.audit.head?.seq ?? 0) <= this.#o.state.data.auditUploadedSeq) return;
+    if (outbox.length === 0 && (this.#o.audit.head?.seq ?? 0) === this.#o.state.data.auditUploadedSeq && !this.#auditAnchorMoved()) return;
     await this.#step('audit', entry);
     for (const pending of outbox.filter((record) => !record.audited)) {
       await this.#appendAuditOnce(pending.audit);
@@ -849,6 +951,13 @@ export class Agent {
     }
   }
 
+  /** Whether the local head no longer is the hub's head it was at the last upload. */
+  #auditAnchorMoved(): boolean {
+    const anchor = this.#o.state.data.auditHubHead;
+    const local = this.#o.audit.head;
+    return anchor !== undefined && anchor !== null && (anchor.seq !== local?.seq || anchor.hash !== local.hash);
+  }
+
   async #appendAuditOnce(record: AuditRecord): Promise<void> {
     // Agent-initiated records (drift checks) carry no envelope to recognise them by.
     if (record.envelopeDigest === null) {
@@ -857,25 +966,50 @@ export class Agent {
     }
     const { entries } = await verifyAuditLog(this.#o.audit.file);
     const present = entries.some((entry) => entry.envelopeDigest === record.envelopeDigest && entry.outcome === record.outcome && entry.action === record.action);
-    if (!present) await this.#o.audit.append(record);
+    if (present) return;
+    const pending = this.#o.state.data.coalesced;
+    if (repeatsRefusal(entries.at(-1), pending, record)) {
+      await this.#o.state.update((data) => {
+        data.coalesced = countRefusal(pending, record, this.#now().toISOString());
+      });
+      return;
+    }
+    if (pending) {
+      await this.#o.audit.append(coalescedRecord(pending));
+      await this.#o.state.update((data) => {
+        data.coalesced = null;
+      });
+    }
+    await this.#o.audit.append(record);
   }
 
   async #uploadAudit(): Promise<void> {
-    const head = this.#o.audit.head?.seq ?? 0;
+    const local = this.#o.audit.head;
     const uploaded = this.#o.state.data.auditUploadedSeq;
-    if (head <= uploaded) return;
+    const anchor = this.#o.state.data.auditHubHead ?? null;
+    if ((local?.seq ?? 0) === uploaded && (!anchor || (anchor.seq === local?.seq && anchor.hash === local.hash))) return;
     const { entries } = await verifyAuditLog(this.#o.audit.file);
+    // On every upload, before sending anything: the local log must still hold the entry the hub
+    // ended with. A log cut and re-grown on the box is a valid chain that only this catches.
+    const diverged = anchor ? divergenceFromHead(entries, anchor) : undefined;
+    if (diverged) throw diverged;
     const fresh = entries.filter((entry) => entry.seq > uploaded);
+    if (fresh.length === 0) return;
     try {
-      const answer = await this.#o.hub.postAudit(this.box, fresh);
-      await this.#o.state.update((data) => {
-        data.auditUploadedSeq = Math.max(data.auditUploadedSeq, answer.head?.seq ?? 0);
-      });
+      // In slices the hub accepts (it refuses more than 1000 entries in one upload).
+      for (let start = 0; start < fresh.length; start += AUDIT_UPLOAD_SLICE) {
+        const answer = await this.#o.hub.postAudit(this.box, fresh.slice(start, start + AUDIT_UPLOAD_SLICE));
+        await this.#o.state.update((data) => {
+          data.auditUploadedSeq = Math.max(data.auditUploadedSeq, answer.head?.seq ?? 0);
+          data.auditHubHead = answer.head;
+        });
+      }
     } catch (error) {
       // The hub holds fewer entries than we thought (its data was restored): send all next time.
       if (error instanceof HubRequestError && error.code === 'EAUDIT_GAP') {
         await this.#o.state.update((data) => {
           data.auditUploadedSeq = 0;
+          data.auditHubHead = null;
         });
         return;
       }

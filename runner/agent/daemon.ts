@@ -1,7 +1,9 @@
 /**
  * `felhom agent run`: cycles until stopped. Each cycle long-polls the hub, so an idle agent
- * sleeps inside one HTTP request; after a cycle that stopped at an error it backs off with full
- * jitter (runner/hub/backoff.ts), and every `driftIntervalMs` it checks drift.
+ * sleeps inside one HTTP request; after a cycle that stopped at an error, or one in which the hub
+ * served envelopes that brought only refusals (a hostile or broken hub answering at once with a
+ * fresh ETag), it backs off with full jitter (runner/hub/backoff.ts); every `driftIntervalMs`
+ * it checks drift.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, type BackoffOptions } from '../hub/backoff.js';
@@ -20,6 +22,17 @@ export interface DaemonOptions {
   readonly clock?: () => Date;
   /** Called after each cycle (tests count them). */
   readonly onCycle?: (result: CycleResult) => void;
+  /** Waits between cycles; tests pass one that advances a fake clock. @default - node:timers/promises setTimeout */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/**
+ * Whether a cycle that ran to its end still calls for backoff: the hub served envelopes and none
+ * of them came to anything (every one refused, or already known). A cycle that applied or failed
+ * an envelope, or in which the hub had nothing new, does not.
+ */
+export function broughtOnlyRefusals(result: CycleResult): boolean {
+  return result.served > 0 && !result.items.some((item) => item.outcome === 'succeeded' || item.outcome === 'failed');
 }
 
 export const DEFAULT_DRIFT_INTERVAL_MS = 6 * 60 * 60 * 1000;
@@ -34,6 +47,7 @@ export async function runDaemon(agent: Agent, options: DaemonOptions): Promise<v
   const backoff = new Backoff(options.backoff);
   const clock = options.clock ?? (() => new Date());
   const driftInterval = options.driftIntervalMs ?? DEFAULT_DRIFT_INTERVAL_MS;
+  const wait = options.sleep ?? ((ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal }).then(() => undefined));
   // The first drift check comes one interval after start: a restart loop must not hammer the engine.
   const startedAt = clock();
   log.info('agent started', { box: agent.box, tier: agent.tier, driftIntervalMs: driftInterval });
@@ -51,11 +65,12 @@ export async function runDaemon(agent: Agent, options: DaemonOptions): Promise<v
       outage = undefined;
     }
     if (options.stopSignal.aborted) break;
-    if (result.status === 'waiting' || result.status === 'failed' || result.status === 'stalled') {
+    if (result.status === 'waiting' || result.status === 'failed' || result.status === 'stalled' || broughtOnlyRefusals(result)) {
       // Last-known-good stays applied; the reason is in the log (and the journal for an envelope).
       const delay = backoff.next();
-      log.warn('retrying after backoff', { attempt: backoff.attempt, delayMs: delay, reason: result.error?.code, step: result.error?.step });
-      await sleep(delay, undefined, { signal: options.stopSignal }).catch(() => undefined);
+      const reason = result.error?.code ?? (result.error ? undefined : 'ONLY_REFUSALS');
+      log.warn('retrying after backoff', { attempt: backoff.attempt, delayMs: delay, reason, step: result.error?.step ?? 'fetch' });
+      await wait(delay, options.stopSignal).catch(() => undefined);
       continue;
     }
     backoff.reset();

@@ -15,6 +15,12 @@ export interface WorkItem {
   readonly envelope: string;
   /** Payload digest (the envelope's identity), or sha256 of the bytes when the envelope does not parse. */
   readonly digest: string;
+  /**
+   * sha256 of the envelope file text: which *copy* of the payload this is. Two copies of one
+   * payload differ only in their signatures; a copy refused at the signature rules does not make
+   * another copy final (docs/agent.md "Copies of one envelope"). Never shown as the envelope's sha256.
+   */
+  readonly copy: string;
   /** Whether the envelope parsed far enough to have a payload. */
   readonly parsed: boolean;
   /** The journal header, from the unverified payload. */
@@ -31,7 +37,8 @@ export function workItem(source: 'spec' | 'job', envelope: string, box: string, 
   } catch {
     payload = undefined;
   }
-  const digest = payload !== undefined ? payloadDigest(payload) : createHash('sha256').update(envelope, 'utf8').digest('hex');
+  const copy = createHash('sha256').update(envelope, 'utf8').digest('hex');
+  const digest = payload !== undefined ? payloadDigest(payload) : copy;
   const claimed = payload !== undefined ? peek(payload) : {};
   const type = claimed.type === 'spec' || claimed.type === 'job' ? claimed.type : source;
   const action = type === 'spec' ? 'apply' : typeof claimed.action === 'string' ? claimed.action.slice(0, 32) : 'unknown';
@@ -42,8 +49,9 @@ export function workItem(source: 'spec' | 'job', envelope: string, box: string, 
     serial: typeof claimed.serial === 'number' && Number.isSafeInteger(claimed.serial) && claimed.serial > 0 ? claimed.serial : 0,
     type,
     action,
+    copy,
   };
-  return { source, envelope, digest, parsed: payload !== undefined, header, ...(etag ? { etag } : {}) };
+  return { source, envelope, digest, copy, parsed: payload !== undefined, header, ...(etag ? { etag } : {}) };
 }
 
 function peek(payload: string): { type?: unknown; serial?: unknown; action?: unknown } {

@@ -51,6 +51,12 @@ export async function agentEnvironment(specBody: unknown, options: AgentEnvironm
   if (options.needsProxmoxToken) references.push({ ref: PROXMOX_TOKEN_REF });
   const values = new Map<string, string>();
   let agentKey: openpgp.PrivateKey | undefined;
+  // Every missing ref is named at once: a person puts them all in place in one go.
+  const missing = await missingRefs(options.layout, references);
+  if (missing.length > 0) {
+    if (missing.length === 1) throw new SecretError(`secret ref ${missing[0]} is not on this box: put it in ${join(options.layout.secrets, missing[0]!)} (mode 0600)`);
+    throw new SecretError(`secret refs ${missing.join(', ')} are not on this box: put each in ${join(options.layout.secrets, '<name>')} (mode 0600)`);
+  }
   for (const reference of references) {
     const key = keyOf(reference);
     if (values.has(key)) continue;
@@ -73,6 +79,17 @@ export async function agentEnvironment(specBody: unknown, options: AgentEnvironm
     secret: lookup,
     ...(options.needsProxmoxToken ? { proxmoxApiToken: () => lookup({ ref: PROXMOX_TOKEN_REF }) } : {}),
   };
+}
+
+/** The distinct `{ ref }` names among `references` with no file (or an empty one) in `<state>/secrets/`. */
+export async function missingRefs(layout: StateLayout, references: readonly SecretRef[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const reference of references) {
+    if (!('ref' in reference) || missing.includes(reference.ref) || !REF_NAME.test(reference.ref)) continue;
+    const value = await readSecretFile(join(layout.secrets, reference.ref)).catch(() => 'unreadable');
+    if (value === undefined || value === '') missing.push(reference.ref);
+  }
+  return missing;
 }
 
 async function readRef(layout: StateLayout, name: string): Promise<string> {

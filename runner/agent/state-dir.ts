@@ -12,13 +12,14 @@
  *   <state>/secrets/<name>        the spec's `{ ref: <name> }` secrets, e.g. proxmox-api-token
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { payloadDigest, parseEnvelope } from '../envelope/index.js';
 import type { ReportRequest } from '../hub/protocol.js';
 import type { AuditRecord } from '../state/audit.js';
 import { DurableStore, writeFileDurably } from '../state/store.js';
 import { AgentSetupError } from './errors.js';
+import type { CoalescedRefusals } from './refusals.js';
 
 export interface StateLayout {
   readonly root: string;
@@ -111,6 +112,29 @@ export class EnvelopeArchive {
     await writeFileDurably(file, envelope, 0o600);
   }
 
+  /**
+   * Removes the archived copy of `digest` when it is exactly `envelope`: a refused envelope is
+   * never needed again, and a copy refused at the signature rules must not stand in for a
+   * differently signed copy that arrives later.
+   */
+  async discard(digest: string, envelope: string): Promise<void> {
+    const file = this.#file(digest);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text === envelope) await rm(file, { force: true });
+  }
+
+  /** Removes every archived envelope `keep` does not name (the journal forgot it); returns how many. */
+  async prune(keep: (digest: string) => boolean): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      const match = /^([0-9a-f]{64})\.json$/.exec(name);
+      if (!match || keep(match[1]!)) continue;
+      await rm(join(this.dir, name), { force: true });
+      removed += 1;
+    }
+    return removed;
+  }
+
   /** The envelope text, or undefined when it is missing or no longer matches its digest. */
   async get(digest: string): Promise<string | undefined> {
     let text: string;
@@ -153,6 +177,10 @@ export interface AgentStateData {
   auditUploadedSeq: number;
   /** Per `<box>/<tier>`: ISO time of the last drift check. */
   lastDriftAt: Record<string, string>;
+  /** The hub's audit head after the last upload: the local entry at that seq must still carry that hash. */
+  auditHubHead?: { seq: number; hash: string } | null;
+  /** Repeated refusals counted and not yet written to the audit log (runner/agent/refusals.ts). */
+  coalesced?: CoalescedRefusals | null;
 }
 
 function checkAgentState(data: AgentStateData): string | undefined {

@@ -8,6 +8,12 @@
 export const REASONS = [
   'malformed',
   'unknown-key',
+  'weak-hash',
+  'critical-notation',
+  'weak-key',
+  'key-expired',
+  'key-revoked',
+  'unusable-key',
   'tampered',
   'insufficient-signatures',
   'wrong-box',
@@ -44,10 +50,67 @@ export class MalformedEnvelopeError extends EnvelopeError {
   readonly reason = 'malformed';
 }
 
+/**
+ * Codes of refusals at the signature rules (1 to 4, 14): they judge one *copy* of a payload (its
+ * signatures), so a differently signed copy of the same payload is judged on its own.
+ */
+export const SIGNATURE_REFUSAL_CODES: ReadonlySet<string> = new Set([
+  'EMALFORMED',
+  'EUNKNOWNKEY',
+  'EWEAK_HASH',
+  'ECRITICAL_NOTATION',
+  'EWEAK_KEY',
+  'EKEY_EXPIRED',
+  'EKEY_REVOKED',
+  'EKEY_UNUSABLE',
+  'ETAMPERED',
+  'ETHRESHOLD',
+]);
+
+export function isSignatureRefusal(error: unknown): error is EnvelopeError {
+  return error instanceof EnvelopeError && SIGNATURE_REFUSAL_CODES.has(error.code);
+}
+
 /** Rule 2: no signature was made by a key in the trust store. */
 export class UnknownKeyError extends EnvelopeError {
   readonly code = 'EUNKNOWNKEY';
   readonly reason = 'unknown-key';
+}
+
+/** Rule 3a: a signature by a trusted key uses a broken hash (SHA-1, MD5, RIPEMD-160). */
+export class WeakHashError extends EnvelopeError {
+  readonly code = 'EWEAK_HASH';
+  readonly reason = 'weak-hash';
+}
+
+/** Rule 3a: a signature by a trusted key carries a critical notation or subpacket the box does not understand. */
+export class CriticalNotationError extends EnvelopeError {
+  readonly code = 'ECRITICAL_NOTATION';
+  readonly reason = 'critical-notation';
+}
+
+/** Rule 3b: the trusted key that signed is too weak to count (RSA under 2048 bits, DSA, ElGamal). */
+export class WeakKeyError extends EnvelopeError {
+  readonly code = 'EWEAK_KEY';
+  readonly reason = 'weak-key';
+}
+
+/** Rule 3b: the trusted key (or its signing subkey) has expired by the box's clock, whatever date the signature claims. */
+export class KeyExpiredError extends EnvelopeError {
+  readonly code = 'EKEY_EXPIRED';
+  readonly reason = 'key-expired';
+}
+
+/** Rule 3b: the trusted key (or its signing subkey) is revoked, whatever date the signature claims. */
+export class KeyRevokedError extends EnvelopeError {
+  readonly code = 'EKEY_REVOKED';
+  readonly reason = 'key-revoked';
+}
+
+/** Rule 3b: the trusted key cannot sign at the box's clock for another reason openpgp names. */
+export class UnusableKeyError extends EnvelopeError {
+  readonly code = 'EKEY_UNUSABLE';
+  readonly reason = 'unusable-key';
 }
 
 /** Rule 3: a signature that names a trusted key does not verify over the payload bytes. */
@@ -80,13 +143,13 @@ export class WrongTypeError extends EnvelopeError {
   readonly reason = 'wrong-type';
 }
 
-/** Rule 9: the serial equals the last one applied: the same envelope again. */
+/** Rule 9: the serial equals the highest one this box has verified: the same envelope again, or another one reusing its serial. */
 export class ReplayError extends EnvelopeError {
   readonly code = 'EREPLAY';
   readonly reason = 'replay';
 }
 
-/** Rule 10: the serial is lower than the last one applied: an older envelope. */
+/** Rule 10: the serial is lower than the highest one this box has verified: an older envelope (applied or not). */
 export class RollbackError extends EnvelopeError {
   readonly code = 'EROLLBACK';
   readonly reason = 'rollback';

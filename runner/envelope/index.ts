@@ -7,6 +7,14 @@ export {
   EnvelopeError,
   MalformedEnvelopeError,
   UnknownKeyError,
+  WeakHashError,
+  CriticalNotationError,
+  WeakKeyError,
+  KeyExpiredError,
+  KeyRevokedError,
+  UnusableKeyError,
+  isSignatureRefusal,
+  SIGNATURE_REFUSAL_CODES,
   TamperedError,
   ThresholdError,
   WrongBoxError,
@@ -37,10 +45,12 @@ export {
 } from './format.js';
 export { generateKey, readPrivateKey, readPublicKey, fingerprintOf, KeyError, type GeneratedKey, type GenerateKeyOptions } from './keys.js';
 export { signEnvelope, addSignature, buildHeader, DEFAULT_VALIDITY_MS, type EnvelopeContent } from './sign.js';
+export { pinningProblem, MIN_RSA_BITS } from './key-policy.js';
 export { verifyEnvelope, DEFAULT_CLOCK_SKEW_MS, type BodyValidator, type VerifyOptions } from './verify.js';
 export type { VerifiedEnvelope } from './verified.js';
 export {
   applyKeyRotation,
+  rotationInstalled,
   createTrustStore,
   loadTrustStore,
   parseTrustStore,

@@ -134,6 +134,21 @@ export async function writeTrustStore(path: string, store: TrustStore): Promise<
   await writeFileDurably(path, serializeTrustStore(store), 0o644);
 }
 
+/**
+ * Whether the store at `path` already holds exactly the rotation `verified` names (its tier,
+ * serial and digest recorded, its key set and threshold installed): a run killed after writing
+ * the store and before journaling the result. The rotation took effect; the agent records it as
+ * succeeded instead of applying it twice (which {@link applyKeyRotation} refuses).
+ */
+export async function rotationInstalled(verified: VerifiedEnvelope, path: string): Promise<boolean> {
+  const body = verified.body as Partial<RotateKeysBody>;
+  if (!trustStoreOfVerified(verified) || body.action !== 'rotate-keys' || !Array.isArray(body.keys) || typeof body.threshold !== 'number') return false;
+  const current = await loadTrustStore(path);
+  const last = current.lastRotation;
+  if (!last || last.tier !== verified.header.tier || last.serial !== verified.header.serial || last.digest !== verified.digest) return false;
+  return identity(await createTrustStore(body.keys, body.threshold)) === identity(current);
+}
+
 /** Keys and threshold as one comparable string. */
 function identity(store: TrustStore): string {
   return `${store.threshold}:${store.keys.map((key) => key.fingerprint).sort().join(',')}`;

@@ -24,6 +24,7 @@ import {
   WrongTypeError,
 } from './errors.js';
 import { instant, parseEnvelope, parseHeader, payloadDigest, type EnvelopeType, type RotateKeysBody } from './format.js';
+import { keyUsableProblem, signaturePacketProblem } from './key-policy.js';
 import { createTrustStore, type TrustStore } from './trust.js';
 import { markVerified, type VerifiedEnvelope } from './verified.js';
 
@@ -41,9 +42,12 @@ export interface VerifyOptions {
   readonly tier: Tier;
   /** The envelope type expected here. @default - spec and job both accepted */
   readonly type?: EnvelopeType;
-  /** The serial of the last envelope applied for this box and tier. @default - none yet (any serial is new) */
+  /**
+   * The rollback floor: the highest serial this box has verified for this box and tier, specs
+   * and jobs alike, whether or not applying it succeeded. @default - none yet (any serial is new)
+   */
   readonly lastSerial?: number;
-  /** @default - the current time */
+  /** The box's clock: freshness and key validity (expiry, revocation) are judged at this time. @default - the current time */
   readonly now?: Date;
   /** @default - 5 minutes ({@link DEFAULT_CLOCK_SKEW_MS}) */
   readonly clockSkewMs?: number;
@@ -54,7 +58,8 @@ export interface VerifyOptions {
 }
 
 export async function verifyEnvelope(input: Uint8Array | string, options: VerifyOptions): Promise<VerifiedEnvelope> {
-  const now = (options.now ?? new Date()).getTime();
+  const clock = options.now ?? new Date();
+  const now = clock.getTime();
   const skew = options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
 
   // Rule 1: size, JSON, shape, armour: before anything is interpreted.
@@ -62,8 +67,8 @@ export async function verifyEnvelope(input: Uint8Array | string, options: Verify
   const signatures = await readSignatures(document.signatures);
   const payloadBytes = new TextEncoder().encode(document.payload);
 
-  // Rules 2 to 4: who signed exactly these bytes.
-  const tally = await tallySignatures(payloadBytes, signatures, options.trust);
+  // Rules 2 to 4: who signed exactly these bytes, with keys usable now.
+  const tally = await tallySignatures(payloadBytes, signatures, options.trust, clock);
   if (tally.byTrustedKeys === 0) {
     throw new UnknownKeyError(`no signature is by a trusted key (signed by key id ${tally.unknownKeyIds.join(', ') || 'none'})`);
   }
@@ -82,10 +87,11 @@ export async function verifyEnvelope(input: Uint8Array | string, options: Verify
   if (header.tier !== options.tier) throw new WrongTierError(`envelope is for the ${header.tier} tier, this is the ${options.tier} tier`);
   if (options.type !== undefined && header.type !== options.type) throw new WrongTypeError(`envelope is a ${header.type}, expected a ${options.type}`);
 
-  // Rules 9 and 10: strictly newer than what was applied.
+  // Rules 9 and 10: strictly above the floor, the highest serial verified (not merely applied):
+  // an envelope that verified and then failed still holds the floor, as TUF clients keep it.
   if (options.lastSerial !== undefined) {
-    if (header.serial === options.lastSerial) throw new ReplayError(`serial ${header.serial} was already applied`);
-    if (header.serial < options.lastSerial) throw new RollbackError(`serial ${header.serial} is older than the last applied serial ${options.lastSerial}`);
+    if (header.serial === options.lastSerial) throw new ReplayError(`serial ${header.serial} was already verified on this box`);
+    if (header.serial < options.lastSerial) throw new RollbackError(`serial ${header.serial} is older than serial ${options.lastSerial}, the highest this box has verified`);
   }
 
   // Rules 11 and 12: within its validity window, give or take the clock-skew allowance.
@@ -101,7 +107,7 @@ export async function verifyEnvelope(input: Uint8Array | string, options: Verify
   // Rule 14: a key rotation must also be accepted by the keys it installs (TUF root rotation),
   // so a rotation cannot hand the box to keys that never agreed to hold it.
   if (header.type === 'job' && header.body.action === 'rotate-keys') {
-    await checkRotationSignatures(header.body as unknown as RotateKeysBody, payloadBytes, signatures);
+    await checkRotationSignatures(header.body as unknown as RotateKeysBody, payloadBytes, signatures, clock);
   }
 
   const digest = payloadDigest(document.payload);
@@ -137,14 +143,24 @@ interface Tally {
   verified: Set<string>;
 }
 
-async function tallySignatures(payload: Uint8Array, signatures: readonly openpgp.Signature[], trust: TrustStore): Promise<Tally> {
+async function tallySignatures(payload: Uint8Array, signatures: readonly openpgp.Signature[], trust: TrustStore, now: Date): Promise<Tally> {
   const tally: Tally = { byTrustedKeys: 0, unknownKeyIds: [], failed: [], verified: new Set() };
   const verificationKeys = trust.keys.map((key) => key.publicKey);
   for (const signature of signatures) {
+    // Rules 3a and 3b, before the mathematics: a signature by a trusted key counts only with a
+    // sound hash, nothing critical the box does not understand, and a key usable at the box's
+    // clock. The signature's own creation time is the signer's claim, so it decides nothing here.
+    for (const packet of signature.packets) {
+      const signer = trust.keys.find((key) => key.publicKey.getKeys(packet.issuerKeyID).length > 0);
+      if (!signer) continue;
+      const problem =
+        signaturePacketProblem(packet, signer.fingerprint) ?? (await keyUsableProblem(signer.publicKey, signer.publicKey.getKeys(packet.issuerKeyID)[0]!, now));
+      if (problem) throw problem;
+    }
     const message = await openpgp.createMessage({ binary: payload });
-    // `date: null`: time is judged once, by the signed issuedAt/expiresAt with the documented
-    // skew (rules 11 and 12), not by each signature's own creation time against the box clock.
-    // openpgp still checks that the key was valid when it made the signature.
+    // `date: null` for the mathematics: the envelope's own time is judged once, by the signed
+    // issuedAt/expiresAt with the documented skew (rules 11 and 12); key validity was judged
+    // above at the box's clock, and openpgp also checks the key was valid when it signed.
     let result: openpgp.VerifyMessageResult<Uint8Array>;
     try {
       result = await openpgp.verify({ message, signature, verificationKeys, format: 'binary', date: null });
@@ -170,14 +186,14 @@ async function tallySignatures(payload: Uint8Array, signatures: readonly openpgp
   return tally;
 }
 
-async function checkRotationSignatures(body: RotateKeysBody, payload: Uint8Array, signatures: readonly openpgp.Signature[]): Promise<void> {
+async function checkRotationSignatures(body: RotateKeysBody, payload: Uint8Array, signatures: readonly openpgp.Signature[], now: Date): Promise<void> {
   let next: TrustStore;
   try {
     next = await createTrustStore(body.keys, body.threshold);
   } catch (error) {
     throw new InvalidBodyError(`invalid rotate-keys body: ${(error as Error).message}`, { cause: error });
   }
-  const tally = await tallySignatures(payload, signatures, next);
+  const tally = await tallySignatures(payload, signatures, next, now);
   if (tally.failed.length > 0) throw new TamperedError(`the signature by new key ${tally.failed[0]} does not verify over the payload`);
   if (tally.verified.size < next.threshold) {
     throw new ThresholdError(`rotation signed by ${tally.verified.size} of the new keys; their threshold is ${next.threshold}`);

@@ -23,6 +23,10 @@ import type {
   ReportResponse,
 } from './protocol.js';
 import { SERIAL_HEADER } from './protocol.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES } from '../envelope/format.js';
+
+/** Largest answer read from the hub (a job list, a report list); a larger one is cut off while it streams. */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 export type HubErrorKind = 'waiting' | 'stalled';
 
@@ -91,6 +95,8 @@ export interface HubClientOptions {
   readonly timeoutMs?: number;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
+  /** Largest answer read; reading stops (and the request is aborted) past it. @default {@link MAX_RESPONSE_BYTES} */
+  readonly maxResponseBytes?: number;
 }
 
 export interface PollOptions {
@@ -127,6 +133,7 @@ export class HubClient {
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #maxResponseBytes: number;
 
   constructor(options: HubClientOptions) {
     let parsed: URL;
@@ -140,6 +147,7 @@ export class HubClient {
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   }
 
   // ---- box endpoints -------------------------------------------------------------------------
@@ -161,7 +169,8 @@ export class HubClient {
     const etag = response.headers.get('etag');
     if (!etag) throw new HubProtocolError('hub served a spec without an ETag', { status: response.status });
     const serialHeader = response.headers.get(SERIAL_HEADER);
-    const envelope = await this.#text(response);
+    // A spec envelope larger than any envelope a box accepts is not read at all.
+    const envelope = await this.#text(response, Math.min(this.#maxResponseBytes, DEFAULT_MAX_ENVELOPE_BYTES));
     return { status: 'changed', envelope, etag, serial: serialHeader && /^\d+$/.test(serialHeader) ? Number(serialHeader) : null };
   }
 
@@ -289,12 +298,37 @@ export class HubClient {
     throw new HubProtocolError(`hub answered an unexpected status ${response.status} for ${path.split('?')[0]}`, { status: response.status });
   }
 
-  async #text(response: Response): Promise<string> {
+  /**
+   * The answer's text, read chunk by chunk and cut off past `limit` bytes: a hostile hub's
+   * 64 MiB answer costs the box `limit` bytes, never the whole answer in memory.
+   */
+  async #text(response: Response, limit = this.#maxResponseBytes): Promise<string> {
+    const tooLarge = () => new HubProtocolError(`the hub's answer is larger than ${limit} bytes; it was not read further`, { status: response.status });
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > limit) {
+      await response.body?.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    if (!response.body) return '';
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
     try {
-      return await response.text();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > limit) {
+          await reader.cancel().catch(() => undefined);
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
     } catch (error) {
+      if (error instanceof HubProtocolError) throw error;
       throw new HubUnavailableError(`reading the hub's answer failed: ${describeCause(error)}`, { cause: error });
     }
+    return new TextDecoder().decode(Buffer.concat(chunks));
   }
 
   async #json(response: Response): Promise<Record<string, unknown>> {

@@ -58,6 +58,11 @@ export class HubRefusal extends Error {
 export const HUB_DATA_FILE = 'hub.json';
 /** Reports kept per box; older ones are dropped. */
 export const REPORTS_KEPT_PER_BOX = 500;
+/**
+ * Audit entries kept per box: the newest ones. The box keeps its whole log; the hub's copy is
+ * the anchor for what it holds (a box's key alone cannot grow the hub's file without limit).
+ */
+export const AUDIT_ENTRIES_KEPT_PER_BOX = 2000;
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -167,7 +172,8 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
     };
     const key = streamKey(header.box, header.tier);
     await this.#store.update((data) => {
-      const stream = (data.streams[key] ??= { lastSerial: 0, spec: null, jobs: [] });
+      if (!Object.hasOwn(data.streams, key)) data.streams[key] = { lastSerial: 0, spec: null, jobs: [] };
+      const stream = data.streams[key]!;
       if (header.serial <= stream.lastSerial) {
         throw new HubRefusal(409, 'ESERIAL_NOT_INCREASING', `serial ${header.serial} is not above ${stream.lastSerial}, the last published for ${key}`);
       }
@@ -187,11 +193,17 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
 
   /** The desired spec envelope for (box, tier), or null when none was published. */
   spec(box: string, tier: Tier): StoredEnvelope | null {
-    return this.#store.data.streams[streamKey(box, tier)]?.spec ?? null;
+    return this.#stream(box, tier)?.spec ?? null;
+  }
+
+  /** The stream record, by own property only. */
+  #stream(box: string, tier: Tier): StreamRecord | undefined {
+    const streams = this.#store.data.streams;
+    return Object.hasOwn(streams, streamKey(box, tier)) ? streams[streamKey(box, tier)] : undefined;
   }
 
   pendingJobs(box: string, tier: Tier): PendingJob[] {
-    return (this.#store.data.streams[streamKey(box, tier)]?.jobs ?? []).map((job) => ({ id: job.payloadDigest, serial: job.serial, envelope: job.envelope }));
+    return (this.#stream(box, tier)?.jobs ?? []).map((job) => ({ id: job.payloadDigest, serial: job.serial, envelope: job.envelope }));
   }
 
   /** ETag of the pending job list: changes whenever a job is added or finished. */
@@ -199,25 +211,34 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
     const key = streamKey(box, tier);
     let etag = this.#jobsEtag.get(key);
     if (etag === undefined) {
-      etag = sha256Hex((this.#store.data.streams[key]?.jobs ?? []).map((job) => job.digest).join(','));
+      etag = sha256Hex((this.#stream(box, tier)?.jobs ?? []).map((job) => job.digest).join(','));
       this.#jobsEtag.set(key, etag);
     }
     return etag;
   }
 
-  /** Stores a box's report; a final report for a pending job takes the job off the list. */
+  /**
+   * Stores a box's report; a final report for a pending job takes the job off the list. A report
+   * the hub already holds for the same (box, job, outcome) — a box re-sending after a kill -9
+   * between the hub's write and its answer — is not stored twice: the stored one is returned.
+   */
   async addReport(box: string, request: ReportRequest): Promise<Report> {
-    const report: Report = { ...request, id: randomBytes(12).toString('hex'), box, receivedAt: this.#clock().toISOString() };
+    let report: Report = { ...request, id: randomBytes(12).toString('hex'), box, receivedAt: this.#clock().toISOString() };
     const key = streamKey(box, request.tier);
     let jobsChanged = false;
     await this.#store.update((data) => {
+      const held = data.reports.find((r) => r.box === box && r.jobId === request.jobId && r.outcome === request.outcome);
+      if (held) {
+        report = held;
+        return;
+      }
       data.reports.push(report);
       const forBox = data.reports.filter((r) => r.box === box);
       if (forBox.length > REPORTS_KEPT_PER_BOX) {
         const drop = new Set(forBox.slice(0, forBox.length - REPORTS_KEPT_PER_BOX));
         data.reports = data.reports.filter((r) => !drop.has(r));
       }
-      const stream = data.streams[key];
+      const stream = Object.hasOwn(data.streams, key) ? data.streams[key] : undefined;
       if (stream) {
         const before = stream.jobs.length;
         stream.jobs = stream.jobs.filter((job) => job.payloadDigest !== request.jobId);
@@ -237,7 +258,8 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
   }
 
   auditEntries(box: string): AuditEntry[] {
-    return this.#store.data.audit[box] ?? [];
+    // Own properties only: a box id such as `constructor` must not find Object.prototype's.
+    return Object.hasOwn(this.#store.data.audit, box) ? this.#store.data.audit[box]! : [];
   }
 
   /**
@@ -246,14 +268,19 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
    */
   async appendAudit(box: string, entries: readonly AuditEntry[]): Promise<{ accepted: number; head: { seq: number; hash: string } | null }> {
     return this.#store.update((data) => {
-      const held = (data.audit[box] ??= []);
+      if (!Object.hasOwn(data.audit, box)) data.audit[box] = [];
+      const held = data.audit[box]!;
+      // The hub keeps the newest entries only (AUDIT_ENTRIES_KEPT_PER_BOX): seqs start at held[0].seq.
+      const firstHeld = held[0]?.seq ?? 1;
       const fresh: AuditEntry[] = [];
       for (const entry of entries) {
         const last = fresh.at(-1) ?? held.at(-1);
         if (entry.box !== box) throw new HubRefusal(400, 'EAUDIT_INVALID', `entry seq ${entry.seq} names box ${entry.box}, not ${box}`);
         if (auditEntryHash(entry) !== entry.hash) throw new HubRefusal(400, 'EAUDIT_INVALID', `entry seq ${entry.seq}: its hash does not match its content`);
         if (entry.seq <= (last?.seq ?? 0)) {
-          const existing = held[entry.seq - 1];
+          // Older than what the hub still keeps: nothing to compare it with.
+          if (entry.seq < firstHeld) continue;
+          const existing = entry.seq - firstHeld < held.length ? held[entry.seq - firstHeld] : fresh[entry.seq - firstHeld - held.length];
           if (existing?.hash !== entry.hash) throw new HubRefusal(409, 'EAUDIT_CONFLICT', `entry seq ${entry.seq} differs from the one the hub already holds`);
           continue;
         }
@@ -264,6 +291,7 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
         fresh.push(entry);
       }
       held.push(...fresh);
+      if (held.length > AUDIT_ENTRIES_KEPT_PER_BOX) held.splice(0, held.length - AUDIT_ENTRIES_KEPT_PER_BOX);
       const head = held.at(-1);
       return { accepted: fresh.length, head: head ? { seq: head.seq, hash: head.hash } : null };
     });

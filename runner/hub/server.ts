@@ -192,8 +192,8 @@ export function parseReport(body: Record<string, unknown>): ReportRequest {
   let parsedReason: ReportRequest['reason'];
   if (reason !== undefined) {
     const r = reason as Record<string, unknown>;
-    if (reason === null || typeof reason !== 'object' || !isShortString(r.code, 64) || !isShortString(r.message)) {
-      throw refusal(400, 'EBAD_REQUEST', 'reason: expected { code, message } strings');
+    if (reason === null || typeof reason !== 'object' || !isShortString(r.code, 64) || !isShortString(r.message, MAX_MESSAGE_CHARS)) {
+      throw refusal(400, 'EBAD_REQUEST', `reason: expected { code, message } strings (code at most 64, message at most ${MAX_MESSAGE_CHARS} characters)`);
     }
     const details = r.details;
     if (details !== undefined && !(Array.isArray(details) && details.length <= 50 && details.every((line) => isShortString(line, 1000)))) {
@@ -214,17 +214,44 @@ export function parseReport(body: Record<string, unknown>): ReportRequest {
   };
 }
 
-function parseAuditEntries(body: Record<string, unknown>): AuditEntry[] {
+/** Longest reason message a report or audit entry may carry (the agent sends at most 500). */
+const MAX_MESSAGE_CHARS = 1000;
+/** Most audit entries one upload may carry; a box sends the rest in the next one. */
+export const MAX_AUDIT_ENTRIES_PER_UPLOAD = 1000;
+
+const AUDIT_FIELDS = new Set(['seq', 'time', 'actor', 'action', 'box', 'tier', 'envelopeDigest', 'outcome', 'reason', 'prevHash', 'hash']);
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * Checks an audit upload field by field, with a size limit on every field: one box key must not
+ * be able to grow the hub's data with megabyte entries (the hub keeps the newest
+ * AUDIT_ENTRIES_KEPT_PER_BOX per box, docs/hub-protocol.md).
+ */
+export function parseAuditEntries(body: Record<string, unknown>): AuditEntry[] {
   const { entries } = body;
   if (!Array.isArray(entries)) throw refusal(400, 'EBAD_REQUEST', 'entries: expected an array of audit entries');
+  if (entries.length > MAX_AUDIT_ENTRIES_PER_UPLOAD) throw refusal(413, 'EAUDIT_TOO_MANY', `entries: ${entries.length} entries in one upload; send at most ${MAX_AUDIT_ENTRIES_PER_UPLOAD}`);
   entries.forEach((entry, index) => {
     const e = entry as Record<string, unknown>;
-    const bad = (field: string) => refusal(400, 'EBAD_REQUEST', `entries[${index}].${field}: missing or wrong type`);
-    if (entry === null || typeof entry !== 'object') throw bad('(entry)');
+    const bad = (field: string, expected = 'missing or wrong type') => refusal(400, 'EBAD_REQUEST', `entries[${index}].${field}: ${expected}`);
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw bad('(entry)');
+    const unknown = Object.keys(e).find((field) => !AUDIT_FIELDS.has(field));
+    if (unknown !== undefined) throw bad(unknown.slice(0, 64), 'not a field of an audit entry');
     if (!isCount(e.seq) || e.seq === 0) throw bad('seq');
-    for (const field of ['time', 'actor', 'action', 'box', 'tier', 'prevHash', 'hash'] as const) if (typeof e[field] !== 'string') throw bad(field);
-    if (!(e.envelopeDigest === null || typeof e.envelopeDigest === 'string')) throw bad('envelopeDigest');
+    if (!isShortString(e.time, 40)) throw bad('time', 'expected an ISO time of at most 40 characters');
+    if (!isShortString(e.actor, 512)) throw bad('actor', 'expected a string of at most 512 characters');
+    if (!isShortString(e.action, 64)) throw bad('action', 'expected a string of at most 64 characters');
+    if (typeof e.box !== 'string' || !BOX_ID_PATTERN.test(e.box)) throw bad('box', 'expected a box id');
+    if (!TIERS.includes(e.tier as Tier)) throw bad('tier', `expected one of ${TIERS.join(', ')}`);
+    for (const field of ['prevHash', 'hash'] as const) if (typeof e[field] !== 'string' || !HEX64.test(e[field])) throw bad(field, 'expected 64 hex digits');
+    if (!(e.envelopeDigest === null || (typeof e.envelopeDigest === 'string' && HEX64.test(e.envelopeDigest)))) throw bad('envelopeDigest', 'expected null or 64 hex digits');
     if (!AUDIT_OUTCOMES.includes(e.outcome as AuditEntry['outcome'])) throw bad('outcome');
+    if (e.reason !== undefined) {
+      const r = e.reason as Record<string, unknown>;
+      if (r === null || typeof r !== 'object' || Object.keys(r).some((field) => field !== 'code' && field !== 'message') || !isShortString(r.code, 64) || !isShortString(r.message, MAX_MESSAGE_CHARS)) {
+        throw bad('reason', `expected { code, message } (code at most 64, message at most ${MAX_MESSAGE_CHARS} characters)`);
+      }
+    }
   });
   return entries as AuditEntry[];
 }

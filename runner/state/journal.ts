@@ -6,6 +6,7 @@
  *       │          │          └────→ failed   (carries the error's reason)
  *       └──────────┴───────────────→ rejected (carries the reason code)
  *                                    failed   (from received/verified too: a step before running broke)
+ *                          running ⇄ waiting  (a box-side failure, retried with backoff; → failed when superseded)
  *
  * Each transition resolves only once it is on disk, so the agent records a step before it
  * starts it: after a crash the journal shows the step that was under way (a job left
@@ -16,13 +17,14 @@ import type { Tier } from '../../stacks/spec/types.js';
 import type { Reason } from './audit.js';
 import { DurableStore, StateError } from './store.js';
 
-export type JobState = 'received' | 'verified' | 'running' | 'succeeded' | 'failed' | 'rejected';
+export type JobState = 'received' | 'verified' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'rejected';
 export type EnvelopeType = 'spec' | 'job';
 
 const NEXT_STATES: Readonly<Record<JobState, readonly JobState[]>> = {
   received: ['verified', 'rejected', 'failed'],
   verified: ['running', 'rejected', 'failed'],
-  running: ['succeeded', 'failed'],
+  running: ['succeeded', 'failed', 'waiting'],
+  waiting: ['running', 'failed'],
   succeeded: [],
   failed: [],
   rejected: [],
@@ -42,6 +44,8 @@ export interface JobHeader {
   readonly action: string;
   /** sha256 of the envelope bytes, when the id is not already the digest. @default - the id */
   readonly digest?: string;
+  /** sha256 of the envelope file text: which copy (set of signatures) of the payload this entry judged. */
+  readonly copy?: string;
 }
 
 export interface JournalTransition {
@@ -58,6 +62,14 @@ export interface JournalEntry extends JobHeader {
   readonly history: readonly JournalTransition[];
   readonly receivedAt: string;
   readonly updatedAt: string;
+  /** A `waiting` job: how many box-side failures so far, and when it is tried again. */
+  readonly retry?: RetrySchedule;
+}
+
+export interface RetrySchedule {
+  readonly attempt: number;
+  /** ISO time of the next try. */
+  readonly nextAt: string;
 }
 
 /** What a (box, tier) last applied successfully. */
@@ -69,11 +81,26 @@ export interface AppliedMark {
   readonly specDigest: string | null;
 }
 
+/**
+ * The rollback floor of a (box, tier): the highest serial the box has verified there, specs and
+ * jobs in one stream (TUF keeps it the same way). It is written in the same durable update that
+ * marks an envelope verified, before anything is applied, and it never goes down: a failed apply
+ * leaves it where it is.
+ */
+export interface VerifiedMark {
+  readonly serial: number;
+  /** The envelope that set it. */
+  readonly digest: string;
+  readonly at: string;
+}
+
 interface JournalData {
   version: 1;
   jobs: JournalEntry[];
-  /** Kept apart from `jobs` so pruning old entries never forgets the rollback floor. */
+  /** Kept apart from `jobs` so pruning old entries never forgets what was applied. */
   applied: Record<string, AppliedMark>;
+  /** The rollback floor per (box, tier); absent in journals written before it existed. */
+  verified?: Record<string, VerifiedMark>;
 }
 
 export class JournalError extends StateError {
@@ -94,6 +121,7 @@ function checkJournal(data: JournalData): string | undefined {
   if (data.version !== 1) return `unknown journal version ${String(data.version)}`;
   if (!Array.isArray(data.jobs)) return 'jobs is not an array';
   if (data.applied === null || typeof data.applied !== 'object') return 'applied is not an object';
+  if (data.verified !== undefined && (data.verified === null || typeof data.verified !== 'object')) return 'verified is not an object';
   return undefined;
 }
 
@@ -134,6 +162,7 @@ export class Journal {
       type: header.type,
       action: header.action,
       digest: header.digest ?? header.id,
+      ...(header.copy ? { copy: header.copy } : {}),
       state: 'received',
       history: [{ state: 'received', at }],
       receivedAt: at,
@@ -151,7 +180,7 @@ export class Journal {
    * `options.specDigest`: a succeeded job that applied a spec of its own choosing (an `apply`
    * job naming a received spec) makes that spec the last applied one.
    */
-  async transition(id: string, state: JobState, reason?: Reason, options: { specDigest?: string } = {}): Promise<JournalEntry> {
+  async transition(id: string, state: JobState, reason?: Reason, options: { specDigest?: string; retry?: RetrySchedule } = {}): Promise<JournalEntry> {
     const at = this.#clock().toISOString();
     // Checked inside the update, so two concurrent transitions of one job cannot both pass.
     return this.#store.update((data) => {
@@ -161,17 +190,26 @@ export class Journal {
       if (!NEXT_STATES[current.state].includes(state)) {
         throw new JournalError('EJOURNAL_TRANSITION', `job ${id} cannot go from ${current.state} to ${state}`);
       }
-      if ((state === 'rejected' || state === 'failed') && !reason) {
+      if ((state === 'rejected' || state === 'failed' || state === 'waiting') && !reason) {
         throw new JournalError('EJOURNAL_REASON', `job ${id}: a ${state} job needs the reason`);
       }
       const next: JournalEntry = {
         ...current,
         state,
+        // Kept through the retry's own `running`, so the next failure counts on from it.
+        ...(options.retry ? { retry: options.retry } : {}),
         ...(reason ? { reason: { code: reason.code, message: reason.message } } : {}),
         history: [...current.history, { state, at }],
         updatedAt: at,
       };
       data.jobs[index] = next;
+      if (state === 'verified') {
+        // The floor rises with the verification itself, in this same fsynced write, and only up.
+        const floors = (data.verified ??= {});
+        const floorKey = key(next.box, next.tier);
+        const previous = Object.hasOwn(floors, floorKey) ? floors[floorKey] : undefined;
+        if (!previous || next.serial > previous.serial) floors[floorKey] = { serial: next.serial, digest: next.digest, at };
+      }
       if (state === 'succeeded') {
         const previous = data.applied[key(next.box, next.tier)];
         if (!previous || next.serial > previous.serial) {
@@ -188,13 +226,44 @@ export class Journal {
     });
   }
 
+  /**
+   * Moves a rejected entry out of the way under `<id>#<copy prefix>`, so another copy of the same
+   * payload (other signatures) is journaled and judged on its own. Returns the new id.
+   */
+  async setAsideRejected(id: string): Promise<string> {
+    return this.#store.update((data) => {
+      const index = data.jobs.findIndex((job) => job.id === id);
+      const current = data.jobs[index];
+      if (!current) throw new JournalError('EJOURNAL_UNKNOWN', `job ${id} is not in the journal`);
+      if (current.state !== 'rejected') throw new JournalError('EJOURNAL_TRANSITION', `job ${id} is ${current.state}; only a rejected copy is set aside`);
+      const base = `${id}#${(current.copy ?? 'unknown').slice(0, 16)}`;
+      let aside = base;
+      for (let n = 2; data.jobs.some((job) => job.id === aside); n += 1) aside = `${base}.${n}`;
+      data.jobs[index] = { ...current, id: aside };
+      return aside;
+    });
+  }
+
   get(id: string): JournalEntry | undefined {
     return this.#store.data.jobs.find((job) => job.id === id);
   }
 
   /** The last successfully applied serial and spec digest for (box, tier), or null if none. */
   lastApplied(box: string, tier: Tier): AppliedMark | null {
-    return this.#store.data.applied[key(box, tier)] ?? null;
+    const applied = this.#store.data.applied;
+    return Object.hasOwn(applied, key(box, tier)) ? applied[key(box, tier)]! : null;
+  }
+
+  /**
+   * The rollback floor for (box, tier): the highest serial verified there, or the last applied
+   * serial of a journal written before floors were kept (whichever is higher), or null.
+   */
+  verifiedFloor(box: string, tier: Tier): number | null {
+    const floors = this.#store.data.verified ?? {};
+    const mark = Object.hasOwn(floors, key(box, tier)) ? floors[key(box, tier)] : undefined;
+    const applied = this.lastApplied(box, tier)?.serial;
+    const highest = Math.max(mark?.serial ?? 0, applied ?? 0);
+    return highest > 0 ? highest : null;
   }
 
   /** Jobs a crash interrupted while the engine ran them. */
@@ -205,6 +274,11 @@ export class Journal {
   /** Jobs not yet in a final state (received, verified or running). */
   unfinished(): JournalEntry[] {
     return this.#store.data.jobs.filter((job) => !FINAL_STATES.includes(job.state));
+  }
+
+  /** Every envelope digest the journal still names (set-aside copies included). */
+  digests(): Set<string> {
+    return new Set(this.#store.data.jobs.map((job) => job.digest));
   }
 
   /** The most recent entries, newest first. */

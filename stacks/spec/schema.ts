@@ -52,8 +52,12 @@ export const secretRefShape: OneKeyShape = {
         encrypted: required(
           {
             kind: 'string',
-            pattern: /^-----BEGIN PGP MESSAGE-----\r?\n[\s\S]+-----END PGP MESSAGE-----\s*$/,
-            expected: 'expected an armoured OpenPGP message (felhom secrets encrypt)',
+            // The armour line by line (RFC 9580 §6.2): a header line, optional armour headers, a
+            // blank line, base64 lines without spaces, an optional checksum, the footer. A message
+            // pasted into a YAML double-quoted string has its lines folded into spaces and fails
+            // here, at validate time, not at decryption on the box (docs/operator-guide.md §3).
+            pattern: /^-----BEGIN PGP MESSAGE-----\r?\n(?:[A-Za-z][A-Za-z-]*: [^\r\n]*\r?\n)*\r?\n(?:[A-Za-z0-9+/]{1,96}={0,2}\r?\n)+(?:=[A-Za-z0-9+/]{4}\r?\n)?-----END PGP MESSAGE-----\r?\n?$/,
+            expected: 'expected an armoured OpenPGP message, one line per armour line (felhom secrets encrypt; in YAML use a block scalar: encrypted: |)',
             check: armourProblem,
           },
           'Armoured OpenPGP message encrypted to the box agent key.',

@@ -167,7 +167,8 @@ export function checkShape(value: unknown, shape: Shape, path: string, problems:
     case 'tagged': {
       if (!isPlainObject(value)) return problem(`expected an object, got ${describe(value)}`);
       const tag = value[shape.tag];
-      const variant = typeof tag === 'string' ? shape.variants[tag] : undefined;
+      // Own properties only: a tag such as `constructor` or `__proto__` names no variant.
+      const variant = typeof tag === 'string' && Object.hasOwn(shape.variants, tag) ? shape.variants[tag] : undefined;
       if (!variant) {
         return problem(`expected one of ${Object.keys(shape.variants).join(', ')}, got ${describe(tag)}`, joinPath(path, shape.tag));
       }
@@ -177,7 +178,7 @@ export function checkShape(value: unknown, shape: Shape, path: string, problems:
     case 'one-key': {
       if (!isPlainObject(value)) return problem(`${shape.scalarMessage}, got ${typeof value === 'string' ? 'a plain string' : describe(value)}`);
       const keys = Object.keys(value);
-      const variant = shape.variants.find((candidate) => keys.length === 1 && keys[0]! in candidate.fields);
+      const variant = shape.variants.find((candidate) => keys.length === 1 && Object.hasOwn(candidate.fields, keys[0]!));
       if (!variant) {
         const names = shape.variants.map((candidate) => `{ ${Object.keys(candidate.fields).join(', ')} }`).join(' or ');
         return problem(`expected exactly one of ${names}, got { ${keys.join(', ')} }`);
@@ -198,7 +199,8 @@ function checkFields(value: Record<string, unknown>, shape: ObjectShape, path: s
     checkShape(value[key], field.shape, fieldPath, problems);
   }
   for (const key of Object.keys(value)) {
-    if (!(key in shape.fields)) {
+    // Own properties only: `toString`, `constructor` or `__proto__` are not fields of any shape.
+    if (!Object.hasOwn(shape.fields, key)) {
       problems.push({ path: joinPath(path, key), message: `unknown field; expected one of ${Object.keys(shape.fields).join(', ')}` });
     }
   }

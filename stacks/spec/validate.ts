@@ -255,7 +255,7 @@ function checkParameters(app: AppSpec, manifest: AppManifest, a: number): Proble
     else if (typeof value !== parameter.type) problems.push({ path, message: `expected a ${parameter.type}, got ${typeof value}` });
   }
   for (const parameter of declared.values()) {
-    if (parameter.required && parameter.default === undefined && app.parameters?.[parameter.name] === undefined) {
+    if (parameter.required && parameter.default === undefined && !(app.parameters && Object.hasOwn(app.parameters, parameter.name))) {
       problems.push({ path: `spec.apps[${a}].parameters.${parameter.name}`, message: `required by ${manifest.name}: ${parameter.description}` });
     }
   }

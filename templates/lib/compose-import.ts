@@ -714,8 +714,8 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
     if (raw[field] !== undefined && !(field === 'build' && typeof raw.image === 'string')) draft.problems.push({ path: at(field), message: `not supported: ${why}` });
   }
   for (const field of Object.keys(raw)) {
-    if (field in REPLACED) draft.notes.push(`${at(field)}: dropped, ${REPLACED[field]}`);
-    else if (!TRANSLATED.has(field) && !(field in UNSUPPORTED) && !['privileged', 'network_mode', 'pid', 'ipc', 'userns_mode', 'uts', 'devices'].includes(field)) {
+    if (Object.hasOwn(REPLACED, field)) draft.notes.push(`${at(field)}: dropped, ${REPLACED[field]}`);
+    else if (!TRANSLATED.has(field) && !Object.hasOwn(UNSUPPORTED, field) && !['privileged', 'network_mode', 'pid', 'ipc', 'userns_mode', 'uts', 'devices'].includes(field)) {
       draft.notes.push(`${at(field)}: dropped, not understood by the importer; check whether the app needs it`);
     }
   }

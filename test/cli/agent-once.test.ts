@@ -24,10 +24,13 @@ t.test('agent once applies nothing it cannot run and reports the missing plugins
   t.same(audit.entries.map((entry) => entry.outcome), ['accepted', 'failed'], 'audited');
   t.notMatch(result.stderr, /root@pam!felhom|pbs-token-value/, 'no secret in the logs');
 
-  // when run again, then nothing is repeated
+  // when run again by hand, then the box-side failure is retried (it does not burn the serial),
+  // still without an engine, and nothing a person sees is doubled
   const again = await felhom(args);
-  t.match(JSON.parse(again.stdout), { status: 'idle', engineRuns: 0 }, 'idle');
-  t.equal(again.code, 0, 'nothing to do: exit 0');
+  t.match(JSON.parse(again.stdout), { status: 'done', engineRuns: 0, items: [{ outcome: 'failed', reason: { code: 'EPLUGIN_MISSING' } }] }, 'retried');
+  t.equal(again.code, 1, 'still not applied: exit 1');
+  t.equal((await world.hub.operator.listReports({ box: BOX })).length, 1, 'one report at the hub');
+  t.same((await verifyAuditLog(join(world.stateDir, 'audit.jsonl'))).entries.map((entry) => entry.outcome), ['accepted', 'failed'], 'no audit entry doubled');
 });
 
 t.test('agent once without a hub URL is a usage error', async (t) => {

@@ -17,7 +17,7 @@ t.test('audit show prints one line per entry, oldest first', async (t) => {
   t.equal(result.code, 0, result.stderr);
   const lines = result.stdout.trim().split('\n');
   t.equal(lines.length, 2);
-  t.match(lines[0], /^\s*1\s+\S+\s+box-1\/host\s+spec\.apply\s+accepted\s+by ABCDEF0123456789\s+envelope cccccccccccc$/);
+  t.match(lines[0], /^\s*1\s+\S+\s+box-1\/host\s+spec\.apply\s+accepted\s+by ABCDEF0123456789\s+sha256 cccccccccccc$/);
   t.match(lines[1], /failed .* EENGINE: pulumi up failed$/);
 });
 

@@ -25,11 +25,11 @@ t.test('hub reports lists reports newest first: what changed, how long, why it f
   t.equal(result.code, 0, result.stderr);
   const lines = result.stdout.trim().split('\n');
   t.equal(lines.length, 5);
-  t.match(lines[0], /box-1\/host\s+failed\s+job dddddddddddd\s+serial 4\s+0 created, 0 updated, 0 replaced, 0 deleted, 3 unchanged\s+EENGINE_RUN: the engine failed: error: update failed$/);
+  t.match(lines[0], /box-1\/host\s+failed\s+sha256 dddddddddddd\s+serial 4\s+0 created, 0 updated, 0 replaced, 0 deleted, 3 unchanged\s+EENGINE_RUN: the engine failed: error: update failed$/);
   t.equal(lines[1], '    engine: guest-customer: creating LXC 101: storage local-lvm is full');
-  t.match(lines[2], /box-1\/host\s+rejected\s+job bbbbbbbbbbbb\s+serial 2\s+EROLLBACK: serial 2 is not above 3/);
-  t.match(lines[3], /succeeded\s+job aaaaaaaaaaaa\s+serial 3\s+2 created, 1 updated, 1 replaced, 0 deleted, 7 unchanged\s+4\.2s$/);
-  t.match(lines[4], /succeeded\s+job cccccccccccc\s+serial 1\s+9 created, 2 updated or replaced, 0 deleted, 0 unchanged$/, 'an old report stays readable');
+  t.match(lines[2], /box-1\/host\s+rejected\s+sha256 bbbbbbbbbbbb\s+serial 2\s+EROLLBACK: serial 2 is not above 3/);
+  t.match(lines[3], /succeeded\s+sha256 aaaaaaaaaaaa\s+serial 3\s+2 created, 1 updated, 1 replaced, 0 deleted, 7 unchanged\s+4\.2s$/);
+  t.match(lines[4], /succeeded\s+sha256 cccccccccccc\s+serial 1\s+9 created, 2 updated or replaced, 0 deleted, 0 unchanged$/, 'an old report stays readable');
 });
 
 t.test('hub reports --box --json filters and prints JSON', async (t) => {

@@ -4,7 +4,8 @@ import t from 'tap';
 import { felhom } from '../helpers/cli.js';
 import { signed } from '../helpers/envelopes.js';
 import { makeEnvelope, OPERATOR_TOKEN, startTestHub } from '../helpers/hub.js';
-import { testKey } from '../helpers/keys.js';
+import { serializeTrustStore } from '../../runner/envelope/index.js';
+import { TEST_PASSPHRASE, testKey, trustOf, writeKeyFiles } from '../helpers/keys.js';
 
 const env = { FELHOM_HUB_OPERATOR_TOKEN: OPERATOR_TOKEN };
 
@@ -29,7 +30,7 @@ t.test('publish --json prints the hub answer', async (t) => {
   await writeFile(file, makeEnvelope({ type: 'job', serial: 2 }));
   const result = await felhom(['publish', file, '--hub', hub.url, '--json'], { env });
   t.equal(result.code, 0);
-  t.match(JSON.parse(result.stdout), { box: 'box-1', tier: 'host', type: 'job', serial: 2, digest: /^[0-9a-f]{64}$/, payloadDigest: /^[0-9a-f]{64}$/ });
+  t.match(JSON.parse(result.stdout), { box: 'box-1', tier: 'host', type: 'job', serial: 2, digest: /^[0-9a-f]{64}$/, etag: /^[0-9a-f]{64}$/ });
 });
 
 t.test('publish of a serial not above the last is refused with exit 1', async (t) => {
@@ -59,4 +60,22 @@ t.test('publish of a missing file exits 3 naming it', async (t) => {
   const result = await felhom(['publish', file, '--hub', hub.url], { env });
   t.equal(result.code, 3);
   t.match(result.stderr, `EREAD: cannot read envelope ${file}`);
+});
+
+t.test('one envelope has one sha256: sign, verify, publish and the box job list all name the payload digest', async (t) => {
+  const { hub, enroll } = await startTestHub(t);
+  const box = await enroll('box-1');
+  const dir = await writeKeyFiles(['alice']);
+  await writeFile(join(dir, 'job.yaml'), 'action: refresh\n');
+  await writeFile(join(dir, 'trust.json'), serializeTrustStore(await trustOf(['alice'])));
+  const keyEnv = { ...env, FELHOM_KEY_PASSPHRASE: TEST_PASSPHRASE };
+  const signedOut = await felhom(['sign', 'job.yaml', '--type', 'job', '--key', 'alice.key.asc', '--box', 'box-1', '--tier', 'host', '--serial', '4', '--out', 'job.json'], { cwd: dir, env: keyEnv });
+  t.equal(signedOut.code, 0, signedOut.stderr);
+  const fromSign = /sha256 ([0-9a-f]{64})/.exec(signedOut.stdout)![1]!;
+  const verified = await felhom(['verify', 'job.json', '--trust', 'trust.json', '--box', 'box-1', '--tier', 'host'], { cwd: dir });
+  t.match(verified.stdout, `sha256 ${fromSign}`, 'verify prints the same');
+  const published = await felhom(['publish', join(dir, 'job.json'), '--hub', hub.url], { env });
+  t.match(published.stdout, `(sha256 ${fromSign})`, 'publish prints the same, not the digest of the file bytes');
+  const jobs = await box.fetchJobs('box-1', 'host');
+  t.equal(jobs.status === 'changed' && jobs.jobs[0]!.id, fromSign, 'the box sees the job by the same sha256');
 });

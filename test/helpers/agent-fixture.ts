@@ -4,12 +4,14 @@
  * helpers to sign and publish specs and jobs as an operator would. Agents run the real engine
  * with the dynamic-provider test program (test/helpers/agent-program.ts).
  */
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { formatEnvelope, signEnvelope, writeTrustStore, type EnvelopeContent } from '../../runner/envelope/index.js';
+import { formatEnvelope, parseEnvelope, payloadDigest, signEnvelope, writeTrustStore, type EnvelopeContent } from '../../runner/envelope/index.js';
 import { EngineRunner } from '../../runner/engine/run.js';
 import { openAgent, type OpenAgentOptions } from '../../runner/agent/open.js';
+import { readRoutingHeader, type RoutingHeader } from '../../runner/hub/routing.js';
 import type { Agent } from '../../runner/agent/agent.js';
 import { homeBox, type DraftSpec } from './box-spec.js';
 import { startTestHub, type TestHub } from './hub.js';
@@ -53,6 +55,8 @@ export interface AgentWorld {
   sign(content: Partial<EnvelopeContent> & { body: unknown }, signer?: string): Promise<string>;
   /** Signs and publishes to the hub; returns the envelope text. */
   publish(content: Partial<EnvelopeContent> & { body: unknown }, signer?: string): Promise<string>;
+  /** What a compromised hub does: serves `envelope` in box-1/host's job list whatever it says, bypassing the publish checks. */
+  inject(envelope: string, serial: number): Promise<void>;
   /** An agent on the world's state dir (each call a fresh one, as after a restart). */
   agent(options?: Partial<OpenAgentOptions>): Promise<Agent>;
 }
@@ -91,6 +95,33 @@ export async function agentWorld(t: Test, options: { stateDir?: string } = {}): 
     outputDir,
     counter,
     sign,
+    inject: async (envelope, serial) => {
+      const streams = hub.hub.database.data.streams as Record<string, { jobs: unknown[]; lastSerial: number; spec: unknown }>;
+      const stream = (streams[`${BOX}/host`] ??= { lastSerial: 0, spec: null, jobs: [] });
+      let routed: RoutingHeader | undefined;
+      try {
+        routed = readRoutingHeader(envelope);
+      } catch {
+        routed = undefined;
+      }
+      if (routed && routed.box === BOX && routed.tier === 'host' && routed.type === 'job') {
+        // Through the hub's own filing (so its job-list ETag changes), past its serial check.
+        const highest = stream.lastSerial;
+        stream.lastSerial = serial - 1;
+        await hub.hub.database.publish(envelope, new TextEncoder().encode(envelope));
+        stream.lastSerial = Math.max(highest, serial);
+        return;
+      }
+      const digest = createHash('sha256').update(envelope).digest('hex');
+      let payload: string;
+      try {
+        payload = payloadDigest(parseEnvelope(envelope).payload);
+      } catch {
+        payload = digest;
+      }
+      // Filed by hand (another box or tier, or not routable): only before the agent's first fetch.
+      stream.jobs.push({ digest, payloadDigest: payload, serial, type: 'job', envelope, publishedAt: new Date().toISOString() });
+    },
     publish: async (content, signer) => {
       const text = await sign(content, signer);
       await hub.operator.publish(text);

@@ -3,9 +3,8 @@
 // rollback need a hub that serves what it should not (a compromised hub): they are injected
 // straight into the hub's job list, bypassing its serial check.
 import t from 'tap';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { parseEnvelope, payloadDigest, type EnvelopeContent } from '../../../runner/envelope/index.js';
+import type { EnvelopeContent } from '../../../runner/envelope/index.js';
 import { verifyAuditLog } from '../../../runner/state/audit.js';
 import { Journal } from '../../../runner/state/journal.js';
 import { agentWorld, boxSpec, BOX, type AgentWorld } from '../../helpers/agent-fixture.js';
@@ -14,12 +13,7 @@ import { testKey } from '../../helpers/keys.js';
 import { signed } from '../../helpers/envelopes.js';
 
 /** What a compromised hub does: serves `envelope` to box-1/host whatever it says. */
-function inject(world: AgentWorld, envelope: string, serial: number): void {
-  const streams = world.hub.hub.database.data.streams as Record<string, { jobs: unknown[]; lastSerial: number; spec: unknown }>;
-  const stream = (streams[`${BOX}/host`] ??= { lastSerial: 0, spec: null, jobs: [] });
-  const digest = createHash('sha256').update(envelope).digest('hex');
-  stream.jobs.push({ digest, payloadDigest: payloadDigest(parseEnvelope(envelope).payload), serial, type: 'job', envelope, publishedAt: new Date().toISOString() });
-}
+const inject = (world: AgentWorld, envelope: string, serial: number): Promise<void> => world.inject(envelope, serial);
 
 const HOUR = 3600_000;
 const job = (overrides: Partial<EnvelopeContent> = {}): Partial<EnvelopeContent> & { body: Record<string, unknown> } => ({ type: 'job', serial: 10, body: { action: 'preview' }, ...overrides });
@@ -97,7 +91,7 @@ for (const c of cases) {
 
 t.test('an envelope that is not even JSON is rejected as malformed', async (t) => {
   const world = await agentWorld(t);
-  inject(world, await signed([await testKey('alice')]), 10); // box-1 job, valid: the baseline
+  await inject(world, await signed([await testKey('alice')]), 10); // box-1 job, valid: the baseline
   const streams = world.hub.hub.database.data.streams as Record<string, { jobs: { envelope: string; payloadDigest: string }[] }>;
   streams[`${BOX}/host`]!.jobs[0]!.envelope = '{"payload": 12';
   const agent = await world.agent();

@@ -29,12 +29,14 @@ t.test('a signature made by gpg --detach-sign with a GnuPG-generated key verifie
   t.teardown(() => gnupg.close());
   await gnupg.gpg('--passphrase', '', '--quick-gen-key', 'GnuPG Operator <gpg-op@operators.example>', 'ed25519', 'sign', 'never');
   const { stdout: publicKey } = await gnupg.gpg('--armor', '--export', 'gpg-op@operators.example');
-  const { payload } = document(await signed(await testKeys('alice')));
+  // The key is made now, so the box judges it (and the envelope) at the real clock: a key is not valid before it exists.
+  const now = new Date();
+  const { payload } = document(await signed(await testKeys('alice'), { issuedAt: new Date(now.getTime() - 60_000), expiresAt: new Date(now.getTime() + 3600_000) }));
   const data = await gnupg.file('payload.json', payload);
   await gnupg.gpg('--detach-sign', '--armor', '--output', `${data}.asc`, data);
   const signature = await readFile(`${data}.asc`, 'utf8');
   const trust = await createTrustStore([publicKey]);
-  const verified = await verifyEnvelope(formatEnvelope({ payload, signatures: [signature] }), await verifyOptions({ trust }));
+  const verified = await verifyEnvelope(formatEnvelope({ payload, signatures: [signature] }), await verifyOptions({ trust, now: new Date(now.getTime() + 1000) }));
   t.equal(verified.signers.length, 1);
   t.equal(verified.signers[0], trust.keys[0]!.fingerprint);
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import t, { type Test } from 'tap';
 import * as openpgp from 'openpgp';
 import {
@@ -7,7 +8,10 @@ import {
   EnvelopeError,
   ExpiredError,
   formatEnvelope,
+  CriticalNotationError,
   InvalidBodyError,
+  KeyExpiredError,
+  KeyRevokedError,
   MalformedEnvelopeError,
   NotYetValidError,
   ReplayError,
@@ -15,13 +19,18 @@ import {
   TamperedError,
   ThresholdError,
   UnknownKeyError,
+  UnusableKeyError,
   verifyEnvelope,
+  WeakHashError,
+  WeakKeyError,
   WrongBoxError,
   WrongTierError,
   WrongTypeError,
   type EnvelopeHeader,
 } from '../../../runner/envelope/index.js';
 import { content, document, NOW, signed, signText, verifyOptions, withDocument } from '../../helpers/envelopes.js';
+import { keyStrengthProblem } from '../../../runner/envelope/key-policy.js';
+import { gnupgHome } from '../../helpers/gnupg.js';
 import { testKey, testKeys, trustOf } from '../../helpers/keys.js';
 
 const MINUTE = 60 * 1000;
@@ -205,6 +214,121 @@ t.test('a signature made by a signing subkey counts for its primary key', async 
   t.not(issuers[0], primaryKeyId, 'the signature was made by the subkey');
   const verified = await verifyEnvelope(text, await verifyOptions({ trust }));
   t.same(verified.signers, [privateKey.getFingerprint().toUpperCase()]);
+});
+
+/** A payload for box-1/host at NOW, signed by `privateKey` with openpgp options the signer chose (a back-dated `date`, notations). */
+async function signedWith(privateKey: openpgp.PrivateKey, options: Partial<openpgp.SignOptions> = {}, overrides: Parameters<typeof signed>[1] = {}): Promise<string> {
+  const alice = await testKey('alice');
+  const payload = document(await signed([alice], overrides)).payload;
+  const message = await openpgp.createMessage({ binary: new TextEncoder().encode(payload) });
+  const signature = await openpgp.sign({ ...options, message, signingKeys: privateKey, detached: true, format: 'armored' } as openpgp.SignOptions & { format: 'armored'; detached: true });
+  return formatEnvelope({ payload, signatures: [signature as string] });
+}
+
+async function eccKey(name: string, options: { date: Date; keyExpirationTime?: number }): Promise<openpgp.PrivateKey> {
+  const { privateKey } = await openpgp.generateKey({
+    type: 'ecc',
+    curve: 'ed25519Legacy',
+    userIDs: [{ name, email: `${name}@operators.example` }],
+    format: 'object',
+    config: { v6Keys: false },
+    ...options,
+  });
+  return privateKey;
+}
+
+t.test('rule 3b, key validity is judged at the box clock, not at a time the signer chooses', async (t) => {
+  t.test('a fresh envelope signed by a key that expired in 2019, with the signature back-dated to when it was valid, is refused as key-expired', async (t) => {
+    // given a pinned key that expired on 2019-07-01
+    const expired = await eccKey('expired', { date: new Date('2019-06-01T00:00:00Z'), keyExpirationTime: 30 * 24 * 3600 });
+    const trust = await createTrustStore([expired.toPublic().armor()]);
+    // when its holder signs a fresh envelope with a signature dated inside the key's lifetime
+    const text = await signedWith(expired, { date: new Date('2019-06-15T00:00:00Z') });
+    // then the box, judging the key at its own clock, refuses it
+    const error = await refuses(t, verifyEnvelope(text, await verifyOptions({ trust })), KeyExpiredError, 'key-expired');
+    t.equal(error.code, 'EKEY_EXPIRED');
+    t.match(error.message, /expired at 2019-07-01/);
+  });
+
+  t.test('a key that expires after the box clock still signs', async (t) => {
+    const lasting = await eccKey('lasting', { date: new Date('2026-01-01T00:00:00Z'), keyExpirationTime: 365 * 24 * 3600 });
+    const text = await signedWith(lasting, { date: new Date('2026-05-01T00:00:00Z') });
+    const verified = await verifyEnvelope(text, await verifyOptions({ trust: await createTrustStore([lasting.toPublic().armor()]) }));
+    t.same(verified.signers, [lasting.getFingerprint().toUpperCase()]);
+    // and the same envelope is refused once the box clock passes the key's expiry
+    await refuses(t, verifyEnvelope(text, await verifyOptions({ trust: await createTrustStore([lasting.toPublic().armor()]), now: new Date('2027-01-02T00:00:00Z'), clockSkewMs: 400 * 24 * 3600 * 1000 })), KeyExpiredError, 'key-expired');
+  });
+
+  t.test('a fresh envelope signed by a key revoked as retired, with the signature back-dated before the revocation, is refused as key-revoked', async (t) => {
+    // given a pinned key whose revocation ("key retired", 2025-01-01) the trust store holds
+    const retired = await eccKey('retired', { date: new Date('2020-01-01T00:00:00Z') });
+    const { publicKey: revoked } = await openpgp.revokeKey({
+      key: retired,
+      reasonForRevocation: { flag: openpgp.enums.reasonForRevocation.keyRetired, string: 'retired' },
+      date: new Date('2025-01-01T00:00:00Z'),
+      format: 'object',
+    });
+    const trust = await createTrustStore([revoked.armor()]);
+    // when its old holder signs a fresh envelope dated before the revocation
+    const text = await signedWith(retired, { date: new Date('2024-06-01T00:00:00Z') });
+    // then it is refused with its own reason, not as tampering
+    const error = await refuses(t, verifyEnvelope(text, await verifyOptions({ trust })), KeyRevokedError, 'key-revoked');
+    t.equal(error.code, 'EKEY_REVOKED');
+  });
+});
+
+t.test('rule 3b, a key whose self-signature is dated after the box clock cannot sign yet: refused as unusable-key', async (t) => {
+  const future = await eccKey('future', { date: new Date('2027-01-01T00:00:00Z') });
+  const text = await signedWith(future, { date: new Date('2027-01-02T00:00:00Z') });
+  const error = await refuses(t, verifyEnvelope(text, await verifyOptions({ trust: await createTrustStore([future.toPublic().armor()]) })), UnusableKeyError, 'unusable-key');
+  t.equal(error.code, 'EKEY_UNUSABLE');
+});
+
+t.test('rule 3b, key strength: DSA and ElGamal keys and RSA under 2048 bits do not count', async (t) => {
+  const key = (algorithm: string, bits?: number) => ({ getAlgorithmInfo: () => ({ algorithm, bits }) }) as unknown as openpgp.PublicKey;
+  t.type(keyStrengthProblem(key('dsa', 3072), 'F'), WeakKeyError);
+  t.type(keyStrengthProblem(key('elgamal', 4096), 'F'), WeakKeyError);
+  t.type(keyStrengthProblem(key('rsaSign', 2047), 'F'), WeakKeyError);
+  t.equal(keyStrengthProblem(key('rsaEncryptSign', 2048), 'F'), undefined);
+  t.equal(keyStrengthProblem(key('eddsaLegacy'), 'F'), undefined);
+});
+
+t.test('rule 3a and 3b, weak signatures get their own reason', async (t) => {
+  t.test('a signature by a pinned RSA-1024 key is refused as weak-key, not as tampered', async (t) => {
+    const weakConfig = { minRSABits: 1024, v6Keys: false };
+    const { privateKey } = await openpgp.generateKey({ type: 'rsa', rsaBits: 1024, userIDs: [{ name: 'rsa1024', email: 'rsa@operators.example' }], date: new Date('2020-01-01T00:00:00Z'), format: 'object', config: weakConfig });
+    const trust = await createTrustStore([privateKey.toPublic().armor()]);
+    const text = await signedWith(privateKey, { config: weakConfig });
+    const error = await refuses(t, verifyEnvelope(text, await verifyOptions({ trust })), WeakKeyError, 'weak-key');
+    t.equal(error.code, 'EWEAK_KEY');
+    t.match(error.message, /RSA-1024/);
+  });
+
+  t.test('a signature carrying a critical notation the box does not know is refused as critical-notation', async (t) => {
+    const alice = await testKey('alice');
+    const notation = { name: 'policy@operators.example', value: new TextEncoder().encode('only on tuesdays'), humanReadable: true, critical: true };
+    const text = await signedWith(alice.privateKey, { signatureNotations: [notation] });
+    const error = await refuses(t, verifyEnvelope(text, await verifyOptions()), CriticalNotationError, 'critical-notation');
+    t.equal(error.code, 'ECRITICAL_NOTATION');
+    t.match(error.message, /policy@operators\.example/);
+  });
+
+  t.test('a GnuPG signature made with SHA-1 by a pinned key is refused as weak-hash', async (t) => {
+    const gnupg = await gnupgHome();
+    t.teardown(() => gnupg.close());
+    await gnupg.gpg('--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', 'SHA One <sha1@operators.example>', 'rsa2048', 'sign', 'never');
+    const { stdout: publicArmored } = await gnupg.gpg('--armor', '--export', 'sha1@operators.example');
+    const payload = document(await signed([await testKey('alice')])).payload;
+    const payloadFile = await gnupg.file('payload.json', payload);
+    await gnupg.gpg('--local-user', 'sha1@operators.example', '--digest-algo', 'SHA1', '--detach-sign', '--armor', '--output', `${payloadFile}.asc`, payloadFile);
+    const { stdout: packets } = await gnupg.gpg('--list-packets', `${payloadFile}.asc`);
+    t.match(packets, /digest algo 2,/, 'GnuPG made a SHA-1 signature');
+    const text = formatEnvelope({ payload, signatures: [await readFile(`${payloadFile}.asc`, 'utf8')] });
+    const trust = await createTrustStore([publicArmored]);
+    const error = await refuses(t, verifyEnvelope(text, await verifyOptions({ trust })), WeakHashError, 'weak-hash');
+    t.equal(error.code, 'EWEAK_HASH');
+    t.match(error.message, /SHA1/);
+  });
 });
 
 t.test('rules 6 to 8, addressing', async (t) => {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import t from 'tap';
 import { Journal, JournalError, type JobHeader } from '../../../runner/state/journal.js';
 
@@ -133,4 +133,46 @@ t.test('old finished entries are pruned but the applied floor is kept', async (t
 t.test('a corrupt journal is a clear error naming the file', async (t) => {
   const dir = t.testdir({ 'journal.json': '{"version":1,"jobs":[' });
   await t.rejects(Journal.open(dir), { name: 'StoreCorruptError', code: 'ESTORE_CORRUPT', file: Journal.fileIn(dir) });
+});
+
+t.test('the rollback floor is the highest serial verified: a failed spec holds it, it survives a reopen, and it never goes down', async (t) => {
+  const dir = t.testdir();
+  const journal = await Journal.open(dir);
+  t.equal(journal.verifiedFloor('box-1', 'host'), null, 'a fresh box has no floor');
+  await journal.receive(job({ id: 'spec-40', serial: 40 }));
+  await journal.transition('spec-40', 'verified');
+  t.equal(journal.verifiedFloor('box-1', 'host'), 40, 'the floor rises at verification, before any apply');
+  await journal.transition('spec-40', 'running');
+  await journal.transition('spec-40', 'failed', { code: 'EENGINE', message: 'boom' });
+  await journal.receive(job({ id: 'job-12', serial: 12, type: 'job', action: 'refresh' }));
+  await journal.transition('job-12', 'verified');
+  const reopened = await Journal.open(dir);
+  t.equal(reopened.verifiedFloor('box-1', 'host'), 40, 'a failed apply and a lower verified serial leave it at 40');
+  t.equal(reopened.lastApplied('box-1', 'host'), null, 'nothing was applied');
+  t.equal(reopened.verifiedFloor('box-1', 'guest'), null, 'tiers are kept apart');
+});
+
+t.test('a journal written before floors were kept starts from its last applied serial', async (t) => {
+  const dir = t.testdir();
+  await writeFile(Journal.fileIn(dir), JSON.stringify({ version: 1, jobs: [], applied: { 'box-1/host': { serial: 7, jobId: 'x', at: '2026-01-01T00:00:00.000Z', specDigest: null } } }));
+  t.equal((await Journal.open(dir)).verifiedFloor('box-1', 'host'), 7);
+});
+
+t.test('a box-side failure waits with its retry schedule; only a rejected copy can be set aside', async (t) => {
+  const journal = await Journal.open(t.testdir());
+  await journal.receive(job({ id: 'spec-7', serial: 7 }));
+  await journal.transition('spec-7', 'verified');
+  await journal.transition('spec-7', 'running');
+  const waiting = await journal.transition('spec-7', 'waiting', { code: 'ESECRET', message: 'missing' }, { retry: { attempt: 1, nextAt: '2026-06-01T12:00:30.000Z' } });
+  t.match(waiting, { state: 'waiting', retry: { attempt: 1 } });
+  t.match(journal.unfinished(), [{ id: 'spec-7', state: 'waiting' }], 'a waiting entry is unfinished');
+  await t.rejects(journal.setAsideRejected('spec-7'), { code: 'EJOURNAL_TRANSITION' });
+  await t.rejects(journal.setAsideRejected('nope'), { code: 'EJOURNAL_UNKNOWN' });
+  await journal.receive({ ...job({ id: 'copy', serial: 8 }), copy: 'a'.repeat(64) });
+  await journal.transition('copy', 'rejected', { code: 'ETAMPERED', message: 'bad' });
+  t.equal(await journal.setAsideRejected('copy'), `copy#${'a'.repeat(16)}`);
+  await journal.receive({ ...job({ id: 'copy', serial: 8 }), copy: 'a'.repeat(64) });
+  await journal.transition('copy', 'rejected', { code: 'ETAMPERED', message: 'bad' });
+  t.equal(await journal.setAsideRejected('copy'), `copy#${'a'.repeat(16)}.2`, 'the same copy set aside twice gets its own id');
+  t.ok(journal.digests().has('copy'));
 });

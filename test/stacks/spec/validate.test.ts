@@ -176,3 +176,40 @@ t.test('problems from a file point at their line', async (t) => {
 t.test('a non-object document is refused', async (t) => {
   t.same(problemsOf('just text'), [{ path: '', message: 'expected an object, got "just text"' }]);
 });
+
+t.test('field names that are Object.prototype properties (__proto__, toString, constructor) are unknown fields, not known ones', async (t) => {
+  for (const name of ['__proto__', 'toString', 'constructor', 'hasOwnProperty']) {
+    // JSON.parse makes each an own property, as a spec from a file would have it
+    const spec = JSON.parse(JSON.stringify(homeBox()).replace('"spec":{', `"spec":{"${name}":{"x":1},`)) as unknown;
+    const problems = problemsOf(spec);
+    t.match(messageAt(problems, `spec.${name}`), /^unknown field; expected one of/, `spec.${name} is unknown`);
+  }
+  const tagged = JSON.parse(JSON.stringify(homeBox())) as { spec: { storage: { type: string }[] } };
+  tagged.spec.storage[0]!.type = 'constructor';
+  t.match(messageAt(problemsOf(tagged), 'spec.storage[0].type'), /^expected one of/, 'a tag named constructor picks no variant');
+  const secret = JSON.parse(JSON.stringify(homeBox()).replace('{"ref":"pbs-token"}', '{"toString":"pbs-token"}')) as unknown;
+  t.ok(problemsOf(secret).some((problem) => /expected exactly one of/.test(problem.message)), 'a secret keyed toString is no secret reference');
+});
+
+t.test('an encrypted secret whose armour YAML folded into one line (a double-quoted paste) is refused at validate time; a block scalar is valid', async (t) => {
+  const { encryptSecret } = await import('../../../runner/envelope/index.js');
+  const { testKey } = await import('../../helpers/keys.js');
+  const armored = await encryptSecret('pbs-token-value', (await testKey('alice')).publicArmored);
+  const yaml = (await import('node:fs')).readFileSync(new URL('../../../examples/home-box.yaml', import.meta.url), 'utf8');
+  // given the guide's old advice: the armour pasted into a double-quoted string over several lines
+  const folded = yaml.replace('password: { ref: pbs-token }', `password: { encrypted: "${armored.trimEnd().split('\n').join('\n        ')}" }`);
+  const error = (() => {
+    try {
+      parseBoxSpec(folded, 'home-box.yaml', { catalog });
+      return undefined;
+    } catch (caught) {
+      return caught;
+    }
+  })();
+  t.type(error, SpecError, 'validate refuses it');
+  t.match((error as SpecError).problems, [{ path: /password\.encrypted$/, message: /armoured OpenPGP message, one line per armour line.*block scalar/ }]);
+  // when written as the guide now shows it, a block scalar, the armour survives and is valid
+  const block = yaml.replace('password: { ref: pbs-token }', `password:\n        encrypted: |\n${armored.trimEnd().split('\n').map((line) => `          ${line}`).join('\n')}\n`);
+  const spec = parseBoxSpec(block, 'home-box.yaml', { catalog }) as unknown as { spec: { storage: { password?: { encrypted: string } }[] } };
+  t.equal(spec.spec.storage.find((storage) => storage.password)!.password!.encrypted, armored.trimEnd() + '\n', 'the armour is intact, byte for byte');
+});
