@@ -1065,5 +1065,5 @@ function engineErrors(error: unknown, secrets: SecretRegistry): { errors?: strin
 const MAX_REPORTED_ENGINE_ERRORS = 5;
 
 function maskedReason(reason: Reason, secrets: SecretRegistry): Reason {
-  return { ...reason, message: secrets.redact(reason.message) };
+  return { ...reason, message: secrets.redact(reason.message), ...(reason.details ? { details: reason.details.map((line) => secrets.redact(line)) } : {}) };
 }

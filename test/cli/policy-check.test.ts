@@ -57,7 +57,9 @@ t.test('an unknown advisory rule is refused with the spec, before planning (vali
   t.equal(result.code, 1, result.stderr);
   t.match(result.stderr, /ESPEC/);
   t.match(result.stderr, /spec\.policy\.advisory\[2\]: unknown policy rule "no-such-rule"/);
-  t.equal(result.stdout, '', 'no report: nothing was planned');
+  const answer = JSON.parse(result.stdout) as { error: { code: string }; report?: unknown };
+  t.equal(answer.error.code, 'ESPEC', 'with --json the failure is a JSON error object');
+  t.notOk('report' in answer, 'no report: nothing was planned');
 });
 
 t.test('policy check --json gives the report', async (t) => {

@@ -20,7 +20,7 @@ t.test('a failed up reports the engine error lines, secrets masked', async (t) =
   const result = await agent.cycle();
   t.match(result, { items: [{ outcome: 'failed', reason: { code: 'EENGINE_RUN' } }] });
   const [report] = await world.hub.operator.listReports({ box: BOX });
-  t.match(report, { outcome: 'failed', errors: [/^rootfs-disk: .*storage local-lvm is full \(stack passphrase \[secret\]\)/] });
+  t.match(report, { outcome: 'failed', errors: [/^error: rootfs-disk \(.*\): .*storage local-lvm is full \(stack passphrase \[secret\]\)/] });
   t.notMatch(JSON.stringify(report), passphrase, 'the passphrase never reaches the hub');
 });
 
