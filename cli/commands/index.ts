@@ -20,6 +20,7 @@ export const groups: Readonly<Record<string, string>> = {
   secrets: 'credentials for box specs, encrypted to an agent key',
   catalog: 'the app catalog',
   hub: 'the reference hub',
+  'hub operator': "operator accounts at the hub (each with a token of its own)",
   audit: 'the customer-visible audit log',
   agent: 'the box agent',
 };
@@ -39,6 +40,10 @@ export const commands: readonly CommandEntry[] = [
   { path: ['hub', 'serve'], summary: 'run the reference hub until stopped', load: () => import('./hub-serve.js') },
   { path: ['hub', 'enroll'], summary: "enroll a box at the hub and print its API key once", load: () => import('./hub-enroll.js') },
   { path: ['hub', 'reports'], summary: 'list the reports boxes sent to the hub', load: () => import('./hub-reports.js') },
+  { path: ['hub', 'boxes'], summary: 'the fleet view: every box, failing boxes first', load: () => import('./hub-boxes.js') },
+  { path: ['hub', 'activity'], summary: 'what operators did at the hub, newest first', load: () => import('./hub-activity.js') },
+  { path: ['hub', 'operator', 'add'], summary: 'add an operator account and print its token once', load: () => import('./hub-operator-add.js') },
+  { path: ['hub', 'operator', 'remove'], summary: 'remove an operator account', load: () => import('./hub-operator-remove.js') },
   { path: ['publish'], summary: 'publish a signed envelope to the hub', load: () => import('./publish.js') },
   { path: ['audit', 'show'], summary: 'print the audit log of a box', load: () => import('./audit-show.js') },
   { path: ['audit', 'verify'], summary: "verify an audit log's hash chain", load: () => import('./audit-verify.js') },
