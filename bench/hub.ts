@@ -26,7 +26,7 @@ function envelope(box: string, serial: number): string {
 }
 
 /** One GET over the keep-alive agent; resolves with the status. */
-function get(agent: Agent, port: number, path: string, headers: Record<string, string>): Promise<number> {
+export function get(agent: Agent, port: number, path: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers, agent }, (res) => {
       res.resume();
@@ -37,11 +37,11 @@ function get(agent: Agent, port: number, path: string, headers: Record<string, s
   });
 }
 
-async function inBatches<T>(items: readonly T[], size: number, each: (item: T) => Promise<void>): Promise<void> {
+export async function inBatches<T>(items: readonly T[], size: number, each: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(each));
 }
 
-const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+export const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 export async function run(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'felhom-hub-bench-'));

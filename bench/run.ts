@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   plan: () => import('./plan.js'),
   envelope: () => import('./envelope.js'),
   hub: () => import('./hub.js'),
+  'hub-fleet': () => import('./hub-fleet.js'),
   engine: () => import('./engine.js'),
   'engine-overhead': () => import('./engine-overhead.js'),
   agent: () => import('./agent.js'),

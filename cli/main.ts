@@ -59,11 +59,12 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   const groups = new Map<string, Command>();
   for (const entry of commands) {
     let parent = program;
-    for (const word of entry.path.slice(0, -1)) {
-      let group = groups.get(word);
+    for (const [depth, word] of entry.path.slice(0, -1).entries()) {
+      const key = entry.path.slice(0, depth + 1).join(' ');
+      let group = groups.get(key);
       if (!group) {
-        group = program.command(word).description(groupSummaries[word] ?? `${word} commands`).exitOverride();
-        groups.set(word, group);
+        group = parent.command(word).description(groupSummaries[key] ?? `${word} commands`).exitOverride();
+        groups.set(key, group);
       }
       parent = group;
     }

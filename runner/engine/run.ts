@@ -63,6 +63,8 @@ export interface StackTarget {
   readonly stackName: string;
   /** The file backend's folder (`file://<stateDir>`). */
   readonly stateDir: string;
+  /** A backend other than the file one under `stateDir` (createWorkspace's `backendUrl`). @default - file://<stateDir> */
+  readonly backendUrl?: string;
   /** The passphrase of the stack's secrets provider: only ever in the engine's environment. */
   readonly passphrase: string;
   /** Plugins checked before the engine starts. @default - none */
@@ -254,6 +256,7 @@ export class EngineRunner {
       stackName: target.stackName,
       program,
       stateDir: target.stateDir,
+      ...(target.backendUrl ? { backendUrl: target.backendUrl } : {}),
       passphrase: target.passphrase,
       engine,
       ...(target.requiredPlugins ? { requiredPlugins: target.requiredPlugins } : {}),

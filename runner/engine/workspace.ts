@@ -22,6 +22,14 @@ export interface CreateWorkspaceOptions {
    * `<stateDir>/workspaces/<projectName>`.
    */
   readonly stateDir: string;
+  /**
+   * Where the stack's state lives instead of the file backend under `stateDir`: a `postgres://`
+   * URL (Pulumi's PostgreSQL backend, in the CLI since v3.170) or an `s3://` one, so a tier's
+   * state can live off the machine that runs it (the edge tier on the hub's database).
+   * `stateDir` still holds the workspace settings.
+   * @default `file://<stateDir>`
+   */
+  readonly backendUrl?: string;
   /** Passphrase of the stack's secrets provider; only ever handed to the engine's environment. */
   readonly passphrase: string;
   /**
@@ -60,7 +68,10 @@ export async function createWorkspace(options: CreateWorkspaceOptions): Promise<
   const stateDir = resolve(options.stateDir);
   const workDir = join(stateDir, 'workspaces', options.projectName);
   await mkdir(workDir, { recursive: true });
-  const backendUrl = `file://${stateDir}`;
+  if (options.backendUrl !== undefined && !/^(?:file|postgres|postgresql|s3):\/\//.test(options.backendUrl)) {
+    throw new Error('createWorkspace: backendUrl must be a file://, postgres:// or s3:// URL');
+  }
+  const backendUrl = options.backendUrl ?? `file://${stateDir}`;
   const pulumiCommand = await PulumiCommand.get({ root: engine.root });
 
   const stack = await LocalWorkspace.createOrSelectStack(

@@ -15,6 +15,9 @@ import type {
   EnrollResponse,
   HealthResponse,
   JobsResponse,
+  OperatorActivity,
+  OperatorCreated,
+  OperatorSummary,
   PendingJob,
   PublishResponse,
   Report,
@@ -116,7 +119,7 @@ export type SpecPoll =
 export type JobsPoll = { readonly status: 'changed'; readonly jobs: readonly PendingJob[]; readonly etag: string } | { readonly status: 'unchanged'; readonly etag: string };
 
 interface RequestOptions {
-  readonly method?: 'GET' | 'POST';
+  readonly method?: 'GET' | 'POST' | 'DELETE';
   readonly body?: string | Uint8Array;
   readonly headers?: Record<string, string>;
   readonly waitSeconds?: number;
@@ -222,6 +225,31 @@ export class HubClient {
     return body as unknown as EnrollResponse & { keyRotatedAt: string };
   }
 
+  /** Adds an operator account (the bootstrap token only); the answer holds its token, shown once. */
+  async addOperator(name: string): Promise<OperatorCreated> {
+    const body = await this.#postJson('/v1/operators', { name });
+    if (typeof body.token !== 'string' || typeof body.name !== 'string') throw new HubProtocolError('hub added the operator without returning its token');
+    return body as unknown as OperatorCreated;
+  }
+
+  async removeOperator(name: string): Promise<void> {
+    await this.#json(await this.#request(`/v1/operators/${seg(name)}`, { method: 'DELETE' }));
+  }
+
+  async listOperators(): Promise<readonly OperatorSummary[]> {
+    const body = await this.#json(await this.#request('/v1/operators'));
+    if (!Array.isArray(body.operators)) throw new HubProtocolError('hub answered the operator list without an operators array');
+    return body.operators as OperatorSummary[];
+  }
+
+  /** What operators did at the hub, newest first. */
+  async listActivity(options: { limit?: number } = {}): Promise<readonly OperatorActivity[]> {
+    const body = await this.#json(await this.#request(`/v1/activity${options.limit ? `?limit=${options.limit}` : ''}`));
+    if (!Array.isArray(body.activity)) throw new HubProtocolError('hub answered the activity list without an activity array');
+    return body.activity as OperatorActivity[];
+  }
+
+  /** The fleet view: every box's state, failing boxes first. */
   async listBoxes(): Promise<BoxListResponse> {
     const body = await this.#json(await this.#request('/v1/boxes'));
     if (!Array.isArray(body.boxes)) throw new HubProtocolError('hub answered the box list without a boxes array');

@@ -1,7 +1,9 @@
 /**
- * The reference hub's records: enrolled boxes (key hashes only), the desired spec envelope and
- * pending job envelopes per (box, tier), reports, and each box's uploaded audit log, in one
- * durable lowdb document (runner/state/store.ts).
+ * The reference hub's embedded storage ({@link HubStore}, the default for one machine): enrolled
+ * boxes (key hashes only), the desired spec envelope and pending job envelopes per (box, tier),
+ * reports, each box's uploaded audit log, operator accounts (token hashes only) and what they
+ * did, in one durable lowdb document (runner/state/store.ts). A fleet outgrows one document
+ * rewritten on every write; runner/hub/postgres.ts is the backend for that.
  *
  * Reads never touch the disk: lowdb keeps the document in memory, and ETags are computed at
  * write time, so a box polling an unchanged spec costs a hash lookup.
@@ -10,21 +12,14 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Tier } from '../../stacks/spec/types.js';
-import { auditEntryHash, type AuditEntry } from '../state/audit.js';
+import type { AuditEntry } from '../state/audit.js';
 import { DurableStore } from '../state/store.js';
-import type { BoxSummary, EnvelopeType, PendingJob, PublishResponse, Report, ReportRequest } from './protocol.js';
+import type { BoxSummary, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from './protocol.js';
 import { readRoutingHeader } from './routing.js';
+import { HubRefusal } from './refusal.js';
+import { BOOTSTRAP_OPERATOR, newAuditEntries, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
 
-export interface StoredEnvelope {
-  /** sha256 hex of the envelope bytes: the ETag. */
-  readonly digest: string;
-  /** sha256 hex of the payload: the job id boxes journal and report. */
-  readonly payloadDigest: string;
-  readonly serial: number;
-  readonly type: EnvelopeType;
-  readonly envelope: string;
-  readonly publishedAt: string;
-}
+export type { StoredEnvelope } from './store.js';
 
 interface StreamRecord {
   /** Highest serial published for this (box, tier), spec or job. */
@@ -36,24 +31,18 @@ interface StreamRecord {
 
 export interface HubData {
   version: 1;
-  boxes: Record<string, { keyHash: string; enrolledAt: string; keyRotatedAt?: string }>;
+  boxes: Record<string, { keyHash: string; enrolledAt: string; keyRotatedAt?: string; enrolledBy?: string; lastContactAt?: string }>;
   /** Keyed `<box>/<tier>`. */
   streams: Record<string, StreamRecord>;
   reports: Report[];
   audit: Record<string, AuditEntry[]>;
+  /** Operator accounts besides the bootstrap one, by name (absent in older documents). */
+  operators?: Record<string, { tokenHash: string; createdAt: string; createdBy: string }>;
+  /** What operators did, oldest first (absent in older documents). */
+  activity?: OperatorActivity[];
 }
 
-/** A refusal the server turns into a 4xx answer. */
-export class HubRefusal extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = 'HubRefusal';
-    this.status = status;
-    this.code = code;
-  }
-}
+export { HubRefusal } from './refusal.js';
 
 export const HUB_DATA_FILE = 'hub.json';
 /** Reports kept per box; older ones are dropped. */
@@ -63,6 +52,14 @@ export const REPORTS_KEPT_PER_BOX = 500;
  * the anchor for what it holds (a box's key alone cannot grow the hub's file without limit).
  */
 export const AUDIT_ENTRIES_KEPT_PER_BOX = 2000;
+
+/** Operator activity entries kept; older ones are dropped. */
+export const ACTIVITY_KEPT = 10_000;
+
+/** A new secret for a box (`fhb_`) or an operator (`fho_`): 32 random bytes, base64url. */
+export function newToken(prefix: 'fhb' | 'fho'): string {
+  return `${prefix}_${randomBytes(32).toString('base64url')}`;
+}
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -86,11 +83,13 @@ function checkHubData(data: HubData): string | undefined {
 
 const streamKey = (box: string, tier: Tier) => `${box}/${tier}`;
 
-/** Emits `change` with (box, tier) whenever a stream's spec or pending jobs change. */
-export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier] }> {
+/** Emits `change` with (box, tier, at) whenever a stream's spec or pending jobs change. */
+export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier, at: number] }> implements HubStore {
   readonly #store: DurableStore<HubData>;
   readonly #jobsEtag = new Map<string, string>();
   readonly #clock: () => Date;
+  /** Last contact per box since start; persisted with the box's next report. */
+  readonly #contact = new Map<string, string>();
 
   private constructor(store: DurableStore<HubData>, clock: () => Date) {
     super();
@@ -108,6 +107,22 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
     return this.#store.file;
   }
 
+  get location(): string {
+    return this.#store.file;
+  }
+
+  onChange(listener: ChangeListener): void {
+    this.on('change', listener);
+  }
+
+  async close(): Promise<void> {
+    this.removeAllListeners('change');
+  }
+
+  touch(box: string): void {
+    this.#contact.set(box, this.#clock().toISOString());
+  }
+
   /** The raw document, for inspection in tests and tools. */
   get data(): Readonly<HubData> {
     return this.#store.data;
@@ -122,12 +137,13 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
   }
 
   /** Enrolls a box and returns its API key; only the key's hash is kept. */
-  async enroll(box: string): Promise<{ apiKey: string; enrolledAt: string }> {
-    const apiKey = `fhb_${randomBytes(32).toString('base64url')}`;
+  async enroll(box: string, by: string = BOOTSTRAP_OPERATOR): Promise<{ apiKey: string; enrolledAt: string }> {
+    const apiKey = newToken('fhb');
     const enrolledAt = this.#clock().toISOString();
     await this.#store.update((data) => {
       if (Object.hasOwn(data.boxes, box)) throw new HubRefusal(409, 'EBOX_EXISTS', `box ${box} is already enrolled`);
-      data.boxes[box] = { keyHash: sha256Hex(apiKey), enrolledAt };
+      data.boxes[box] = { keyHash: sha256Hex(apiKey), enrolledAt, enrolledBy: by };
+      this.#record(data, { at: enrolledAt, operator: by, action: 'enroll', subject: box });
     });
     return { apiKey, enrolledAt };
   }
@@ -136,13 +152,14 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
    * Issues a new API key for an enrolled box (the old one was lost or leaked): the old key stops
    * working at once; only the new key's hash is kept.
    */
-  async rotateKey(box: string): Promise<{ apiKey: string; enrolledAt: string; keyRotatedAt: string }> {
-    const apiKey = `fhb_${randomBytes(32).toString('base64url')}`;
+  async rotateKey(box: string, by: string = BOOTSTRAP_OPERATOR): Promise<{ apiKey: string; enrolledAt: string; keyRotatedAt: string }> {
+    const apiKey = newToken('fhb');
     const keyRotatedAt = this.#clock().toISOString();
     const enrolledAt = await this.#store.update((data) => {
       const record = Object.hasOwn(data.boxes, box) ? data.boxes[box] : undefined;
       if (!record) throw new HubRefusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
       data.boxes[box] = { ...record, keyHash: sha256Hex(apiKey), keyRotatedAt };
+      this.#record(data, { at: keyRotatedAt, operator: by, action: 'rotate-key', subject: box });
       return record.enrolledAt;
     });
     return { apiKey, enrolledAt, keyRotatedAt };
@@ -159,7 +176,7 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
    * Files an envelope by its routing header. Refuses an unknown box (404) and a serial not above
    * the last published for the (box, tier) (409): an operator convenience, not a security check.
    */
-  async publish(envelopeText: string, envelopeBytes: Uint8Array): Promise<PublishResponse> {
+  async publish(envelopeText: string, envelopeBytes: Uint8Array, by: string = BOOTSTRAP_OPERATOR): Promise<PublishResponse> {
     const header = readRoutingHeader(envelopeText);
     if (!this.hasBox(header.box)) throw new HubRefusal(404, 'EBOX_UNKNOWN', `box ${header.box} is not enrolled`);
     const stored: StoredEnvelope = {
@@ -169,6 +186,7 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
       type: header.type,
       envelope: envelopeText,
       publishedAt: this.#clock().toISOString(),
+      publishedBy: by,
     };
     const key = streamKey(header.box, header.tier);
     await this.#store.update((data) => {
@@ -181,8 +199,9 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
       if (header.type === 'spec') stream.spec = stored;
       else stream.jobs.push(stored);
       this.#jobsEtag.delete(key);
+      this.#record(data, { at: stored.publishedAt, operator: by, action: 'publish', subject: header.box, tier: header.tier, serial: header.serial, digest: stored.digest });
     });
-    this.emit('change', header.box, header.tier);
+    this.emit('change', header.box, header.tier, Date.now());
     return { box: header.box, tier: header.tier, type: header.type, serial: header.serial, digest: stored.digest, payloadDigest: stored.payloadDigest };
   }
 
@@ -233,6 +252,8 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
         return;
       }
       data.reports.push(report);
+      const record = Object.hasOwn(data.boxes, box) ? data.boxes[box] : undefined;
+      if (record) record.lastContactAt = report.receivedAt;
       const forBox = data.reports.filter((r) => r.box === box);
       if (forBox.length > REPORTS_KEPT_PER_BOX) {
         const drop = new Set(forBox.slice(0, forBox.length - REPORTS_KEPT_PER_BOX));
@@ -246,7 +267,7 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
         if (jobsChanged) this.#jobsEtag.delete(key);
       }
     });
-    if (jobsChanged) this.emit('change', box, request.tier);
+    if (jobsChanged) this.emit('change', box, request.tier, Date.now());
     return report;
   }
 
@@ -272,28 +293,90 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
       const held = data.audit[box]!;
       // The hub keeps the newest entries only (AUDIT_ENTRIES_KEPT_PER_BOX): seqs start at held[0].seq.
       const firstHeld = held[0]?.seq ?? 1;
-      const fresh: AuditEntry[] = [];
-      for (const entry of entries) {
-        const last = fresh.at(-1) ?? held.at(-1);
-        if (entry.box !== box) throw new HubRefusal(400, 'EAUDIT_INVALID', `entry seq ${entry.seq} names box ${entry.box}, not ${box}`);
-        if (auditEntryHash(entry) !== entry.hash) throw new HubRefusal(400, 'EAUDIT_INVALID', `entry seq ${entry.seq}: its hash does not match its content`);
-        if (entry.seq <= (last?.seq ?? 0)) {
-          // Older than what the hub still keeps: nothing to compare it with.
-          if (entry.seq < firstHeld) continue;
-          const existing = entry.seq - firstHeld < held.length ? held[entry.seq - firstHeld] : fresh[entry.seq - firstHeld - held.length];
-          if (existing?.hash !== entry.hash) throw new HubRefusal(409, 'EAUDIT_CONFLICT', `entry seq ${entry.seq} differs from the one the hub already holds`);
-          continue;
-        }
-        const expectedPrev = last?.hash ?? '0'.repeat(64);
-        if (entry.seq !== (last?.seq ?? 0) + 1 || entry.prevHash !== expectedPrev) {
-          throw new HubRefusal(409, 'EAUDIT_GAP', `entry seq ${entry.seq} does not continue the hub's chain (at seq ${last?.seq ?? 0})`);
-        }
-        fresh.push(entry);
-      }
+      const head = held.at(-1);
+      // A retried entry sits at held[seq - firstHeld]; fresh entries are appended only when all pass.
+      const fresh = newAuditEntries(box, entries, head ? { seq: head.seq, hash: head.hash } : null, (seq) => (seq < firstHeld ? null : held[seq - firstHeld]?.hash));
       held.push(...fresh);
       if (held.length > AUDIT_ENTRIES_KEPT_PER_BOX) held.splice(0, held.length - AUDIT_ENTRIES_KEPT_PER_BOX);
-      const head = held.at(-1);
-      return { accepted: fresh.length, head: head ? { seq: head.seq, hash: head.hash } : null };
+      const newHead = held.at(-1);
+      return { accepted: fresh.length, head: newHead ? { seq: newHead.seq, hash: newHead.hash } : null };
+    });
+  }
+
+  // ---- operators --------------------------------------------------------------------------
+
+  async addOperator(name: string, by: string): Promise<{ name: string; token: string; createdAt: string }> {
+    const token = newToken('fho');
+    const createdAt = this.#clock().toISOString();
+    await this.#store.update((data) => {
+      const operators = (data.operators ??= {});
+      if (name === BOOTSTRAP_OPERATOR || Object.hasOwn(operators, name)) throw new HubRefusal(409, 'EOPERATOR_EXISTS', `operator ${name} already exists`);
+      operators[name] = { tokenHash: sha256Hex(token), createdAt, createdBy: by };
+      this.#record(data, { at: createdAt, operator: by, action: 'add-operator', subject: name });
+    });
+    return { name, token, createdAt };
+  }
+
+  async removeOperator(name: string, by: string): Promise<void> {
+    await this.#store.update((data) => {
+      if (!data.operators || !Object.hasOwn(data.operators, name)) throw new HubRefusal(404, 'EOPERATOR_UNKNOWN', `operator ${name} does not exist`);
+      delete data.operators[name];
+      this.#record(data, { at: this.#clock().toISOString(), operator: by, action: 'remove-operator', subject: name });
+    });
+  }
+
+  operatorByToken(token: string): string | null {
+    for (const [name, record] of Object.entries(this.#store.data.operators ?? {})) {
+      if (secretMatchesHash(token, record.tokenHash)) return name;
+    }
+    return null;
+  }
+
+  operators(): OperatorSummary[] {
+    return Object.entries(this.#store.data.operators ?? {}).map(([name, record]) => ({ name, createdAt: record.createdAt, createdBy: record.createdBy }));
+  }
+
+  activity(options: { limit?: number } = {}): OperatorActivity[] {
+    return (this.#store.data.activity ?? []).slice(-(options.limit ?? 100)).reverse();
+  }
+
+  #record(data: HubData, entry: OperatorActivity): void {
+    const activity = (data.activity ??= []);
+    activity.push(entry);
+    if (activity.length > ACTIVITY_KEPT) activity.splice(0, activity.length - ACTIVITY_KEPT);
+  }
+
+  // ---- fleet view -------------------------------------------------------------------------
+
+  fleetFacts(): BoxFacts[] {
+    const data = this.#store.data;
+    const tiers = new Map<string, { specSerial: number | null; pendingJobs: number; lastReport: TierFacts['lastReport']; appliedSerial: number | null }>();
+    const tierOf = (key: string) => {
+      let facts = tiers.get(key);
+      if (!facts) tiers.set(key, (facts = { specSerial: null, pendingJobs: 0, lastReport: null, appliedSerial: null }));
+      return facts;
+    };
+    for (const [key, stream] of Object.entries(data.streams)) {
+      const facts = tierOf(key);
+      facts.specSerial = stream.spec?.serial ?? null;
+      facts.pendingJobs = stream.jobs.length;
+    }
+    for (const report of data.reports) {
+      const facts = tierOf(streamKey(report.box, report.tier));
+      facts.lastReport = { outcome: report.outcome, receivedAt: report.receivedAt, jobId: report.jobId, ...(report.serial !== undefined ? { serial: report.serial } : {}), ...(report.reason ? { reason: report.reason } : {}) };
+      if (report.outcome === 'succeeded' && report.serial !== undefined) facts.appliedSerial = report.serial;
+    }
+    const byBox = new Map<string, TierFacts[]>();
+    for (const [key, facts] of tiers) {
+      const slash = key.lastIndexOf('/');
+      const box = key.slice(0, slash);
+      const list = byBox.get(box) ?? [];
+      list.push({ tier: key.slice(slash + 1) as Tier, ...facts });
+      byBox.set(box, list);
+    }
+    return Object.entries(data.boxes).map(([box, record]) => {
+      const seen = [this.#contact.get(box), record.lastContactAt].filter((at): at is string => at !== undefined).sort();
+      return { box, enrolledAt: record.enrolledAt, lastContactAt: seen.at(-1) ?? null, tiers: byBox.get(box) ?? [] };
     });
   }
 }

@@ -46,9 +46,63 @@ export interface BoxSummary {
   readonly box: string;
   readonly enrolledAt: string;
 }
-/** GET /v1/boxes (operator). */
+
+/**
+ * A box's state in the fleet view, worst first in GET /v1/boxes: `failing` (a tier's last
+ * report failed or was rejected), `stale` (no contact for a while), `drifting` (a tier has not
+ * applied its published spec), `pending` (jobs wait), `new` (never called the hub), `ok`.
+ */
+export type BoxState = 'failing' | 'stale' | 'drifting' | 'pending' | 'new' | 'ok';
+export const BOX_STATES: readonly BoxState[] = ['failing', 'stale', 'drifting', 'pending', 'new', 'ok'];
+
+export interface TierStatus {
+  readonly tier: Tier;
+  /** Serial of the published spec, or null. */
+  readonly specSerial: number | null;
+  /** Serial of the newest spec or job the box reported applied. */
+  readonly appliedSerial: number | null;
+  readonly lastOutcome: ReportOutcome | null;
+  readonly lastReportAt: string | null;
+  readonly pendingJobs: number;
+  /** The published spec is newer than what the box last applied. */
+  readonly drift: boolean;
+  /** Why the last report failed or was rejected. */
+  readonly reason?: Reason;
+}
+
+export interface BoxStatus extends BoxSummary {
+  readonly state: BoxState;
+  readonly lastContactAt: string | null;
+  readonly pendingJobs: number;
+  readonly tiers: readonly TierStatus[];
+}
+
+/** GET /v1/boxes (operator): the fleet view, failing boxes first. */
 export interface BoxListResponse {
-  readonly boxes: readonly BoxSummary[];
+  readonly boxes: readonly BoxStatus[];
+}
+
+/** POST /v1/operators (the bootstrap operator): the token appears in this answer only, once. */
+export interface OperatorCreated {
+  readonly name: string;
+  readonly token: string;
+  readonly createdAt: string;
+}
+export interface OperatorSummary {
+  readonly name: string;
+  readonly createdAt: string;
+  readonly createdBy: string;
+}
+/** One thing an operator did at the hub (GET /v1/activity). */
+export interface OperatorActivity {
+  readonly at: string;
+  readonly operator: string;
+  readonly action: 'publish' | 'enroll' | 'rotate-key' | 'add-operator' | 'remove-operator';
+  /** The box, or the operator added or removed. */
+  readonly subject: string;
+  readonly tier?: Tier;
+  readonly serial?: number;
+  readonly digest?: string;
 }
 
 /** POST /v1/envelopes (operator): the body is the envelope file, as is. */

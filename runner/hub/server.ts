@@ -1,13 +1,16 @@
 /**
- * The reference hub: a plain `node:http` server speaking hub protocol v1
- * (docs/hub-protocol.md) over a {@link HubDatabase}.
+ * The reference hub: a plain `node:http` (or `node:https`) server speaking hub protocol v1
+ * (docs/hub-protocol.md) over a {@link HubStore}: the embedded lowdb document by default, or
+ * PostgreSQL (runner/hub/postgres.ts), where several replicas share one database.
  *
  * Every refusal is a 4xx with `{ error: { code, message } }`; nothing a client sends can crash
- * it. Long polls park the response in memory and are woken by a publish for their (box, tier).
+ * it. Long polls park the response in memory and are woken by a change to their (box, tier),
+ * made here or, through the database's notifications, by another replica.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
@@ -15,6 +18,10 @@ import type { AuditEntry } from '../state/audit.js';
 import { AUDIT_OUTCOMES } from '../state/audit.js';
 import { writeFileDurably } from '../state/store.js';
 import { HubDatabase, HubRefusal, sha256Hex, secretMatchesHash } from './database.js';
+import { countByState, fleetView } from './fleet.js';
+import { HubMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
+import { isLoopbackHost, type RequestLogEntry } from './request-log.js';
+import { BOOTSTRAP_OPERATOR, OPERATOR_NAME_PATTERN, type HubStore } from './store.js';
 import {
   BOX_ID_PATTERN,
   MAX_BODY_BYTES,
@@ -32,8 +39,12 @@ import { serveEngineMirrorFile } from './engine-mirror.js';
 export const OPERATOR_TOKEN_FILE = 'operator-token';
 
 export interface HubServerOptions {
-  /** Directory of the hub's data file and generated operator token. */
-  readonly dataDir: string;
+  /** Directory of the hub's data file and generated operator token (optional with `database` and `operatorToken`). */
+  readonly dataDir?: string;
+  /** A `postgres://` URL: keep the data in PostgreSQL instead of `<dataDir>/hub.json`. */
+  readonly database?: string;
+  /** Serve HTTPS with this certificate chain and key (PEM). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** @default 0 (any free port) */
   readonly port?: number;
   /** @default 127.0.0.1 */
@@ -46,14 +57,17 @@ export interface HubServerOptions {
   readonly maxWaitSeconds?: number;
   /** A folder of engine archives served to enrolled boxes (runner/hub/engine-mirror.ts). @default - none */
   readonly engineMirrorDir?: string;
-  /** Where the hub writes one line per unexpected server error (never secrets). @default - nowhere */
+  /** Where the hub writes one line per unexpected server error or warning (never secrets). @default - nowhere */
   readonly log?: (line: string) => void;
+  /** Called once per answered request (never with a token or a body). @default - nowhere */
+  readonly requestLog?: (entry: RequestLogEntry) => void;
 }
 
 export interface RunningHub {
   readonly url: string;
   readonly port: number;
-  readonly database: HubDatabase;
+  readonly database: HubStore;
+  readonly metrics: HubMetrics;
   /** The file holding the operator token, or null when it was given to the hub. */
   readonly operatorTokenFile: string | null;
   /** How many long polls the hub is holding right now. */
@@ -65,7 +79,8 @@ export interface RunningHub {
 interface Route {
   readonly method: string;
   readonly pattern: RegExp;
-  readonly auth: 'none' | 'operator' | 'box';
+  /** `admin`: the bootstrap operator only (operator accounts). */
+  readonly auth: 'none' | 'operator' | 'admin' | 'box';
   readonly handle: (request: RequestContext) => Promise<void> | void;
 }
 
@@ -74,6 +89,8 @@ interface RequestContext {
   readonly res: ServerResponse;
   readonly url: URL;
   readonly params: Record<string, string>;
+  /** Who is asking, once authorized: an operator's name or a box id (for the request log). */
+  readonly who: { operator?: string; box?: string };
 }
 
 function refusal(status: number, code: string, message: string): HubRefusal {
@@ -143,6 +160,13 @@ async function readJson(req: IncomingMessage, limit: number): Promise<Record<str
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw refusal(400, 'EBAD_REQUEST', 'the body must be a JSON object');
   return value as Record<string, unknown>;
+}
+
+function parseLimit(url: URL): number | undefined {
+  const text = url.searchParams.get('limit');
+  if (text === null) return undefined;
+  if (!/^[1-9]\d{0,4}$/.test(text)) throw refusal(400, 'EBAD_REQUEST', 'limit: expected a whole number from 1 to 99999');
+  return Number(text);
 }
 
 function parseWait(url: URL, cap: number): number {
@@ -271,57 +295,112 @@ async function loadOrCreateOperatorToken(dataDir: string): Promise<{ token: stri
 }
 
 interface Waiter {
-  /** Re-evaluates the request against current data; true when it answered. */
-  readonly wake: () => boolean;
+  /** Re-evaluates the request against current data (a change committed at `at`, ms). */
+  readonly wake: (at?: number) => void;
   readonly stop: () => void;
+}
+
+/** Opens the store the options name: PostgreSQL for a `database` URL, else lowdb in `dataDir`. */
+async function openStore(options: HubServerOptions, log: (line: string) => void): Promise<HubStore> {
+  if (options.database !== undefined) {
+    const { PostgresHubStore, isPostgresUrl } = await import('./postgres.js');
+    if (!isPostgresUrl(options.database)) throw new HubRefusal(400, 'EUSAGE', 'database: expected a postgres:// or postgresql:// URL');
+    return PostgresHubStore.open(options.database, { log });
+  }
+  if (options.dataDir === undefined) throw new HubRefusal(400, 'EUSAGE', 'dataDir: required without a database URL');
+  return HubDatabase.open(options.dataDir);
 }
 
 export async function startHub(options: HubServerOptions): Promise<RunningHub> {
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const maxWait = options.maxWaitSeconds ?? MAX_WAIT_SECONDS;
   const log = options.log ?? (() => undefined);
-  const database = await HubDatabase.open(options.dataDir);
-  const operator = options.operatorToken ? { token: options.operatorToken, file: null } : await loadOrCreateOperatorToken(options.dataDir);
+  if (options.operatorToken === undefined && options.dataDir === undefined) throw new HubRefusal(400, 'EUSAGE', 'operatorToken: required without a data directory');
+  const database = await openStore(options, log);
+  let operator: { token: string; file: string | null };
+  try {
+    operator = options.operatorToken ? { token: options.operatorToken, file: null } : await loadOrCreateOperatorToken(options.dataDir!);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   const operatorTokenHash = sha256Hex(operator.token);
+  const metrics = new HubMetrics();
 
   const waiters = new Map<string, Set<Waiter>>();
   const waiterKey = (box: string, tier: Tier) => `${box}/${tier}`;
-  database.on('change', (box, tier) => {
-    for (const waiter of [...(waiters.get(waiterKey(box, tier)) ?? [])]) waiter.wake();
+  database.onChange((box, tier, at) => {
+    for (const waiter of [...(waiters.get(waiterKey(box, tier)) ?? [])]) waiter.wake(at);
+  });
+  (database as { onResync?: (listener: () => void) => void }).onResync?.(() => {
+    for (const set of [...waiters.values()]) for (const waiter of [...set]) waiter.wake();
   });
 
   /**
    * Answers now, or parks the request until the data changes or `wait` seconds pass.
-   * `answer(final)` returns false when it would answer "unchanged" and may wait instead.
+   * `answer(final)` resolves false when it would answer "unchanged" and may wait instead.
+   * A parked request's answers run one at a time, so a wake and the timeout never both answer.
    */
-  function answerOrWait(ctx: RequestContext, box: string, tier: Tier, wait: number, answer: (final: boolean) => boolean): void {
-    if (answer(wait === 0)) return;
+  async function answerOrWait(ctx: RequestContext, box: string, tier: Tier, wait: number, answer: (final: boolean) => Promise<boolean>): Promise<void> {
+    if (await answer(wait === 0)) return;
+    if (ctx.res.destroyed) return;
     const key = waiterKey(box, tier);
     const set = waiters.get(key) ?? new Set<Waiter>();
     waiters.set(key, set);
+    let done = false;
+    let queued = false;
+    let chain = Promise.resolve();
     const finish = () => {
+      done = true;
       clearTimeout(timer);
       set.delete(waiter);
-      if (set.size === 0) waiters.delete(key);
+      if (set.size === 0 && waiters.get(key) === set) waiters.delete(key);
       ctx.res.off('close', finish);
     };
+    const step = (final: boolean, at?: number) => {
+      chain = chain.then(async () => {
+        queued = false;
+        if (done) return;
+        try {
+          if (!(await answer(final))) return;
+          finish();
+          if (at !== undefined) metrics.wakeLatency.observe((Date.now() - at) / 1000);
+        } catch (error) {
+          finish();
+          answerFailure(ctx, error);
+        }
+      });
+    };
     const waiter: Waiter = {
-      wake: () => {
-        if (!answer(false)) return false;
-        finish();
-        return true;
+      wake: (at) => {
+        if (done || queued) return;
+        queued = true;
+        step(false, at);
       },
       stop: () => {
         finish();
         sendError(ctx.res, 503, 'EHUB_STOPPING', 'the hub is stopping; poll again later', { 'retry-after': '5' });
       },
     };
-    const timer = setTimeout(() => {
-      finish();
-      answer(true);
-    }, wait * 1000);
+    const timer = setTimeout(() => step(true), wait * 1000);
     set.add(waiter);
     ctx.res.on('close', finish);
+  }
+
+  function answerFailure(ctx: Pick<RequestContext, 'req' | 'res' | 'url'>, error: unknown): void {
+    const { req, res } = ctx;
+    if (error instanceof HubRefusal) {
+      // After a refused body, stop reading it and close: the client may still be sending.
+      const close: Record<string, string> = error.status === 413 ? { connection: 'close' } : {};
+      sendError(res, error.status, error.code, error.message, close);
+      if (error.status === 413) req.resume();
+    } else if (error instanceof EnvelopeRoutingError) {
+      sendError(res, 400, error.code, error.message);
+    } else {
+      const code = (error as { code?: unknown }).code;
+      log(`hub: ${req.method} ${ctx.url.pathname} failed: ${typeof code === 'string' ? `${code}: ` : ''}${(error as Error).message}`);
+      sendError(res, 500, 'EINTERNAL', 'the hub failed to handle the request; see the hub log');
+    }
   }
 
   const boxParams = (ctx: RequestContext) => ({ box: ctx.params.box!, tier: parseTier(ctx.params.tier!) });
@@ -329,23 +408,65 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
   const routes: Route[] = [
     { method: 'GET', pattern: /^\/v1\/health$/, auth: 'none', handle: ({ res }) => sendJson(res, 200, { ok: true, protocol: PROTOCOL_VERSION }) },
     {
+      method: 'GET',
+      pattern: /^\/metrics$/,
+      auth: 'none',
+      handle: async ({ res }) => {
+        let boxes = null;
+        try {
+          boxes = countByState(fleetView(await database.fleetFacts()));
+        } catch (error) {
+          log(`hub: /metrics could not read the fleet: ${(error as Error).message}`);
+        }
+        const text = metrics.render(parkedPolls(), boxes);
+        res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+        res.end(text);
+      },
+    },
+    {
       method: 'POST',
       pattern: /^\/v1\/boxes$/,
       auth: 'operator',
-      handle: async ({ req, res }) => {
+      handle: async ({ req, res, who }) => {
         const body = await readJson(req, maxBody);
         if (typeof body.box !== 'string' || !BOX_ID_PATTERN.test(body.box)) throw refusal(400, 'EBAD_REQUEST', 'box: expected a box id (lower-case letters, digits, dashes)');
-        const { apiKey, enrolledAt } = await database.enroll(body.box);
+        const { apiKey, enrolledAt } = await database.enroll(body.box, who.operator!);
         sendJson(res, 201, { box: body.box, apiKey, enrolledAt }, { 'cache-control': 'no-store' });
       },
     },
-    { method: 'GET', pattern: /^\/v1\/boxes$/, auth: 'operator', handle: ({ res }) => sendJson(res, 200, { boxes: database.boxes() }) },
+    { method: 'GET', pattern: /^\/v1\/boxes$/, auth: 'operator', handle: async ({ res }) => sendJson(res, 200, { boxes: fleetView(await database.fleetFacts()) }) },
+    {
+      method: 'POST',
+      pattern: /^\/v1\/operators$/,
+      auth: 'admin',
+      handle: async ({ req, res, who }) => {
+        const body = await readJson(req, maxBody);
+        if (typeof body.name !== 'string' || !OPERATOR_NAME_PATTERN.test(body.name)) throw refusal(400, 'EBAD_REQUEST', 'name: expected an operator name (lower-case letters, digits, dots, dashes)');
+        sendJson(res, 201, await database.addOperator(body.name, who.operator!), { 'cache-control': 'no-store' });
+      },
+    },
+    { method: 'GET', pattern: /^\/v1\/operators$/, auth: 'operator', handle: async ({ res }) => sendJson(res, 200, { operators: await database.operators() }) },
+    {
+      method: 'DELETE',
+      pattern: /^\/v1\/operators\/(?<name>[^/]+)$/,
+      auth: 'admin',
+      handle: async ({ res, params, who }) => {
+        await database.removeOperator(params.name!, who.operator!);
+        sendJson(res, 200, { name: params.name, removed: true });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/activity$/,
+      auth: 'operator',
+      handle: async ({ res, url }) => sendJson(res, 200, { activity: await database.activity({ limit: parseLimit(url) ?? 100 }) }),
+    },
     {
       method: 'POST',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/key$/,
       auth: 'operator',
-      handle: async ({ res, params }) => {
-        const rotated = await database.rotateKey(params.box!);
+      handle: async ({ res, params, who }) => {
+        const rotated = await database.rotateKey(params.box!, who.operator!);
         sendJson(res, 200, { box: params.box, ...rotated }, { 'cache-control': 'no-store' });
       },
     },
@@ -353,9 +474,10 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       method: 'POST',
       pattern: /^\/v1\/envelopes$/,
       auth: 'operator',
-      handle: async ({ req, res }) => {
+      handle: async ({ req, res, who }) => {
         const bytes = await readBody(req, maxBody);
-        const published = await database.publish(decodeUtf8(bytes, 'the envelope'), bytes);
+        const published = await database.publish(decodeUtf8(bytes, 'the envelope'), bytes, who.operator!);
+        metrics.publishes.inc({ type: published.type });
         sendJson(res, 201, published);
       },
     },
@@ -363,43 +485,42 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       method: 'GET',
       pattern: /^\/v1\/reports$/,
       auth: 'operator',
-      handle: ({ res, url }) => {
+      handle: async ({ res, url }) => {
         const box = url.searchParams.get('box') ?? undefined;
-        const limitText = url.searchParams.get('limit');
-        if (limitText !== null && !/^[1-9]\d{0,4}$/.test(limitText)) throw refusal(400, 'EBAD_REQUEST', 'limit: expected a whole number from 1 to 99999');
-        if (box !== undefined && !database.hasBox(box)) throw refusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
-        sendJson(res, 200, { reports: database.reports({ ...(box ? { box } : {}), ...(limitText ? { limit: Number(limitText) } : {}) }) });
+        const limit = parseLimit(url);
+        if (box !== undefined && !(await database.hasBox(box))) throw refusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
+        sendJson(res, 200, { reports: await database.reports({ ...(box ? { box } : {}), ...(limit ? { limit } : {}) }) });
       },
     },
     {
       method: 'GET',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/audit$/,
       auth: 'operator',
-      handle: ({ res, params }) => {
-        if (!database.hasBox(params.box!)) throw refusal(404, 'EBOX_UNKNOWN', `box ${params.box} is not enrolled`);
-        sendJson(res, 200, { entries: database.auditEntries(params.box!) });
+      handle: async ({ res, params }) => {
+        if (!(await database.hasBox(params.box!))) throw refusal(404, 'EBOX_UNKNOWN', `box ${params.box} is not enrolled`);
+        sendJson(res, 200, { entries: await database.auditEntries(params.box!) });
       },
     },
     {
       method: 'GET',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/serial$/,
       auth: 'operator',
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const { box, tier } = boxParams(ctx);
-        if (!database.hasBox(box)) throw refusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
-        sendJson(ctx.res, 200, { box, tier, lastSerial: database.lastSerial(box, tier) });
+        if (!(await database.hasBox(box))) throw refusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
+        sendJson(ctx.res, 200, { box, tier, lastSerial: await database.lastSerial(box, tier) });
       },
     },
     {
       method: 'GET',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/spec$/,
       auth: 'box',
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const { box, tier } = boxParams(ctx);
         const wait = parseWait(ctx.url, maxWait);
         const ifNoneMatch = ctx.req.headers['if-none-match'];
-        answerOrWait(ctx, box, tier, wait, (final) => {
-          const spec = database.spec(box, tier);
+        await answerOrWait(ctx, box, tier, wait, async (final) => {
+          const spec = await database.spec(box, tier);
           if (spec && !etagMatches(ifNoneMatch, spec.digest)) {
             ctx.res.writeHead(200, {
               'content-type': 'application/json',
@@ -409,6 +530,7 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
               'cache-control': 'no-cache',
             });
             ctx.res.end(spec.envelope);
+            metrics.polls.inc({ kind: 'spec', status: '200' });
             return true;
           }
           if (!final) return false;
@@ -418,6 +540,7 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
           } else {
             sendError(ctx.res, 404, 'ENOT_PUBLISHED', `no spec has been published for ${box}/${tier}`);
           }
+          metrics.polls.inc({ kind: 'spec', status: spec ? '304' : '404' });
           return true;
         });
       },
@@ -426,19 +549,22 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       method: 'GET',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/jobs$/,
       auth: 'box',
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const { box, tier } = boxParams(ctx);
         const wait = parseWait(ctx.url, maxWait);
         const ifNoneMatch = ctx.req.headers['if-none-match'];
-        answerOrWait(ctx, box, tier, wait, (final) => {
-          const etag = database.jobsEtag(box, tier);
+        await answerOrWait(ctx, box, tier, wait, async (final) => {
+          const etag = await database.jobsEtag(box, tier);
           if (etagMatches(ifNoneMatch, etag)) {
             if (!final) return false;
             ctx.res.writeHead(304, { etag: `"${etag}"` });
             ctx.res.end();
+            metrics.polls.inc({ kind: 'jobs', status: '304' });
             return true;
           }
-          sendJson(ctx.res, 200, { jobs: database.pendingJobs(box, tier) }, { etag: `"${etag}"`, 'cache-control': 'no-cache' });
+          const jobs = await database.pendingJobs(box, tier);
+          sendJson(ctx.res, 200, { jobs }, { etag: `"${sha256Hex(jobs.map((job) => sha256Hex(job.envelope)).join(','))}"`, 'cache-control': 'no-cache' });
+          metrics.polls.inc({ kind: 'jobs', status: '200' });
           return true;
         });
       },
@@ -449,6 +575,7 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       auth: 'box',
       handle: async ({ req, res, params }) => {
         const report = await database.addReport(params.box!, parseReport(await readJson(req, maxBody)));
+        metrics.reports.inc({ outcome: report.outcome });
         sendJson(res, 201, { id: report.id });
       },
     },
@@ -469,24 +596,52 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     },
   ];
 
-  function authorize(route: Route, ctx: RequestContext): void {
+  async function authorize(route: Route, ctx: RequestContext): Promise<void> {
     if (route.auth === 'none') return;
     const token = bearerToken(ctx.req);
     if (token === null) throw refusal(401, 'EAUTH_MISSING', 'send Authorization: Bearer <token>');
-    if (route.auth === 'operator') {
-      if (!secretMatchesHash(token, operatorTokenHash)) throw refusal(401, 'EAUTH_INVALID', 'the operator token is not valid');
+    if (route.auth === 'operator' || route.auth === 'admin') {
+      const name = secretMatchesHash(token, operatorTokenHash) ? BOOTSTRAP_OPERATOR : token ? await database.operatorByToken(token) : null;
+      if (name === null) throw refusal(401, 'EAUTH_INVALID', 'the operator token is not valid');
+      ctx.who.operator = name;
+      if (route.auth === 'admin' && name !== BOOTSTRAP_OPERATOR) throw refusal(403, 'EAUTH_FORBIDDEN', `operator ${name} may not manage operator accounts; the hub's bootstrap token may`);
       return;
     }
     // A box key opens only its own box's endpoints; an unknown box looks like a wrong key.
-    if (!database.boxKeyMatches(ctx.params.box!, token)) throw refusal(401, 'EAUTH_INVALID', `the API key is not valid for box ${ctx.params.box}`);
+    if (!(await database.boxKeyMatches(ctx.params.box!, token))) throw refusal(401, 'EAUTH_INVALID', `the API key is not valid for box ${ctx.params.box}`);
+    ctx.who.box = ctx.params.box!;
+    await database.touch(ctx.params.box!);
+  }
+
+  function parkedPolls(): number {
+    return [...waiters.values()].reduce((sum, set) => sum + set.size, 0);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.setHeader(PROTOCOL_HEADER, String(PROTOCOL_VERSION));
+    const started = performance.now();
+    const who: RequestContext['who'] = {};
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://hub.invalid');
     } catch {
+      url = new URL('http://hub.invalid/(invalid)');
+    }
+    res.once('close', () => {
+      metrics.requests.inc({ code: String(res.statusCode) });
+      const entry: RequestLogEntry = {
+        time: new Date().toISOString(),
+        method: req.method ?? '',
+        path: url.pathname,
+        status: res.headersSent ? res.statusCode : 0,
+        ms: Math.round(performance.now() - started),
+        ...(who.operator ? { operator: who.operator } : {}),
+        ...(who.box ? { box: who.box } : {}),
+        ...(res.writableFinished ? {} : { aborted: true }),
+      };
+      options.requestLog?.(entry);
+    });
+    if (url.pathname === '/(invalid)') {
       sendError(res, 400, 'EBAD_REQUEST', 'the request target is not a valid URL');
       return;
     }
@@ -507,48 +662,48 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
           throw refusal(400, 'EBAD_REQUEST', `${name}: not a valid path segment`);
         }
       }
-      const ctx: RequestContext = { req, res, url, params };
-      authorize(chosen.route, ctx);
+      const ctx: RequestContext = { req, res, url, params, who };
+      await authorize(chosen.route, ctx);
       await chosen.route.handle(ctx);
     } catch (error) {
-      if (error instanceof HubRefusal) {
-        // After a refused body, stop reading it and close: the client may still be sending.
-        const close: Record<string, string> = error.status === 413 ? { connection: 'close' } : {};
-        sendError(res, error.status, error.code, error.message, close);
-        if (error.status === 413) req.resume();
-      } else if (error instanceof EnvelopeRoutingError) {
-        sendError(res, 400, error.code, error.message);
-      } else {
-        const code = (error as { code?: unknown }).code;
-        log(`hub: ${req.method} ${url.pathname} failed: ${typeof code === 'string' ? `${code}: ` : ''}${(error as Error).message}`);
-        sendError(res, 500, 'EINTERNAL', 'the hub failed to handle the request; see the hub log');
-      }
+      answerFailure({ req, res, url }, error);
     }
   }
 
-  const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: (maxWait + 60) * 1000 }, (req, res) => {
+  const serverOptions = { keepAliveTimeout: 65_000, requestTimeout: (maxWait + 60) * 1000 };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     void handle(req, res);
-  });
+  };
+  const server: Server = options.tls ? createTlsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(serverOptions, onRequest);
   server.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     else socket.destroy();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  if (!options.tls && !isLoopbackHost(address.address)) {
+    log(`hub: WARNING: serving plain HTTP on ${address.address}, a non-loopback address: tokens and API keys cross the network unencrypted; pass --tls-cert and --tls-key, or put a TLS proxy in front and listen on 127.0.0.1`);
+  }
 
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${address.port}`,
     port: address.port,
     database,
+    metrics,
     operatorTokenFile: operator.file,
-    parkedPolls: () => [...waiters.values()].reduce((sum, set) => sum + set.size, 0),
+    parkedPolls,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const set of [...waiters.values()]) for (const waiter of [...set]) waiter.stop();
@@ -557,6 +712,7 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       const timer = setTimeout(() => server.closeAllConnections(), 2000);
       await closed;
       clearTimeout(timer);
+      await database.close();
     },
   };
 }

@@ -2,6 +2,7 @@
 import canonicalize from 'canonicalize';
 import type { Test } from 'tap';
 import type { Tier } from '../../stacks/spec/types.js';
+import { auditEntryHash, GENESIS_HASH, type AuditEntry } from '../../runner/state/audit.js';
 import { HubClient } from '../../runner/hub/client.js';
 import { startHub, type RunningHub } from '../../runner/hub/server.js';
 
@@ -54,4 +55,14 @@ export async function startTestHub(t: Test, options: { dataDir?: string; maxWait
       return new HubClient({ url: hub.url, token: apiKey, timeoutMs: 10_000 });
     },
   };
+}
+
+/** `count` audit entries of `box`, hash-chained from seq `from` onto `prevHash`, as an agent's log holds them. */
+export function auditChain(box: string, count: number, from = 1, prevHash = GENESIS_HASH): AuditEntry[] {
+  const entries: AuditEntry[] = [];
+  for (let seq = from; seq < from + count; seq++) {
+    const unsigned = { seq, time: new Date(Date.UTC(2026, 5, 1, 0, 0, seq)).toISOString(), actor: 'agent', action: 'spec.apply', box, tier: 'host' as const, envelopeDigest: null, outcome: 'succeeded' as const, prevHash: entries.at(-1)?.hash ?? prevHash };
+    entries.push({ ...unsigned, hash: auditEntryHash(unsigned) });
+  }
+  return entries;
 }

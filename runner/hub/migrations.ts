@@ -1,0 +1,104 @@
+/**
+ * The PostgreSQL hub's schema, as numbered migrations run in order at start
+ * (runner/hub/postgres.ts). A migration, once released, is never edited: the hub records each
+ * applied one with its checksum and refuses to start on a database whose history differs, or
+ * that a newer hub migrated further. Change the schema by appending a migration.
+ *
+ * Timestamps are timestamptz; audit entries and reports are kept as `json` (not `jsonb`) so the
+ * hub serves back exactly the text a box sent.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE hub_boxes (
+  box text PRIMARY KEY,
+  key_hash text NOT NULL,
+  enrolled_at timestamptz NOT NULL,
+  enrolled_by text NOT NULL,
+  key_rotated_at timestamptz,
+  last_contact_at timestamptz
+);
+
+-- Every envelope published, spec or job: the current spec and pending jobs point into it.
+CREATE TABLE hub_envelopes (
+  id bigserial PRIMARY KEY,
+  box text NOT NULL REFERENCES hub_boxes ON DELETE CASCADE,
+  tier text NOT NULL,
+  type text NOT NULL CHECK (type IN ('spec', 'job')),
+  serial bigint NOT NULL,
+  digest text NOT NULL,
+  payload_digest text NOT NULL,
+  envelope text NOT NULL,
+  published_at timestamptz NOT NULL,
+  published_by text NOT NULL,
+  UNIQUE (box, tier, serial)
+);
+
+CREATE TABLE hub_streams (
+  box text NOT NULL REFERENCES hub_boxes ON DELETE CASCADE,
+  tier text NOT NULL,
+  last_serial bigint NOT NULL,
+  spec_id bigint REFERENCES hub_envelopes,
+  PRIMARY KEY (box, tier)
+);
+
+CREATE TABLE hub_jobs (
+  envelope_id bigint PRIMARY KEY REFERENCES hub_envelopes ON DELETE CASCADE,
+  box text NOT NULL,
+  tier text NOT NULL,
+  payload_digest text NOT NULL,
+  finished_at timestamptz
+);
+CREATE INDEX hub_jobs_pending ON hub_jobs (box, tier, envelope_id) WHERE finished_at IS NULL;
+
+CREATE TABLE hub_reports (
+  seq bigserial PRIMARY KEY,
+  id text NOT NULL UNIQUE,
+  box text NOT NULL REFERENCES hub_boxes ON DELETE CASCADE,
+  tier text NOT NULL,
+  job_id text NOT NULL,
+  outcome text NOT NULL,
+  report json NOT NULL,
+  received_at timestamptz NOT NULL,
+  -- A report sent again (its answer was lost) is the same report, not a second one.
+  UNIQUE (box, job_id, outcome)
+);
+CREATE INDEX hub_reports_box ON hub_reports (box, seq);
+CREATE INDEX hub_reports_tier ON hub_reports (box, tier, seq);
+
+CREATE TABLE hub_audit (
+  box text NOT NULL REFERENCES hub_boxes ON DELETE CASCADE,
+  seq bigint NOT NULL,
+  hash text NOT NULL,
+  entry json NOT NULL,
+  PRIMARY KEY (box, seq)
+);
+
+CREATE TABLE hub_operators (
+  name text PRIMARY KEY,
+  token_hash text NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL,
+  created_by text NOT NULL
+);
+
+CREATE TABLE hub_activity (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL,
+  operator text NOT NULL,
+  action text NOT NULL,
+  subject text NOT NULL,
+  tier text,
+  serial bigint,
+  digest text
+);
+`,
+  },
+];
