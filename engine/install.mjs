@@ -608,10 +608,34 @@ async function checkPluginVersion(plugin, binary, source) {
   }
 }
 
-/** `pulumi plugin install <kind> <name> <version> --file <archive|folder>` into the engine home. */
-async function registerPlugin(plugin, file) {
+/**
+ * `pulumi plugin install <kind> <name> <version> --file <archive|folder>` into the engine home.
+ * A language host is the exception: the CLI refuses to install one ("bundled with Pulumi"), and
+ * finds it on PATH next to itself instead. So its executable is laid out in Pulumi's own form
+ * (`plugins/language-<name>-v<version>/` with the `.lock` beside it) and linked into the
+ * engine's `bin/`, which starts the PATH the runner gives the engine (runner/engine/locate.ts).
+ */
+async function registerPlugin(plugin, file, binary) {
+  if (plugin.kind === 'language') {
+    const executable = binary ?? join(file, pluginBinaryName(plugin));
+    const folder = join(pluginDir, pluginEntry(plugin));
+    await mkdir(folder, { recursive: true });
+    await copyFile(executable, join(folder, pluginBinaryName(plugin)));
+    await chmod(join(folder, pluginBinaryName(plugin)), 0o755);
+    await writeFile(`${folder}.lock`, '');
+    await linkLanguageHost(plugin);
+    return;
+  }
   const result = await run(join(engineBin, 'pulumi'), ['plugin', 'install', plugin.kind, plugin.name, plugin.version, '--file', file], { env: pulumiEnv(), timeoutMs: 300_000, beat: `${pluginLabel(plugin)}: installing` });
   if (result.code !== 0) throw new InstallError(`pulumi plugin install --file for ${plugin.name} ${plugin.version} failed: ${lastLines(result.stderr)}`);
+}
+
+/** Links an installed language host into the engine's bin/, replacing a stale link. */
+async function linkLanguageHost(plugin) {
+  const target = join(pluginDir, pluginEntry(plugin), pluginBinaryName(plugin));
+  const link = join(engineBin, pluginBinaryName(plugin));
+  await rm(link, { force: true });
+  await symlink(target, link);
 }
 
 /** Checks an archive's digest, unpacks it, checks the plugin's own version, installs it. */
@@ -623,7 +647,7 @@ async function installArchive(plugin, bytes, { listed, source }) {
     const binary = join(unpacked.contents, pluginBinaryName(plugin));
     if (!(await isExecutable(binary))) throw new RefusedError(`${name} from ${source} holds no executable ${pluginBinaryName(plugin)}: refused`, { archive: name, source });
     await checkPluginVersion(plugin, binary, source);
-    await registerPlugin(plugin, unpacked.archive);
+    await registerPlugin(plugin, unpacked.archive, binary);
     return check;
   } finally {
     await rm(unpacked.work, { recursive: true, force: true });
@@ -648,7 +672,10 @@ async function installPlugin(plugin, options) {
     say(`${label}: ${source === 'project' ? `already installed in ${engineHome}` : `installed from ${source}`}${extra.sha256 ? `, sha256 ${extra.sha256} checked against ${extra.checkedBy}` : ''} (${seconds(stepStart)})`);
     return { ...plugin, installed: true, source, ...extra };
   };
-  if (await installedIn(pluginDir, plugin)) return done('project');
+  if (await installedIn(pluginDir, plugin)) {
+    if (plugin.kind === 'language') await linkLanguageHost(plugin);
+    return done('project');
+  }
 
   const reasons = [];
   if (options.mirror) {
