@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { pinnedPlugin, tierPluginPins } from '../engine/plugins.js';
 import { findProjectRoot, locateEngine, requirePlugins } from '../runner/engine/locate.js';
 import { EngineRunner } from '../runner/engine/run.js';
-import { mainProgram } from '../stacks/main.js';
+import { mainProgram } from '../stacks/operator-program.js';
 import { median, timed } from './engine.js';
 
 const execFileAsync = promisify(execFile);

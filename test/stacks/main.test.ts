@@ -3,7 +3,7 @@ import t from 'tap';
 import { mocks } from '../helpers/mocks.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mainProgram, operatorEnvironment, parseStackName } from '../../stacks/main.js';
+import { mainProgram, operatorEnvironment, parseStackName } from '../../stacks/operator-program.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const homeBox = join(projectRoot, 'examples', 'home-box.yaml');

@@ -60,7 +60,10 @@ t.test('the agent package installs into a Debian root and its agent runs there',
   // given a package built from this tree and a fresh copy of the Debian root
   // Not t.testdir(): agentWorld below takes that one over.
   const work = await mkdtemp(join(tmpdir(), 'felhom-deb-test-'));
-  t.teardown(() => rm(work, { recursive: true, force: true }));
+  t.teardown(async () => {
+    await run('umount', [join(work, 'root', 'proc')]).catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  });
   const { stdout } = await run(process.execPath, [join(project, 'tools', 'build-deb.mjs'), '--out', work, '--fast'], { cwd: project });
   const deb = stdout.trim();
   t.match(deb, /felhom-agent_\d+\.\d+\.\d+_amd64\.deb$/);
@@ -68,6 +71,8 @@ t.test('the agent package installs into a Debian root and its agent runs there',
   // coreutils cp: device nodes (/dev/null, ...) and ownership come along
   await run('cp', ['-a', await debianRoot(), root]);
   await copyFile(deb, join(root, 'tmp', 'felhom-agent.deb'));
+  // The engine reads /proc/self/exe, as on any Debian host: the root gets its /proc.
+  await run('mount', ['-t', 'proc', 'proc', join(root, 'proc')]);
 
   // when dpkg installs it
   const installed = await inRoot(root, ['dpkg', '--force-unsafe-io', '-i', '/tmp/felhom-agent.deb']);
