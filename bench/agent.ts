@@ -19,7 +19,7 @@ import type { PulumiFn } from '@pulumi/pulumi/automation/index.js';
 import { createTrustStore, formatEnvelope, generateKey, readPrivateKey, signEnvelope, writeTrustStore } from '../runner/envelope/index.js';
 import { EngineRunner } from '../runner/engine/run.js';
 import { HubClient } from '../runner/hub/client.js';
-import { startHub } from '../runner/hub/server.js';
+import { startHub } from '../hub/server.js';
 import { openAgent } from '../runner/agent/open.js';
 import type { ProgramFactory } from '../runner/agent/program.js';
 

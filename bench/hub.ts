@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HubClient } from '../runner/hub/client.js';
-import { startHub } from '../runner/hub/server.js';
+import { startHub } from '../hub/server.js';
 
 const BOXES = 1000;
 const LOAD_SECONDS = 5;

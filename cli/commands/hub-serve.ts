@@ -4,9 +4,9 @@ import { resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { OPERATOR_TOKEN_ENV } from '../../runner/hub/operator.js';
-import { formatRequestLog } from '../../runner/hub/request-log.js';
-import { startHub } from '../../runner/hub/server.js';
-import { checkEngineMirrorDir } from '../../runner/hub/engine-mirror.js';
+import { formatRequestLog } from '../../hub/request-log.js';
+import { startHub } from '../../hub/server.js';
+import { checkEngineMirrorDir } from '../../hub/engine-mirror.js';
 
 /** Where `hub serve` reads the PostgreSQL URL when --database is not given (a URL on the command line shows its password in the process list). */
 export const DATABASE_URL_ENV = 'FELHOM_HUB_DATABASE_URL';

@@ -15,7 +15,7 @@ import type { PulumiFn } from '@pulumi/pulumi/automation/index.js';
 import { findProjectRoot, type LocatedEngine } from '../engine/locate.js';
 import { EngineMissingError, EnginePluginMissingError } from '../engine/errors.js';
 import type { EngineOperation, EngineOutcome, Engines, RecoveryOutcome, RunOptions, StackTarget } from '../engine/run.js';
-import { engineMirrorPath } from '../hub/engine-mirror.js';
+import { engineMirrorPath } from '../../hub/engine-mirror.js';
 import { AgentError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 

@@ -75,7 +75,7 @@ t.test('a rotated key survives a hub restart', async (t) => {
   await operator.enrollBox('box-1');
   const { apiKey } = await operator.rotateBoxKey('box-1');
   await hub.close();
-  const { startHub } = await import('../../runner/hub/server.js');
+  const { startHub } = await import('../../hub/server.js');
   const again = await startHub({ dataDir, operatorToken: OPERATOR_TOKEN });
   t.teardown(() => again.close());
   t.same(await new HubClient({ url: again.url, token: apiKey }).fetchSpec('box-1', 'host'), { status: 'none' });

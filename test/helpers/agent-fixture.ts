@@ -11,7 +11,7 @@ import type { Test } from 'tap';
 import { formatEnvelope, parseEnvelope, payloadDigest, signEnvelope, writeTrustStore, type EnvelopeContent } from '../../runner/envelope/index.js';
 import { EngineRunner } from '../../runner/engine/run.js';
 import { openAgent, type OpenAgentOptions } from '../../runner/agent/open.js';
-import { readRoutingHeader, type RoutingHeader } from '../../runner/hub/routing.js';
+import { readRoutingHeader, type RoutingHeader } from '../../hub/routing.js';
 import type { Agent } from '../../runner/agent/agent.js';
 import { homeBox, type DraftSpec } from './box-spec.js';
 import { startTestHub, type TestHub } from './hub.js';

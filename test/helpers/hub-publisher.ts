@@ -3,7 +3,7 @@
  * directory given as argv[2], four in flight at a time, printing `acked <serial>` once each
  * publish is durable. It continues from the last serial on disk, and runs until killed.
  */
-import { HubDatabase } from '../../runner/hub/database.js';
+import { HubDatabase } from '../../hub/database.js';
 import { makeEnvelope } from './hub.js';
 
 const dataDir = process.argv[2]!;

@@ -4,7 +4,7 @@ import type { Test } from 'tap';
 import type { Tier } from '../../stacks/spec/types.js';
 import { auditEntryHash, GENESIS_HASH, type AuditEntry } from '../../runner/state/audit.js';
 import { HubClient } from '../../runner/hub/client.js';
-import { startHub, type RunningHub } from '../../runner/hub/server.js';
+import { startHub, type RunningHub } from '../../hub/server.js';
 
 export interface EnvelopeFields {
   type?: 'spec' | 'job';

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { readdir } from 'node:fs/promises';
 import { LockHeldError } from '../../../runner/state/lock.js';
-import { startHub } from '../../../runner/hub/server.js';
+import { startHub } from '../../../hub/server.js';
 import { runDaemon } from '../../../runner/agent/daemon.js';
 import { jsonLogger } from '../../../runner/agent/logger.js';
 import type { CycleResult } from '../../../runner/agent/agent.js';

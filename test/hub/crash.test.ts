@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { HubDatabase } from '../../../runner/hub/database.js';
+import { HubDatabase } from '../../hub/database.js';
 
 const publisher = fileURLToPath(new URL('../../helpers/hub-publisher.ts', import.meta.url));
 

@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL hub's schema, as numbered migrations run in order at start
- * (runner/hub/postgres.ts). A migration, once released, is never edited: the hub records each
+ * (hub/postgres.ts). A migration, once released, is never edited: the hub records each
  * applied one with its checksum and refuses to start on a database whose history differs, or
  * that a newer hub migrated further. Change the schema by appending a migration.
  *

@@ -3,12 +3,12 @@
  * PostgreSQL server started for this file (test/helpers/postgres.ts).
  */
 import t, { type Test } from 'tap';
-import { HubDatabase } from '../../../runner/hub/database.js';
-import { fleetView } from '../../../runner/hub/fleet.js';
-import { PostgresHubStore } from '../../../runner/hub/postgres.js';
-import type { HubStore } from '../../../runner/hub/store.js';
-import { auditChain, makeEnvelope } from '../../helpers/hub.js';
-import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { HubDatabase } from '../../hub/database.js';
+import { fleetView } from '../../hub/fleet.js';
+import { PostgresHubStore } from '../../hub/postgres.js';
+import type { HubStore } from '../../hub/store.js';
+import { auditChain, makeEnvelope } from '../helpers/hub.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 let postgres: TestPostgres;
 t.before(async () => {

@@ -5,10 +5,10 @@
  * fields only to decide where to file the envelope, and serves the envelope's bytes unchanged.
  * The box re-reads and verifies everything (runner/envelope/).
  */
-import { isPlainObject } from '../../stacks/spec/problems.js';
-import { TIERS, type Tier } from '../../stacks/spec/types.js';
-import { payloadDigest } from '../envelope/format.js';
-import { BOX_ID_PATTERN, type EnvelopeType } from './protocol.js';
+import { isPlainObject } from '../stacks/spec/problems.js';
+import { TIERS, type Tier } from '../stacks/spec/types.js';
+import { payloadDigest } from '../runner/envelope/format.js';
+import { BOX_ID_PATTERN, type EnvelopeType } from '../runner/hub/protocol.js';
 
 export interface RoutingHeader {
   readonly type: EnvelopeType;

@@ -3,8 +3,8 @@ import t from 'tap';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkEngineMirrorDir, engineMirrorPath } from '../../../runner/hub/engine-mirror.js';
-import { startTestHub } from '../../helpers/hub.js';
+import { checkEngineMirrorDir, engineMirrorPath } from '../../hub/engine-mirror.js';
+import { startTestHub } from '../helpers/hub.js';
 
 const ARCHIVE = 'pulumi-resource-random-v4.21.1-linux-amd64.tar.gz';
 

@@ -3,10 +3,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
-import { HubClient } from '../../../runner/hub/client.js';
-import { HUB_DATA_FILE } from '../../../runner/hub/database.js';
-import { etagMatches, OPERATOR_TOKEN_FILE, startHub } from '../../../runner/hub/server.js';
-import { makeEnvelope, OPERATOR_TOKEN, startTestHub } from '../../helpers/hub.js';
+import { HubClient } from '../../runner/hub/client.js';
+import { HUB_DATA_FILE } from '../../hub/database.js';
+import { etagMatches, OPERATOR_TOKEN_FILE, startHub } from '../../hub/server.js';
+import { makeEnvelope, OPERATOR_TOKEN, startTestHub } from '../helpers/hub.js';
 
 interface RawAnswer {
   status: number;
@@ -304,7 +304,7 @@ t.test('without a given token the hub generates one into operator-token with mod
 });
 
 t.test('audit entries uploaded by a box must continue the chain the hub holds', async (t) => {
-  const { AuditLog } = await import('../../../runner/state/audit.js');
+  const { AuditLog } = await import('../../runner/state/audit.js');
   const { operator, enroll } = await startTestHub(t);
   const box = await enroll('box-1');
   const file = join(t.testdir(), 'audit.jsonl');

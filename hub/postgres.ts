@@ -10,17 +10,17 @@
  *   and commit time; every replica LISTENs on its own connection and wakes the long polls it
  *   holds for that stream. After losing that connection, a replica reconnects and wakes every
  *   poll it holds, so a notification missed meanwhile costs one re-read, not a stuck box.
- * - The schema comes from runner/hub/migrations.ts, applied at start under an advisory lock (two
+ * - The schema comes from hub/migrations.ts, applied at start under an advisory lock (two
  *   replicas starting together migrate once).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Tier } from '../../stacks/spec/types.js';
-import type { AuditEntry } from '../state/audit.js';
-import { Backoff } from './backoff.js';
+import type { Tier } from '../stacks/spec/types.js';
+import type { AuditEntry } from '../runner/state/audit.js';
+import { Backoff } from '../runner/hub/backoff.js';
 import { newToken, REPORTS_KEPT_PER_BOX, secretMatchesHash, sha256Hex } from './database.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
-import type { OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from './protocol.js';
+import type { OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { HubRefusal } from './refusal.js';
 import { readRoutingHeader } from './routing.js';
 import { BOOTSTRAP_OPERATOR, newAuditEntries, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';

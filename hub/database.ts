@@ -3,7 +3,7 @@
  * boxes (key hashes only), the desired spec envelope and pending job envelopes per (box, tier),
  * reports, each box's uploaded audit log, operator accounts (token hashes only) and what they
  * did, in one durable lowdb document (runner/state/store.ts). A fleet outgrows one document
- * rewritten on every write; runner/hub/postgres.ts is the backend for that.
+ * rewritten on every write; hub/postgres.ts is the backend for that.
  *
  * Reads never touch the disk: lowdb keeps the document in memory, and ETags are computed at
  * write time, so a box polling an unchanged spec costs a hash lookup.
@@ -11,10 +11,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import type { Tier } from '../../stacks/spec/types.js';
-import type { AuditEntry } from '../state/audit.js';
-import { DurableStore } from '../state/store.js';
-import type { BoxSummary, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from './protocol.js';
+import type { Tier } from '../stacks/spec/types.js';
+import type { AuditEntry } from '../runner/state/audit.js';
+import { DurableStore } from '../runner/state/store.js';
+import type { BoxSummary, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { readRoutingHeader } from './routing.js';
 import { HubRefusal } from './refusal.js';
 import { BOOTSTRAP_OPERATOR, newAuditEntries, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';

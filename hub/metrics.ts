@@ -4,7 +4,7 @@
  * each scrape, the fleet's boxes by state from the database. Labels never carry box ids or
  * anything secret: the page is meant for a scraper inside the cluster.
  */
-import { BOX_STATES, type BoxState } from './protocol.js';
+import { BOX_STATES, type BoxState } from '../runner/hub/protocol.js';
 
 /** Upper bounds (seconds) of the publish→wake latency histogram. */
 export const WAKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];

@@ -4,9 +4,9 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { AUDIT_ENTRIES_KEPT_PER_BOX, HUB_DATA_FILE } from '../../../runner/hub/database.js';
-import { AuditLog, type AuditEntry, type AuditRecord } from '../../../runner/state/audit.js';
-import { makeEnvelope, startTestHub } from '../../helpers/hub.js';
+import { AUDIT_ENTRIES_KEPT_PER_BOX, HUB_DATA_FILE } from '../../hub/database.js';
+import { AuditLog, type AuditEntry, type AuditRecord } from '../../runner/state/audit.js';
+import { makeEnvelope, startTestHub } from '../helpers/hub.js';
 
 const record = (box: string, overrides: Partial<AuditRecord> = {}): AuditRecord => ({
   actor: 'agent',

@@ -7,10 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import t, { type Test } from 'tap';
-import { HubClient, HubRequestError } from '../../../runner/hub/client.js';
-import { startHub } from '../../../runner/hub/server.js';
-import { auditChain, makeEnvelope, OPERATOR_TOKEN } from '../../helpers/hub.js';
-import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { HubClient, HubRequestError } from '../../runner/hub/client.js';
+import { startHub } from '../../hub/server.js';
+import { auditChain, makeEnvelope, OPERATOR_TOKEN } from '../helpers/hub.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 let postgres: TestPostgres;
 t.before(async () => {

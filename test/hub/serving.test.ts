@@ -5,10 +5,10 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { HubClient } from '../../../runner/hub/client.js';
-import { formatRequestLog, isLoopbackHost, type RequestLogEntry } from '../../../runner/hub/request-log.js';
-import { startHub } from '../../../runner/hub/server.js';
-import { makeEnvelope, OPERATOR_TOKEN, startTestHub } from '../../helpers/hub.js';
+import { HubClient } from '../../runner/hub/client.js';
+import { formatRequestLog, isLoopbackHost, type RequestLogEntry } from '../../hub/request-log.js';
+import { startHub } from '../../hub/server.js';
+import { makeEnvelope, OPERATOR_TOKEN, startTestHub } from '../helpers/hub.js';
 
 const run = promisify(execFile);
 

@@ -3,7 +3,7 @@
  * pending jobs, last reports), worst first, so an operator sees the failing boxes at the top of
  * `felhom hub boxes` and GET /v1/boxes. Both storage backends feed it the same facts.
  */
-import { BOX_STATES, type BoxState, type BoxStatus, type TierStatus } from './protocol.js';
+import { BOX_STATES, type BoxState, type BoxStatus, type TierStatus } from '../runner/hub/protocol.js';
 import type { BoxFacts, TierFacts } from './store.js';
 
 /** A box that has not called the hub for this long is `stale` (agents poll at least every minute). */

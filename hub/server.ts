@@ -1,7 +1,7 @@
 /**
  * The reference hub: a plain `node:http` (or `node:https`) server speaking hub protocol v1
  * (docs/hub-protocol.md) over a {@link HubStore}: the embedded lowdb document by default, or
- * PostgreSQL (runner/hub/postgres.ts), where several replicas share one database.
+ * PostgreSQL (hub/postgres.ts), where several replicas share one database.
  *
  * Every refusal is a 4xx with `{ error: { code, message } }`; nothing a client sends can crash
  * it. Long polls park the response in memory and are woken by a change to their (box, tier),
@@ -13,10 +13,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { TIERS, type Tier } from '../../stacks/spec/types.js';
-import type { AuditEntry } from '../state/audit.js';
-import { AUDIT_OUTCOMES } from '../state/audit.js';
-import { writeFileDurably } from '../state/store.js';
+import { TIERS, type Tier } from '../stacks/spec/types.js';
+import type { AuditEntry } from '../runner/state/audit.js';
+import { AUDIT_OUTCOMES } from '../runner/state/audit.js';
+import { writeFileDurably } from '../runner/state/store.js';
 import { HubDatabase, HubRefusal, sha256Hex, secretMatchesHash } from './database.js';
 import { countByState, fleetView } from './fleet.js';
 import { HubMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
@@ -32,7 +32,7 @@ import {
   SERIAL_HEADER,
   type EngineSummary,
   type ReportRequest,
-} from './protocol.js';
+} from '../runner/hub/protocol.js';
 import { EnvelopeRoutingError } from './routing.js';
 import { serveEngineMirrorFile } from './engine-mirror.js';
 
@@ -55,7 +55,7 @@ export interface HubServerOptions {
   readonly maxBodyBytes?: number;
   /** @default 60 */
   readonly maxWaitSeconds?: number;
-  /** A folder of engine archives served to enrolled boxes (runner/hub/engine-mirror.ts). @default - none */
+  /** A folder of engine archives served to enrolled boxes (hub/engine-mirror.ts). @default - none */
   readonly engineMirrorDir?: string;
   /** Where the hub writes one line per unexpected server error or warning (never secrets). @default - nowhere */
   readonly log?: (line: string) => void;

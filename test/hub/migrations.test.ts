@@ -1,9 +1,9 @@
 /** The PostgreSQL hub's schema migrations: applied once, even by replicas starting together; a changed or newer history stops the hub. */
 import pg from 'pg';
 import t from 'tap';
-import { MIGRATIONS } from '../../../runner/hub/migrations.js';
-import { PostgresHubStore, redactDatabaseUrl } from '../../../runner/hub/postgres.js';
-import { startPostgres } from '../../helpers/postgres.js';
+import { MIGRATIONS } from '../../hub/migrations.js';
+import { PostgresHubStore, redactDatabaseUrl } from '../../hub/postgres.js';
+import { startPostgres } from '../helpers/postgres.js';
 
 t.test('migrations run once at start, also when two replicas start together', async (t) => {
   const postgres = await startPostgres(t);

@@ -2,7 +2,7 @@
 // tier (felhom sign --serial next), and reports that tell replacements from updates and carry the
 // engine's first error lines.
 import t from 'tap';
-import { makeEnvelope, startTestHub } from '../../helpers/hub.js';
+import { makeEnvelope, startTestHub } from '../helpers/hub.js';
 
 t.test('GET /v1/boxes/{box}/tiers/{tier}/serial answers the last published serial, spec or job', async (t) => {
   const { enroll, operator } = await startTestHub(t);

@@ -1,15 +1,15 @@
 /**
  * What the hub server needs from its storage, whichever backend holds it: the embedded lowdb
- * document (runner/hub/database.ts, one machine) or PostgreSQL (runner/hub/postgres.ts, a fleet
+ * document (hub/database.ts, one machine) or PostgreSQL (hub/postgres.ts, a fleet
  * and several replicas).
  *
  * Reads may answer synchronously (lowdb keeps its document in memory) or with a promise
  * (PostgreSQL); the server awaits both. Every write is one transaction: it happens completely or
  * not at all, and a retried write after a lost answer does not double anything.
  */
-import type { Tier } from '../../stacks/spec/types.js';
-import { auditEntryHash, GENESIS_HASH, type AuditEntry } from '../state/audit.js';
-import type { OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from './protocol.js';
+import type { Tier } from '../stacks/spec/types.js';
+import { auditEntryHash, GENESIS_HASH, type AuditEntry } from '../runner/state/audit.js';
+import type { OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { HubRefusal } from './refusal.js';
 
 export type Awaitable<T> = T | Promise<T>;
@@ -30,7 +30,7 @@ export interface StoredEnvelope {
 /** A change to a stream's spec or pending jobs; `at` is when it was committed (ms since the epoch). */
 export type ChangeListener = (box: string, tier: Tier, at: number) => void;
 
-/** What the fleet view is computed from, per box (runner/hub/fleet.ts). */
+/** What the fleet view is computed from, per box (hub/fleet.ts). */
 export interface BoxFacts {
   readonly box: string;
   readonly enrolledAt: string;
