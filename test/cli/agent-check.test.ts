@@ -5,6 +5,7 @@ import { writeTrustStore } from '../../runner/envelope/index.js';
 import { REF_SECRETS, writeWorldFiles } from '../helpers/agent-fixture.js';
 import { felhom } from '../helpers/cli.js';
 import { trustOf } from '../helpers/keys.js';
+import { engineHomeWithout } from '../helpers/engine-install.js';
 
 const spec = new URL('../../examples/home-box.yaml', import.meta.url).pathname;
 
@@ -22,7 +23,9 @@ t.test('agent check lists every missing secret, plugin and permission at once', 
   // given a box missing three secrets, with one readable by others
   for (const name of ['tunnel-token', 'pbs-encryption-key', 'proxmox-api-token']) await rm(join(stateDir, 'secrets', name));
   await chmod(join(stateDir, 'secrets', 'pbs-token'), 0o644);
-  const result = await felhom(['agent', 'check', '--box', 'hb-0001', '--tier', 'host', '--state', stateDir, '--trust', trustPath, '--spec', spec, '--json']);
+  // on an engine home without the Proxmox plugin, whatever this machine has installed
+  const env = { FELHOM_ENGINE_HOME: await engineHomeWithout(t, ['proxmoxve']) };
+  const result = await felhom(['agent', 'check', '--box', 'hb-0001', '--tier', 'host', '--state', stateDir, '--trust', trustPath, '--spec', spec, '--json'], { env });
   t.equal(result.code, 1, result.stderr);
   const answer = JSON.parse(result.stdout) as { ok: boolean; spec: string; problems: { code: string; subject: string; message: string }[] };
   t.equal(answer.ok, false);
@@ -30,7 +33,7 @@ t.test('agent check lists every missing secret, plugin and permission at once', 
   const secrets = answer.problems.filter((problem) => problem.code === 'ESECRET').map((problem) => problem.subject);
   t.same(secrets.sort(), ['pbs-encryption-key', 'proxmox-api-token', 'tunnel-token'], 'every missing secret, in one run');
   t.ok(answer.problems.some((problem) => problem.code === 'EAGENT_SETUP' && problem.subject === 'pbs-token' && /readable by group or others/.test(problem.message)), 'the wrongly permitted secret');
-  t.ok(answer.problems.some((problem) => problem.code === 'EPLUGIN_MISSING' || problem.code === 'EENGINE_MISSING'), 'the engine side is checked too');
+  t.ok(answer.problems.some((problem) => problem.code === 'EPLUGIN_MISSING' && /proxmoxve/.test(problem.message)), 'the engine side is checked too: the missing plugin is named');
 });
 
 t.test('agent check exits 0 on a box that is ready, apart from the engine side', async (t) => {

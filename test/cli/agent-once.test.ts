@@ -1,18 +1,20 @@
-// `felhom agent once` with the real tier programs: on this machine the host program's plugins are
-// missing, so the verified spec fails before the engine starts, as a stalled failure that is
+// `felhom agent once` with the real tier programs, on an engine home without the Proxmox plugin
+// (whatever this machine has installed), so the verified spec fails before the engine starts, as a stalled failure that is
 // journaled, reported to the hub and audited.
 import t from 'tap';
 import { join } from 'node:path';
 import { felhom } from '../helpers/cli.js';
 import { agentWorld, boxSpec, BOX } from '../helpers/agent-fixture.js';
 import { verifyAuditLog } from '../../runner/state/audit.js';
+import { engineHomeWithout } from '../helpers/engine-install.js';
 
 t.test('agent once applies nothing it cannot run and reports the missing plugins', async (t) => {
   const world = await agentWorld(t);
   await world.publish({ serial: 1, body: boxSpec() as never });
   const args = ['agent', 'once', '--hub', world.hub.hub.url, '--box', BOX, '--tier', 'host', '--state', world.stateDir, '--trust', world.trustPath, '--json'];
 
-  const result = await felhom(args);
+  const env = { FELHOM_ENGINE_HOME: await engineHomeWithout(t, ['proxmoxve']) };
+  const result = await felhom(args, { env });
 
   t.equal(result.code, 1, 'the cycle completed, but the envelope failed: exit 1');
   const cycle = JSON.parse(result.stdout) as { status: string; engineRuns: number; items: { outcome: string; reason?: { code: string; message: string } }[] };
@@ -26,7 +28,7 @@ t.test('agent once applies nothing it cannot run and reports the missing plugins
 
   // when run again by hand, then the box-side failure is retried (it does not burn the serial),
   // still without an engine, and nothing a person sees is doubled
-  const again = await felhom(args);
+  const again = await felhom(args, { env });
   t.match(JSON.parse(again.stdout), { status: 'done', engineRuns: 0, items: [{ outcome: 'failed', reason: { code: 'EPLUGIN_MISSING' } }] }, 'retried');
   t.equal(again.code, 1, 'still not applied: exit 1');
   t.equal((await world.hub.operator.listReports({ box: BOX })).length, 1, 'one report at the hub');

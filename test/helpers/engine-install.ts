@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,4 +99,23 @@ export function packMirror(out: string, only: string): Promise<InstallRun> {
     execFile(process.execPath, [installScript, 'mirror', '--out', out, '--only', only], { env: process.env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
       done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }));
   });
+}
+
+/**
+ * An engine home for one test: the project's installed CLI (`.engine/bin`), and every plugin the
+ * project's `.engine/plugins` holds except those named, so a test can see a plugin missing
+ * whatever this machine has. Pass it as FELHOM_ENGINE_HOME.
+ */
+export async function engineHomeWithout(t: Tap.Test, missing: readonly string[]): Promise<string> {
+  const home = await mkdtemp(join(tmpdir(), 'felhom-engine-home-'));
+  t.teardown(() => rm(home, { recursive: true, force: true }));
+  const source = join(projectRoot, '.engine');
+  await symlink(join(source, 'bin'), join(home, 'bin'));
+  await mkdir(join(home, 'plugins'));
+  const entries = await readdir(join(source, 'plugins')).catch(() => [] as string[]);
+  for (const entry of entries) {
+    if (missing.some((name) => entry.startsWith(`resource-${name}-v`))) continue;
+    await symlink(join(source, 'plugins', entry), join(home, 'plugins', entry));
+  }
+  return home;
 }
