@@ -58,3 +58,20 @@ t.test('an invalid previous spec is refused by name, exit 1', async (t) => {
   t.equal(result.code, 1);
   t.match(result.stderr, /ESPEC: .*broken-previous\.yaml.*\n.*spec\.guests\[0\]\.vmId/);
 });
+
+t.test('a renamed box names its new stacks; a removed app lists what it deletes', async (t) => {
+  const renamedBox = specFile('renamed-box.yaml', homeBox((s) => {
+    s.metadata.box = 'hb-0002';
+    s.spec.edge!.tunnel = { ...s.spec.edge!.tunnel!, name: 'felhom-hb-0001' };
+  }));
+  const box = await felhom(['plan', renamedBox, '--brief', '--tier', 'host', '--previous', 'examples/home-box.yaml']);
+  t.equal(box.code, 0, box.stderr);
+  t.match(box.stderr, /^warning: box "hb-0001" → "hb-0002" \(against examples\/home-box\.yaml\) means new stacks \(hb-0002\.<tier>\): these stateful resources are created again there, while the old stacks still hold them:\n(  host  .*\n)+/m);
+  t.match(box.stderr, /^ {2}host {2}proxmoxve:index\/containerLegacy:ContainerLegacy {2}customer-container$/m);
+
+  const withoutPhotos = specFile('without-photos.yaml', homeBox((s) => (s.spec.apps = s.spec.apps!.filter((app) => app.name !== 'photos'))));
+  const removed = await felhom(['plan', withoutPhotos, '--brief', '--tier', 'guest', '--previous', 'examples/home-box.yaml']);
+  t.equal(removed.code, 0, removed.stderr);
+  t.match(removed.stderr, /^warning: stateful resources of examples\/home-box\.yaml that this spec deletes:\n {2}guest {2}docker:index\/volume:Volume {2}photos-volume-database$/m);
+  t.notMatch(removed.stderr, /is a replacement/);
+});
