@@ -1,5 +1,5 @@
 /**
- * One catalog app on the guest's Docker (seed §2, §8): its own network, images pinned by digest
+ * One catalog app on the guest's Docker (docs/architecture.md#customer-node, #data-placement): its own network, images pinned by digest
  * where the manifest pins them, volumes placed per volume class (hot on the guest rootfs, bulk
  * on a bulk mount point), containers with health checks, restart policy and limits, generated
  * secrets, and Traefik routing for the app's hostname.
@@ -151,7 +151,7 @@ export class AppStack extends pulumi.ComponentResource {
                   startPeriod: seconds(healthcheck.startPeriodSeconds ?? 60),
                 },
                 // A deploy is done when the service is healthy: a failed check fails the update,
-                // and the runner rolls the guest back (seed §9).
+                // and the runner rolls the guest back (docs/architecture.md#snapshot-before-deploy).
                 wait: true,
                 waitTimeout: (healthcheck.startPeriodSeconds ?? 60) + (healthcheck.intervalSeconds ?? 30) * ((healthcheck.retries ?? 3) + 1),
               }

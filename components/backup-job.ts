@@ -1,5 +1,5 @@
 /**
- * A scheduled vzdump backup job (seed §8): guest backups to one storage with the `backup`
+ * A scheduled vzdump backup job (docs/architecture.md#backup-tiers): guest backups to one storage with the `backup`
  * role, on a Proxmox calendar schedule, with keep-* retention.
  *
  * Bulk data is out of the guest backup by construction: vzdump includes a volume mount point
@@ -8,17 +8,26 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as proxmoxve from '@muhlba91/pulumi-proxmoxve';
-import { assertValidArgs } from './validation.js';
+import { checkInputs, gated, type WithInputs } from './inputs.js';
 import { BACKUP_JOB_TYPE, backupJobRules, pruneBackups, type BackupJobArgs } from './rules/backup-job.js';
 export * from './rules/backup-job.js';
+
+/**
+ * {@link BackupJobArgs} where the storage (a StorageTarget's `storageId`), the node and the
+ * guests' VM ids (CustomerLxc's `vmId`) may be outputs; the rules check them once known.
+ */
+export type BackupJobInputs = WithInputs<Omit<BackupJobArgs, 'vmIds'>, 'storage' | 'node'> & {
+  /** The guests to back up. */
+  readonly vmIds: readonly pulumi.Input<number>[];
+};
 
 export class BackupJob extends pulumi.ComponentResource {
   readonly jobId: pulumi.Output<string>;
   readonly storage: pulumi.Output<string>;
   readonly schedule: pulumi.Output<string>;
 
-  constructor(name: string, args: BackupJobArgs, opts?: pulumi.ComponentResourceOptions) {
-    assertValidArgs(BACKUP_JOB_TYPE, name, backupJobRules, args);
+  constructor(name: string, args: BackupJobInputs, opts?: pulumi.ComponentResourceOptions) {
+    const gate = checkInputs(BACKUP_JOB_TYPE, name, backupJobRules, args);
     super(BACKUP_JOB_TYPE, name, {}, opts);
 
     const job = new proxmoxve.backup.Job(
@@ -27,7 +36,7 @@ export class BackupJob extends pulumi.ComponentResource {
         resourceId: args.jobId,
         storage: args.storage,
         schedule: args.schedule,
-        vmids: args.vmIds.map(String),
+        vmids: args.vmIds.map((vmId) => pulumi.output(vmId).apply(String)),
         ...(args.node !== undefined ? { node: args.node } : {}),
         mode: args.mode ?? 'snapshot',
         compress: args.compress ?? 'zstd',
@@ -35,7 +44,8 @@ export class BackupJob extends pulumi.ComponentResource {
         ...(args.excludePaths && args.excludePaths.length > 0 ? { excludePaths: [...args.excludePaths] } : {}),
         enabled: args.enabled ?? true,
         repeatMissed: args.repeatMissed ?? true,
-        notesTemplate: args.notesTemplate ?? '{{guestname}} (felhom)',
+        // The gate of args given as outputs rides on the notes, which Proxmox updates in place.
+        notesTemplate: gated(gate, args.notesTemplate ?? '{{guestname}} (felhom)'),
       },
       // The job id is unique on the cluster: a replacement must remove the old job first.
       { parent: this, deleteBeforeReplace: true },

@@ -1,5 +1,5 @@
 /**
- * The customer LXC (seed §2): one unprivileged Debian container per customer, Docker-ready,
+ * The customer LXC (docs/architecture.md#customer-node): one unprivileged Debian container per customer, Docker-ready,
  * created from the golden template (templates/lxc/golden.yml) and sized by the box spec.
  *
  * A replaced LXC is a customer's lost data, so this component guards against replacement
@@ -9,11 +9,18 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as proxmoxve from '@muhlba91/pulumi-proxmoxve';
-import { assertValidArgs } from './validation.js';
+import { checkInputs, gated, plainFor, type WithInputs } from './inputs.js';
 import {
   bulkMountPath, CUSTOMER_LXC_IGNORED_CHANGES, CUSTOMER_LXC_TYPE, customerLxcRules, staticIpv4Address, type CustomerLxcArgs,
 } from './rules/customer-lxc.js';
 export * from './rules/customer-lxc.js';
+
+/**
+ * {@link CustomerLxcArgs} where the fields another resource may produce accept outputs: the node,
+ * the hostname, the OS template volume (a downloaded file's id), the root storage and the
+ * description. The rules check them once they are known (components/inputs.ts).
+ */
+export type CustomerLxcInputs = WithInputs<CustomerLxcArgs, 'node' | 'hostname' | 'osTemplateFileId' | 'rootStorage' | 'description'>;
 
 /**
  * The customer's container. Children: `<name>-container` (proxmoxve ContainerLegacy, the
@@ -31,9 +38,13 @@ export class CustomerLxc extends pulumi.ComponentResource {
   /** The container resource, for `dependsOn` from other components. */
   readonly container: proxmoxve.ContainerLegacy;
 
-  constructor(name: string, args: CustomerLxcArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: CustomerLxcInputs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before registering anything: bad args must not leave a half-built component.
-    assertValidArgs(CUSTOMER_LXC_TYPE, name, customerLxcRules, args);
+    // Args holding outputs are checked once known, and the container waits for that check.
+    const gate = checkInputs(CUSTOMER_LXC_TYPE, name, customerLxcRules, args);
+    const importId = args.adoptExisting
+      ? `${plainFor(CUSTOMER_LXC_TYPE, name, 'node', 'adoptExisting imports the container by `<node>/<vmId>`, a resource option', args.node)}/${args.vmId}`
+      : undefined;
     super(CUSTOMER_LXC_TYPE, name, {}, opts);
 
     const guarded = args.allowDestroy !== true;
@@ -45,7 +56,8 @@ export class CustomerLxc extends pulumi.ComponentResource {
       {
         nodeName: args.node,
         vmId: args.vmId,
-        description: args.description ?? 'Felhom customer guest (managed by the agent)',
+        // The gate rides on the description, which Proxmox updates in place.
+        description: gated(gate, args.description ?? 'Felhom customer guest (managed by the agent)'),
         tags: [...(args.tags ?? ['felhom'])],
         unprivileged: args.unprivileged ?? true,
         features: {
@@ -62,7 +74,7 @@ export class CustomerLxc extends pulumi.ComponentResource {
           size: `${mp.sizeGiB}G`,
           path: mp.path ?? bulkMountPath(mp.storage),
           // Explicit even though false is Proxmox's default: vzdump skips a volume mount point
-          // only when its backup flag is off, and bulk data has its own policy (seed §8).
+          // only when its backup flag is off, and bulk data has its own policy (docs/architecture.md#backup-scope).
           backup: mp.backup ?? false,
         })),
         networkInterfaces: [
@@ -89,7 +101,7 @@ export class CustomerLxc extends pulumi.ComponentResource {
         deleteBeforeReplace: false,
         // The provider's import id is `<node>/<vmId>`; once the guest is in the stack's state the
         // option changes nothing, and later deploys leave it out.
-        ...(args.adoptExisting ? { import: `${args.node}/${args.vmId}` } : {}),
+        ...(importId !== undefined ? { import: importId } : {}),
       },
     );
 

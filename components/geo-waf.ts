@@ -1,5 +1,5 @@
 /**
- * Geo restriction as a Cloudflare WAF custom rule (seed §5, §7): enforced by the hub, which
+ * Geo restriction as a Cloudflare WAF custom rule (docs/architecture.md#geo-restriction): enforced by the hub, which
  * holds the Cloudflare API token, in the `edge` tier. One rule in the zone's
  * `http_request_firewall_custom` entry-point ruleset blocks requests from outside the
  * allow-list (mode `allow`) or from the deny-list (mode `deny`); exempt hostnames pass.
@@ -9,10 +9,13 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as cloudflare from '@pulumi/cloudflare';
-import { assertValidArgs } from './validation.js';
+import { checkInputs, gated, type WithInputs } from './inputs.js';
 import { GEO_WAF_TYPE, geoExpression, geoWafRules, type GeoWafArgs } from './rules/geo-waf.js';
 
 export * from './rules/geo-waf.js';
+
+/** {@link GeoWafArgs} where the zone id may be an output (a zone lookup); the rules check it once known. */
+export type GeoWafInputs = WithInputs<GeoWafArgs, 'zoneId'>;
 
 /** The geo rule. Children: `<name>-ruleset` (cloudflare Ruleset, zone entry point). */
 export class GeoWaf extends pulumi.ComponentResource {
@@ -20,8 +23,8 @@ export class GeoWaf extends pulumi.ComponentResource {
   readonly expression: pulumi.Output<string>;
   readonly rulesetId: pulumi.Output<string>;
 
-  constructor(name: string, args: GeoWafArgs, opts?: pulumi.ComponentResourceOptions) {
-    assertValidArgs(GEO_WAF_TYPE, name, geoWafRules, args);
+  constructor(name: string, args: GeoWafInputs, opts?: pulumi.ComponentResourceOptions) {
+    const gate = checkInputs(GEO_WAF_TYPE, name, geoWafRules, args);
     super(GEO_WAF_TYPE, name, {}, opts);
 
     const expression = geoExpression(args);
@@ -32,7 +35,8 @@ export class GeoWaf extends pulumi.ComponentResource {
         kind: 'zone',
         phase: 'http_request_firewall_custom',
         name: 'felhom geo restriction',
-        description: 'Managed by the Felhom hub: geo restriction from the box spec',
+        // The gate of args given as outputs rides on the description, updated in place.
+        description: gated(gate, 'Managed by the Felhom hub: geo restriction from the box spec'),
         rules: [
           {
             ref: 'felhom_geo',

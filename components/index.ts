@@ -1,6 +1,6 @@
 /**
  * Felhom's Pulumi components: one per file, documented in docs/components.md.
- * Tier (DESIGN §3): host — CustomerLxc, StorageTarget, BackupJob, TunnelConnector;
+ * Tier (docs/architecture.md#trust-tiers): host — CustomerLxc, StorageTarget, BackupJob, TunnelConnector;
  * guest — Traefik, AppStack; edge — Tunnel, GeoWaf.
  */
 export * from './validation.js';

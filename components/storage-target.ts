@@ -1,5 +1,5 @@
 /**
- * One Proxmox storage from the storage manifest (seed §8): a local disk (`dir`), an NFS export,
+ * One Proxmox storage from the storage manifest (docs/architecture.md#storage-manifest): a local disk (`dir`), an NFS export,
  * an SMB/CIFS share, or a Proxmox Backup Server datastore. Its content types follow from its
  * roles; its class (fast/slow, rough IOPS) is kept as component outputs, because Proxmox's
  * storage configuration has no free-text field the provider exposes (the hub record keeps
@@ -7,9 +7,18 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as proxmoxve from '@muhlba91/pulumi-proxmoxve';
-import { assertValidArgs } from './validation.js';
+import { checkInputs, gated, type WithInputs } from './inputs.js';
 import { contentsForRoles, STORAGE_TARGET_TYPE, storageTargetRules, type StorageTargetArgs, type StorageTargetClass, type StorageTargetRole, type StorageTargetType } from './rules/storage-target.js';
 export * from './rules/storage-target.js';
+
+/**
+ * {@link StorageTargetArgs} where the connection fields (path, server, export, share, datastore,
+ * fingerprint, namespace, username, domain) may be outputs; the rules check them once known.
+ */
+export type StorageTargetInputs = WithInputs<StorageTargetArgs, (typeof STORAGE_TARGET_INPUTS)[number]>;
+
+/** The fields {@link StorageTargetInputs} opens to outputs; the secrets were inputs already. */
+const STORAGE_TARGET_INPUTS = ['path', 'server', 'export', 'share', 'datastore', 'fingerprint', 'namespace', 'username', 'domain'] as const;
 
 /**
  * A Proxmox storage. Children: `<name>-storage`, a proxmoxve `storage.Directory`,
@@ -27,14 +36,16 @@ export class StorageTarget extends pulumi.ComponentResource {
   readonly iops: pulumi.Output<number | undefined>;
   readonly roles: pulumi.Output<StorageTargetRole[]>;
 
-  constructor(name: string, args: StorageTargetArgs, opts?: pulumi.ComponentResourceOptions) {
-    assertValidArgs(STORAGE_TARGET_TYPE, name, storageTargetRules, args);
+  constructor(name: string, args: StorageTargetInputs, opts?: pulumi.ComponentResourceOptions) {
+    // Only outputs in these fields defer the check: a secret given as an output never did.
+    const gate = checkInputs(STORAGE_TARGET_TYPE, name, storageTargetRules, args, STORAGE_TARGET_INPUTS);
     super(STORAGE_TARGET_TYPE, name, {}, opts);
 
     const contents = contentsForRoles(args.roles);
     const common = {
       resourceId: args.storageId,
-      contents,
+      // The gate of args given as outputs rides on the content types, which Proxmox updates in place.
+      contents: gated(gate, contents),
       ...(args.nodes ? { nodes: [...args.nodes] } : {}),
     };
     // The storage id is unique on the host, so a replacement must remove the old definition

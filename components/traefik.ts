@@ -1,6 +1,6 @@
 /**
  * The guest's reverse proxy: Traefik on the guest's Docker, routing each app's hostname to its
- * HTTP entry service (seed §5: Cloudflare Tunnel → Traefik → app). `cloudflared` on the
+ * HTTP entry service (Cloudflare Tunnel → Traefik → app, docs/architecture.md#trust-boundaries). `cloudflared` on the
  * Proxmox host reaches it at `http://<guest ip>:<httpPort>`; TLS ends at Cloudflare's edge.
  *
  * Only containers labelled `traefik.enable=true` are routed (`exposedByDefault=false`), and

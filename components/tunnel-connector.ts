@@ -1,5 +1,5 @@
 /**
- * The host part of the Cloudflare Tunnel (seed §7, "tunnel placement: host"): `cloudflared`
+ * The host part of the Cloudflare Tunnel (docs/architecture.md#tunnel-placement): `cloudflared`
  * as its own systemd service on the Proxmox host, so the data path survives the death of the
  * guest or the control plane. The agent runs on the host, so this is a local command that
  * writes a systemd unit and an environment file holding the tunnel token.

@@ -1,5 +1,5 @@
 /**
- * The edge part of the Cloudflare Tunnel (seed §7), run by the hub in the `edge` tier: a
+ * The edge part of the Cloudflare Tunnel (docs/architecture.md#networking), run by the hub in the `edge` tier: a
  * remotely-managed tunnel, its ingress rules (each app hostname and the controller UI to the
  * Traefik of the guest that serves it, then a 404 catch-all), and a proxied CNAME per hostname.
  *
@@ -11,7 +11,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as cloudflare from '@pulumi/cloudflare';
 import * as random from '@pulumi/random';
-import { assertValidArgs, duplicates, isHostname, nonEmpty, shown, type Rule } from './validation.js';
+import { checkInputs, gated, type WithInputs } from './inputs.js';
+import { duplicates, isHostname, nonEmpty, shown, type Rule } from './validation.js';
 
 export const TUNNEL_TYPE = 'felhom:edge:Tunnel';
 
@@ -33,6 +34,12 @@ export interface TunnelArgs {
   /** Every public hostname (the apps' and the controller UI's) with its own origin, matched in this order. */
   readonly routes: readonly TunnelRoute[];
 }
+
+/**
+ * {@link TunnelArgs} where the account and zone ids may be outputs (a zone lookup); the rules
+ * check them once known. A route's `service` is an input already.
+ */
+export type TunnelInputs = WithInputs<TunnelArgs, 'accountId' | 'zoneId'>;
 
 /** `felhom-hb-0001.example.com` → `felhom-hb-0001-example-com`: a child-name-safe form. */
 export function hostnameSlug(hostname: string): string {
@@ -109,8 +116,10 @@ export class Tunnel extends pulumi.ComponentResource {
   /** The CNAME target of every hostname: `<tunnel id>.cfargotunnel.com`. */
   readonly cnameTarget: pulumi.Output<string>;
 
-  constructor(name: string, args: TunnelArgs, opts?: pulumi.ComponentResourceOptions) {
-    assertValidArgs(TUNNEL_TYPE, name, tunnelRules, args);
+  constructor(name: string, args: TunnelInputs, opts?: pulumi.ComponentResourceOptions) {
+    // Outputs in the ids defer the check until they are known; a route's service was always
+    // allowed to be an output and is checked by Cloudflare then.
+    const gate = checkInputs(TUNNEL_TYPE, name, tunnelRules, args, ['accountId', 'zoneId']);
     super(TUNNEL_TYPE, name, {}, opts);
 
     // Cloudflare requires at least 32 bytes, base64-encoded.
@@ -119,10 +128,10 @@ export class Tunnel extends pulumi.ComponentResource {
 
     const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
       `${name}-tunnel`,
-      { accountId: args.accountId, name: args.tunnelName, configSrc: 'cloudflare', tunnelSecret },
+      { accountId: args.accountId, name: gated(gate, args.tunnelName), configSrc: 'cloudflare', tunnelSecret },
       {
         parent: this,
-        // The token in the hub record is reused on new hardware (seed §7): never rotate the
+        // The token in the hub record is reused on new hardware (docs/architecture.md#tunnel-token-reuse): never rotate the
         // secret, and so every box's connection, as a side effect of a plan.
         ignoreChanges: ['tunnelSecret'],
       },
@@ -150,7 +159,7 @@ export class Tunnel extends pulumi.ComponentResource {
 
     this.tunnelId = tunnel.id;
     this.cnameTarget = cnameTarget;
-    this.tunnelToken = pulumi.secret(pulumi.all([tunnel.id, tunnelSecret]).apply(([id, s]) => tunnelToken(args.accountId, id, s)));
+    this.tunnelToken = pulumi.secret(pulumi.all([args.accountId, tunnel.id, tunnelSecret]).apply(([accountId, id, s]) => tunnelToken(accountId, id, s)));
     this.registerOutputs({ tunnelId: this.tunnelId, tunnelToken: this.tunnelToken, cnameTarget: this.cnameTarget });
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The edge tier (`<box>.edge`), run by the hub with the Cloudflare API token: the tunnel's
- * Cloudflare side (tunnel, ingress, DNS) and the geo WAF (seed §5, §7). The tunnel token it
+ * Cloudflare side (tunnel, ingress, DNS) and the geo WAF (docs/architecture.md#trust-boundaries, #geo-restriction). The tunnel token it
  * outputs reaches the host tier through the hub record, encrypted to the agent key.
  */
 import * as cloudflare from '@pulumi/cloudflare';

@@ -1,6 +1,6 @@
 /**
  * The guest tier (`<box>.guest`), run by the controller inside a customer LXC with only that
- * guest's Docker socket and no Proxmox credentials: Traefik and one AppStack per app (seed §3).
+ * guest's Docker socket and no Proxmox credentials: Traefik and one AppStack per app (docs/architecture.md#responsibilities).
  * In the company case each controller runs the program for its own guest
  * (`TierEnvironment.guest`); `felhom plan` shows every guest.
  */

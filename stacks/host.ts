@@ -1,7 +1,7 @@
 /**
  * The host tier (`<box>.host`), run by the agent on the Proxmox host with the only Proxmox
  * API token: the storage manifest, the customer LXCs from the golden template, the backup
- * jobs, and the host's `cloudflared` (seed §3, §7, §8).
+ * jobs, and the host's `cloudflared` (docs/architecture.md#responsibilities, #tunnel-placement, #storage-and-backup).
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as proxmoxve from '@muhlba91/pulumi-proxmoxve';

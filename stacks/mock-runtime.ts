@@ -53,6 +53,17 @@ export interface Registration {
   readonly importId: string | undefined;
   /** The plugin version asked for (the `version` resource option), when one was. */
   readonly version?: string;
+  /** The `aliases` option: what a renamed child was (docs/components.md#renaming-children). */
+  readonly aliases: readonly RecordedAlias[];
+}
+
+/** One alias as the engine receives it: an old URN, or the old name / type / parent. */
+export interface RecordedAlias {
+  readonly urn?: string;
+  readonly name?: string;
+  readonly type?: string;
+  readonly parentUrn?: string;
+  readonly noParent?: boolean;
 }
 
 type GuardOptions = Pick<Registration, 'protect' | 'ignoreChanges' | 'replaceOnChanges' | 'retainOnDelete' | 'additionalSecretOutputs' | 'dependencies'>;
@@ -284,6 +295,16 @@ export class MockRecorder {
       additionalSecretOutputs: request.getAdditionalsecretoutputsList(),
       dependencies: request.getDependenciesList(),
       importId: request.getImportid() || undefined,
+      aliases: request.getAliasesList().map((alias): RecordedAlias => {
+        const spec = alias.getSpec();
+        if (!spec) return { urn: alias.getUrn() };
+        return {
+          ...(spec.getName() ? { name: spec.getName() } : {}),
+          ...(spec.getType() ? { type: spec.getType() } : {}),
+          ...(spec.getParenturn() ? { parentUrn: spec.getParenturn() } : {}),
+          ...(spec.getNoparent() ? { noParent: true } : {}),
+        };
+      }),
       ...(request.getVersion() ? { version: request.getVersion() } : {}),
     };
     this.recorded.push(registration);

@@ -5,7 +5,9 @@ import { usageError } from '../errors.js';
 import { catalogLookup } from '../../stacks/spec/catalog.js';
 import { loadBoxSpec } from '../../stacks/spec/load.js';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
-import type { BoxPlan, PlannedResource } from '../../stacks/plan.js';
+import type { BoxPlan, PlanComparison, PlannedResource } from '../../stacks/plan.js';
+import type { BoxSpec } from '../../stacks/spec/types.js';
+import type { CatalogLookup } from '../../stacks/spec/validate.js';
 
 /** Flattens inputs into `path = value` leaves, for the human tree. */
 export function inputLeaves(value: unknown, path = ''): [string, string][] {
@@ -43,6 +45,31 @@ function renderTier(lines: string[], tier: string, stack: string, resources: rea
   for (const [parent] of children) if (parent !== undefined && !names.has(parent)) walk(parent, '  ');
 }
 
+/**
+ * The rename warnings of a comparison with the previous spec: each names old → new and the
+ * stateful resources Pulumi would replace (docs/box-spec.md#names-are-identities).
+ */
+export function renderRenames(comparison: PlanComparison, previousFile: string): string[] {
+  const lines: string[] = [];
+  const listed = (refs: PlanComparison['deleted']) => refs.map((ref) => `  ${ref.tier}  ${ref.type}  ${ref.name}`);
+  for (const rename of comparison.renames) {
+    const what = rename.kind === 'box'
+      ? `box "${rename.from}" → "${rename.to}" (against ${previousFile}) means new stacks (${rename.to}.<tier>): these stateful resources are created again there, while the old stacks still hold them`
+      : `${rename.kind} "${rename.from}" → "${rename.to}" (against ${previousFile}) is a replacement, not a rename: spec names are Pulumi names, so these are deleted and created again`;
+    lines.push(`warning: ${what}:`, ...listed(rename.replaced));
+  }
+  if (comparison.deleted.length > 0) lines.push(`warning: stateful resources of ${previousFile} that this spec deletes:`, ...listed(comparison.deleted));
+  if (lines.length > 0) lines.push('see docs/box-spec.md#names-are-identities');
+  return lines;
+}
+
+/** Loads and plans the previous spec (`--previous`) and compares it with this plan. */
+export async function compareWithPrevious(previousFile: string, current: BoxPlan, tiers: readonly Tier[], catalog: CatalogLookup): Promise<PlanComparison> {
+  const previousSpec: BoxSpec = await loadBoxSpec(previousFile, { catalog });
+  const { planBox, comparePlans } = await import('../../stacks/plan.js');
+  return comparePlans(await planBox(previousSpec, { tiers, catalog }), current);
+}
+
 export function parseTiers(option: unknown): Tier[] {
   if (option === undefined) return [...TIERS];
   const tiers = String(option).split(',').map((tier) => tier.trim());
@@ -58,7 +85,8 @@ const plan: CommandModule = {
       .argument('<spec>', 'box spec file')
       .option('--tier <tiers>', 'edge, host, guest, or a comma-separated list (default: all)')
       .option('--brief', 'list resources without their inputs')
-      .option('--json', 'print { tiers: { <tier>: { resources: [...] } } }');
+      .option('--previous <spec>', 'the spec applied now: warn about renames that would replace stateful resources')
+      .option('--json', 'print { tiers: { <tier>: { resources: [...] } }, policies, renames?, deleted? }');
   },
   async run({ out, cwd }, [file], options) {
     const tiers = parseTiers(options.tier);
@@ -67,6 +95,8 @@ const plan: CommandModule = {
     // Pulumi and the providers load only once the spec is known to be valid.
     const { planBox, plannedResources } = await import('../../stacks/plan.js');
     const result: BoxPlan = await planBox(spec, { tiers, catalog });
+    const previous = options.previous as string | undefined;
+    const comparison = previous ? await compareWithPrevious(resolve(cwd, previous), result, tiers, catalog) : undefined;
     // Policy gate (policies/, docs/policies.md): every plan is checked; a mandatory violation exits 1.
     const { runPolicies, renderPolicyReport } = await import('../../policies/check.js');
     const policies = runPolicies(result);
@@ -76,6 +106,7 @@ const plan: CommandModule = {
         box: result.box.box,
         tiers: Object.fromEntries(Object.entries(result.tiers).map(([tier, planned]) => [tier, { stack: planned.stack, resources: plannedResources(planned) }])),
         policies,
+        ...(comparison ? { renames: comparison.renames, deleted: comparison.deleted } : {}),
       });
       return status;
     }
@@ -86,6 +117,7 @@ const plan: CommandModule = {
     }
     for (const line of lines) out.line(line);
     for (const line of renderPolicyReport(policies)) out.line(line);
+    if (comparison) for (const line of renderRenames(comparison, previous!)) out.warn(line);
     return status;
   },
 };

@@ -5,7 +5,8 @@
  * print the diff the way `pulumi preview --diff` does (runner/engine/diff.ts). Where a provider
  * plugin is missing it fails with their names and the install command (exit 3); where the engine
  * fails it prints the engine's diagnostics per resource (exit 3): it never pretends. `felhom
- * plan` is the offline, mocked alternative.
+ * plan` is the offline, mocked alternative. With `--previous <spec>` it first warns, as `felhom
+ * plan` does, about renames that would replace stateful resources (docs/box-spec.md#names-are-identities).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { engineProgress, styleFor } from '../progress.js';
 import { catalogLookup } from '../../stacks/spec/catalog.js';
 import { loadBoxSpec } from '../../stacks/spec/load.js';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
+import type { PlanComparison } from '../../stacks/plan.js';
 
 const command: CommandModule = {
   description: "validate a box spec, then preview one tier on the real Pulumi engine",
@@ -27,7 +29,8 @@ const command: CommandModule = {
       .requiredOption('--tier <tier>', `the tier to preview: ${TIERS.join(', ')}`)
       .option('--state <dir>', 'state directory whose engine/ backend and keys/stack-passphrase to use (default: a temporary one)')
       .option('--docker-host <url>', 'the Docker daemon the guest tier previews against (default: DOCKER_HOST, else unix:///var/run/docker.sock)')
-      .option('--json', 'print { tier, stack, counts, durationMs, steps }');
+      .option('--previous <spec>', 'the spec applied now: warn about renames that would replace stateful resources')
+      .option('--json', 'print { tier, stack, counts, durationMs, steps, renames?, deleted? }');
   },
   async run(context, [file], options) {
     const tier = options.tier as Tier;
@@ -43,6 +46,16 @@ const command: CommandModule = {
       import('../../runner/agent/state-dir.js'),
     ]);
     const { renderDiff } = await import('../../runner/engine/diff.js');
+    // Renames are found offline, on the mock runtime, before the engine runs: the warning comes
+    // first, and a failing engine does not hide it.
+    const previous = options.previous as string | undefined;
+    let comparison: PlanComparison | undefined;
+    if (previous) {
+      const { planBox } = await import('../../stacks/plan.js');
+      const { compareWithPrevious, renderRenames } = await import('./plan.js');
+      comparison = await compareWithPrevious(resolve(context.cwd, previous), await planBox(spec, { tiers: [tier], catalog }), [tier], catalog);
+      for (const line of renderRenames(comparison, previous)) context.out.warn(line);
+    }
     const box = resolveBox(spec, catalog, loadGoldenTemplate().sizing);
     const temporary = options.state ? undefined : await mkdtemp(join(tmpdir(), 'felhom-preview-'));
     try {
@@ -68,7 +81,12 @@ const command: CommandModule = {
         passphrase,
         requiredPlugins: await tierPlugins(tier),
       }, { onEvent: engineProgress((line) => context.out.warn(line), styleFor(context.out.terminal.stderr, context.env), { preview: true }) });
-      if (options.json) context.out.json({ tier, stack, counts: outcome.counts, durationMs: outcome.durationMs, steps: outcome.steps });
+      if (options.json) {
+        context.out.json({
+          tier, stack, counts: outcome.counts, durationMs: outcome.durationMs, steps: outcome.steps,
+          ...(comparison ? { renames: comparison.renames, deleted: comparison.deleted } : {}),
+        });
+      }
       else {
         const { create, update, replace, same } = outcome.counts;
         context.out.line(`Previewing ${tier} tier, stack ${stack}:`);

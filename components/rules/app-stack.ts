@@ -195,7 +195,7 @@ function placementProblems(a: AppStackArgs): string[] {
       continue;
     }
     if (placement.kind === 'bind') {
-      // Hot data (DB, config) must stay on the fast rootfs and inside the guest backup (seed §8).
+      // Hot data (DB, config) must stay on the fast rootfs and inside the guest backup (docs/architecture.md#data-placement).
       if (volume.class === 'hot') problems.push(`${name}: expected a docker-volume for a hot volume (it must stay on the fast rootfs), got a bind mount`);
       if (!isAbsolutePath(placement.hostPath) || !placement.hostPath.startsWith('/mnt/bulk/')) {
         problems.push(`${name}: expected a bind path under /mnt/bulk/<storage>/<instance>/<volume>, got ${shown(placement.hostPath)}`);

@@ -41,7 +41,7 @@ export interface CustomerLxcMountPoint {
   readonly sizeGiB: number;
   /** Path inside the guest. @default - /mnt/bulk/<storage> */
   readonly path?: string;
-  /** Include the volume in the guest's vzdump backups. @default - false: bulk has its own policy (seed §8) */
+  /** Include the volume in the guest's vzdump backups. @default - false: bulk has its own policy (docs/architecture.md#backup-scope) */
   readonly backup?: boolean;
 }
 
@@ -94,12 +94,12 @@ export interface CustomerLxcArgs {
   readonly description?: string;
   /**
    * Allow Pulumi and Proxmox to destroy or replace the container. Only for decommissioning
-   * (seed §11): it turns off `protect` and the Proxmox protection flag.
+   * (docs/architecture.md#offboarding): it turns off `protect` and the Proxmox protection flag.
    * @default - false: the container is protected
    */
   readonly allowDestroy?: boolean;
   /**
-   * The container already exists on the node (restored from a backup in restore mode, seed §9):
+   * The container already exists on the node (restored from a backup in restore mode, docs/architecture.md#restore-mode):
    * adopt it into the stack with the `import` option (`<node>/<vmId>`) instead of creating it.
    * @default - false: create the container
    */

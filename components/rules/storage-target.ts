@@ -89,7 +89,7 @@ export interface PbsStorageTargetArgs extends StorageTargetCommonArgs {
   readonly username: string;
   /** The PBS password or token secret; kept as a Pulumi secret. */
   readonly password: pulumi.Input<string>;
-  /** The client-side encryption key (PBS's keyfile JSON); kept as a Pulumi secret. Required: offsite is zero-knowledge (seed §8). */
+  /** The client-side encryption key (PBS's keyfile JSON); kept as a Pulumi secret. Required: offsite is zero-knowledge (docs/architecture.md#key-custody). */
   readonly encryptionKey: pulumi.Input<string>;
 }
 
@@ -123,7 +123,7 @@ export const storageTargetRules: readonly Rule<StorageTargetArgs>[] = [
     },
   },
   {
-    // Hot data (DB, config) lives on the guest rootfs and must be fast (seed §8).
+    // Hot data (DB, config) lives on the guest rootfs and must be fast (docs/architecture.md#data-placement).
     field: 'roles',
     check: (a) => (Array.isArray(a.roles) && a.roles.includes('rootfs') && a.class !== 'fast' ? `expected class fast for a storage with the rootfs role, got ${shown(a.class)}` : undefined),
   },
@@ -156,7 +156,7 @@ export const storageTargetRules: readonly Rule<StorageTargetArgs>[] = [
     check: (a) => (a.type !== 'pbs' || a.namespace === undefined || /^[a-z0-9_-]+(\/[a-z0-9_-]+){0,7}$/i.test(a.namespace) ? undefined : `expected a PBS namespace such as "customers/cust-0001" (at most 8 levels), got ${shown(a.namespace)}`),
   },
   {
-    // Zero-knowledge offsite (seed §8, §10): the operator must hold only ciphertext.
+    // Zero-knowledge offsite (docs/architecture.md#key-custody): the operator must hold only ciphertext.
     field: 'encryptionKey',
     check: (a) => (a.type === 'pbs' && (a.encryptionKey === undefined || a.encryptionKey === '') ? 'expected the client-side encryption key: offsite backups are always encrypted, got nothing' : undefined),
   },

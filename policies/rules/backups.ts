@@ -1,5 +1,5 @@
 /**
- * Backups are real (seed §8): a snapshot survives only logical loss, so every guest needs a
+ * Backups are real (docs/architecture.md#backup-tiers): a snapshot survives only logical loss, so every guest needs a
  * vzdump job to a second storage; the offsite PBS tier is client-side encrypted under the
  * customer's chosen key custody in a per-customer namespace; no schedule fills a disk forever.
  */

@@ -1,5 +1,5 @@
 /**
- * Data placement (seed §8): hot data (databases, config) lives on fast storage inside the guest
+ * Data placement (docs/architecture.md#data-placement): hot data (databases, config) lives on fast storage inside the guest
  * backup; bulk data (media, files) lives on the declared bulk targets and stays out of the guest
  * vzdump unless the spec opts a mount point in.
  */

@@ -1,5 +1,5 @@
 /**
- * Exposure (seed §5, §7): apps are reached only through the Cloudflare Tunnel → Traefik, under
+ * Exposure (docs/architecture.md#trust-boundaries, #networking): apps are reached only through the Cloudflare Tunnel → Traefik, under
  * the customer's domain. No container publishes a port on the home LAN unless its manifest
  * declares it (`exposedPorts`), except Traefik's own port, which the host's cloudflared targets.
  */

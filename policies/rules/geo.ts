@@ -1,5 +1,5 @@
 /**
- * Geo restriction (seed §5, §7): when the spec declares one, the edge stack holds the WAF rule
+ * Geo restriction (docs/architecture.md#geo-restriction): when the spec declares one, the edge stack holds the WAF rule
  * that enforces it, and the rule says what the spec says: same mode, same countries, same
  * exempt hostnames. A WAF rule the spec no longer declares is a restriction nobody can see.
  */

@@ -1,5 +1,5 @@
 /**
- * Guest hardening (seed §2, §5): the customer LXC is the boundary between customer apps and the
+ * Guest hardening (docs/architecture.md#customer-node, #trust-boundaries): the customer LXC is the boundary between customer apps and the
  * Proxmox host. It runs unprivileged, gets only the container features Docker needs, and sees
  * no host directory except the bulk mount points its spec declares.
  */

@@ -1,5 +1,5 @@
 /**
- * No plaintext secrets (DESIGN §2): credentials (tunnel token, storage and PBS passwords, the
+ * No plaintext secrets (docs/architecture.md#box-spec): credentials (tunnel token, storage and PBS passwords, the
  * PBS key, app passwords) are Pulumi secrets, so they are encrypted in state and masked in logs.
  * An input whose name says "credential" must be secret. Messages name the input, never its value.
  */

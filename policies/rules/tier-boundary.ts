@@ -1,5 +1,5 @@
 /**
- * Tier boundary (DESIGN §3): each credential lives in exactly one place, so a tier's stack may
+ * Tier boundary (docs/architecture.md#trust-tiers): each credential lives in exactly one place, so a tier's stack may
  * hold only resources of its own tier's providers. A Proxmox resource in the guest stack would
  * need the Proxmox token inside the customer's LXC; a Cloudflare resource on the box would need
  * the hub's API token there.

@@ -443,7 +443,7 @@ export class Agent {
   }
 
   /**
-   * Whether `job` is a restore job carrying the spec just before it (restore mode, seed §9): on
+   * Whether `job` is a restore job carrying the spec just before it (docs/architecture.md#restore-mode): on
    * the host tier a spec issued with a restore directive is provisioned BY the restore, never on
    * its own first (that would be a clean provision, creating empty guests where backups belong).
    */
@@ -623,7 +623,7 @@ export class Agent {
     }
   }
 
-  // ---- restore mode (seed §9) ------------------------------------------------------------------
+  // ---- restore mode (docs/architecture.md#restore-mode) ------------------------------------------------------------------
 
   /** The host operations a restore needs; refused on other tiers and without them. */
   #restoreOperations(): HostOperations {

@@ -1,5 +1,5 @@
 /**
- * Snapshot-before-deploy, rollback on a failed health check, and restore mode (seed §8, §9;
+ * Snapshot-before-deploy, rollback on a failed health check, and restore mode (docs/architecture.md#snapshot-before-deploy, #restore-mode;
  * docs/agent.md). The decisions are pure functions returning ordered actions; {@link runDeploy}
  * carries a plan out through a {@link HostOperations} (Proxmox's own CLI on a box, a recording
  * double in tests) and the engine callbacks the agent gives it.
@@ -179,7 +179,7 @@ const SOURCE_ORDER = (source: RestoreSource) => (source.tier === 'local' ? 0 : 2
 const PREFERENCE = (source: RestoreSource) => source.preference ?? Number.MAX_SAFE_INTEGER;
 
 /**
- * The restore directive (seed §9): provisioning plus a restore from the fastest surviving tier.
+ * The restore directive (docs/architecture.md#restore-mode): provisioning plus a restore from the fastest surviving tier.
  * Per guest: the newest backup on the first available source holding one: the operator's order
  * when the job names sources, else fastest first (local before PBS, fast before slow); restore it onto the root storage with a fresh identity, start it, then `up` provisions
  * everything else the spec names (storages, backup jobs, the tunnel connector).

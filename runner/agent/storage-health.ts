@@ -1,5 +1,5 @@
 /**
- * Storage health (seed §8): on each cycle the agent checks every storage target of the box's
+ * Storage health (docs/architecture.md#storage-manifest): on each cycle the agent checks every storage target of the box's
  * manifest — defined on the host, enabled, mounted or reachable (active), and still the one it
  * was attached with (a disk's filesystem UUID, an NFS `server:/export`, a CIFS `//server/share`,
  * a PBS server, datastore and fingerprint) — and reports each target's status. A target that is

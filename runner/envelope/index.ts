@@ -1,5 +1,5 @@
 /**
- * Signed envelopes: how operator specs and jobs reach a box (DESIGN §4, docs/envelope.md).
+ * Signed envelopes: how operator specs and jobs reach a box (docs/architecture.md#signed-envelopes, docs/envelope.md).
  * The runner uses this module only through this index.
  */
 export {

@@ -1,5 +1,5 @@
 /**
- * The customer-visible audit log (seed §4, §10): append-only JSON Lines, one entry per line,
+ * The customer-visible audit log (docs/architecture.md#audit-log): append-only JSON Lines, one entry per line,
  * each entry hash-chained to the one before it, every append fsynced before it returns.
  *
  *   hash = sha256( canonical JSON (RFC 8785) of the entry without `hash` )

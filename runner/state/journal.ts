@@ -1,5 +1,5 @@
 /**
- * The agent's job journal (DESIGN §5): every job the agent sees and each state it passes
+ * The agent's job journal (docs/architecture.md#runner): every job the agent sees and each state it passes
  * through, in a durable lowdb document under the agent's state directory.
  *
  *   received → verified → running → succeeded

@@ -1,5 +1,5 @@
 /**
- * One run at a time per stack, across processes (DESIGN §5): a lock file created with O_EXCL
+ * One run at a time per stack, across processes (docs/architecture.md#runner): a lock file created with O_EXCL
  * (`wx`) holding the holder's pid, hostname and start time.
  *
  * A lock whose holder is a dead process on this host is stale and is taken over: the taker

@@ -1,5 +1,5 @@
 /**
- * The box spec: the declarative part of the hub's customer record (seed §6, DESIGN §2).
+ * The box spec: the declarative part of the hub's customer record (docs/architecture.md#hub-record, #box-spec).
  * One document per customer box; the three tier stacks are built from it. Field reference:
  * docs/box-spec.md. JSON Schema for editors: stacks/spec/box-spec.schema.json.
  *
@@ -44,7 +44,7 @@ export interface BoxBody {
   readonly host: HostSpec;
   /** The customer guests (LXCs). One is the home default; several is the company case. */
   readonly guests: readonly GuestSpec[];
-  /** The storage manifest (seed §8): every storage the agent creates and watches. @default - none */
+  /** The storage manifest (docs/architecture.md#storage-manifest): every storage the agent creates and watches. @default - none */
   readonly storage?: readonly StorageSpec[];
   readonly backup: BackupSpec;
   /** The app inventory: one entry per deployed catalog app. @default - none */

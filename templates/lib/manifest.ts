@@ -74,7 +74,7 @@ export interface ServiceSpec {
    * @default - service_started for every entry
    */
   readonly dependsOnCondition?: Readonly<Record<string, DependencyCondition>>;
-  /** Linux capabilities added, only from the safe list (docs/catalog.md#refusals). @default - none */
+  /** Linux capabilities added, only from the safe list (docs/catalog.md#refusals-and-the-safe-capability-list). @default - none */
   readonly capAdd?: readonly string[];
   /** Size of /dev/shm in MiB (PostgreSQL wants more than Docker's 64). @default - 64 */
   readonly shmSizeMiB?: number;

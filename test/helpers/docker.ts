@@ -1,6 +1,6 @@
 /**
  * A real Docker daemon and a local registry for tests, and test images built from
- * busybox-static, all private to the test that starts them (docs/engine.md#guest-tier-on-docker).
+ * busybox-static, all private to the test that starts them (docs/engine.md#the-guest-tier-on-docker-tests).
  *
  * - `dockerd` runs on its own socket, data root, exec root and pid file under a fresh temp folder,
  *   without the default bridge and without touching the host's iptables, so several of them (and

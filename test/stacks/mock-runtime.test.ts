@@ -125,3 +125,18 @@ t.test('maskedInputs replaces only values at secret paths and leaves the inputs 
   t.same(masked, { a: { b: SECRET_MARKER, c: 'plain' }, list: ['x', SECRET_MARKER], whole: SECRET_MARKER });
   t.same(inputs.a.b, 'secret', 'the recorded inputs are not changed');
 });
+
+t.test('given a renamed child with aliases, the registration carries what it was (docs/components.md#renaming-children)', async (t) => {
+  const recorder = new MockRecorder(options);
+  recorder.install();
+  new Box('guest', (parent) => {
+    new Thing('guest-vm', {}, { parent, aliases: [{ name: 'guest-container' }] });
+    new Thing('guest-disk', {}, { parent, aliases: ['urn:pulumi:unit::felhom::test:index:Thing::old-disk'] });
+  });
+  new Thing('plain', {});
+  await recorder.settle();
+  const byName = (name: string) => recorder.registrations.find((registration) => registration.name === name)!;
+  t.same(byName('guest-vm').aliases, [{ name: 'guest-container', parentUrn: 'urn:pulumi:unit::felhom::felhom:test:Box::guest' }], 'the old name, under the same parent');
+  t.same(byName('guest-disk').aliases, [{ urn: 'urn:pulumi:unit::felhom::test:index:Thing::old-disk' }], 'an old URN');
+  t.same(byName('plain').aliases, [], 'none when the option is not set');
+});

@@ -485,7 +485,7 @@ function vzdump(sim: SimHost, { params, user }: ApiRequest): string {
     for (const guest of guests) {
       const at = new Date();
       const volid = backupVolid(storage, config, guest.vmid, at);
-      // Mount points with backup=0 (bulk data, seed §8) stay out of the archive.
+      // Mount points with backup=0 (bulk data, docs/architecture.md#backup-scope) stay out of the archive.
       const excluded = Object.entries(guest.config).filter(([key, value]) => /^mp\d+$/.test(key) && !/(^|,)backup=1(,|$)/.test(value)).map(([key]) => key);
       const rootSize = Number(/size=(\d+)G/.exec(guest.config.rootfs ?? '')?.[1] ?? 8);
       medium.volumes.push({ volid, content: 'backup', format: config.type === 'pbs' ? 'pbs-ct' : 'tar.zst', size: Math.round(rootSize * GiB * 0.05), ctime: Math.floor(at.getTime() / 1000), vmid: guest.vmid, notes: `${guest.config.hostname ?? guest.vmid}`, guestConfig: { ...guest.config } });

@@ -1,4 +1,4 @@
-// Restore mode (seed §9) against a real hub and the real engine with the dynamic-provider test
+// Restore mode (docs/architecture.md#restore-mode) against a real hub and the real engine with the dynamic-provider test
 // program; Proxmox is a recording double that holds backups on named storages.
 import t from 'tap';
 import { join } from 'node:path';
