@@ -65,20 +65,10 @@ function isSystemError(error: unknown): error is NodeJS.ErrnoException & { sysca
  */
 export function describeFailure(error: unknown): Failure {
   if (error instanceof FelhomError) return { code: error.code, message: error.message, exitCode: exitStatus(error.kind, error.fault), details: [...error.details] };
-  const coded = error instanceof Error ? (error as Error & { code?: unknown; exitCode?: unknown; details?: unknown }) : undefined;
-  const details = Array.isArray(coded?.details) ? coded.details.map(String) : [];
   if (isSystemError(error)) {
-    return { code: typeof error.code === 'string' && ERROR_CODE_PATTERN.test(error.code) ? error.code : 'EIO', message: error.message, exitCode: ExitCode.failure, details };
+    return { code: typeof error.code === 'string' && ERROR_CODE_PATTERN.test(error.code) ? error.code : 'EIO', message: error.message, exitCode: ExitCode.failure, details: [] };
   }
-  // Until every library error is a FelhomError: the old coded errors that carry their exit status.
-  if (coded && typeof coded.code === 'string' && ERROR_CODE_PATTERN.test(coded.code)) {
-    return { code: coded.code, message: coded.message, exitCode: isExitCode(coded.exitCode) && coded.exitCode !== 0 ? coded.exitCode : ExitCode.invalid, details };
-  }
-  return { code: 'EINTERNAL', message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.failure, details };
-}
-
-function isExitCode(value: unknown): value is ExitCode {
-  return value === 0 || value === 1 || value === 2 || value === 3;
+  return { code: 'EINTERNAL', message: error instanceof Error ? error.message : String(error), exitCode: ExitCode.failure, details: [] };
 }
 
 export function failureDocument(failure: Failure): FailureDocument {
