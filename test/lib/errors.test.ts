@@ -79,6 +79,9 @@ t.test('a FelhomError carries its details and its cause, chained', async (t) => 
 t.test('errors that are not FelhomErrors: system errors keep their code, the rest is internal', async (t) => {
   const system = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' });
   t.same(describeFailure(system), { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED', exitCode: 3, details: [] });
+  const uncoded = Object.assign(new Error('read failed'), { syscall: 'read' });
+  t.same(describeFailure(uncoded), { code: 'EIO', message: 'read failed', exitCode: 3, details: [] }, 'a system error without a code is EIO');
+  t.same(failureDocument(describeFailure('thrown text')), { error: { code: 'EINTERNAL', message: 'thrown text', exitCode: 3 } }, 'no details, no details field');
   t.equal(errorCode(system), 'ECONNREFUSED');
   t.equal(errorKind(system), 'generic');
   // Duck typing is gone: an object that looks like a Felhom error is not one.
