@@ -6,6 +6,7 @@
  * Messages say what was expected and what was given. Secrets are never echoed: rules only
  * look at plain (non-secret) fields.
  */
+import { FelhomError } from '../lib/errors.js';
 
 /** One row of a component's rule table. */
 export interface Rule<A> {
@@ -25,21 +26,21 @@ export interface ArgsProblem {
  * Thrown by a component's constructor when its args break one or more rules. Carries every
  * problem, not only the first, so an operator fixes a spec in one round.
  */
-export class ComponentArgsError extends Error {
-  readonly code = 'ECOMPONENTARGS';
-  /** Invalid input: the CLI's exit status 1. */
-  readonly exitCode = 1;
+export class ComponentArgsError extends FelhomError {
   /** The component type token, for example `felhom:host:CustomerLxc`. */
   readonly component: string;
   /** The component's logical name. */
   readonly resourceName: string;
   readonly problems: readonly ArgsProblem[];
   constructor(component: string, resourceName: string, problems: readonly ArgsProblem[]) {
+    // Invalid input: the input's fault.
     super(
+      'ECOMPONENTARGS',
+      'generic',
       `${component} "${resourceName}": ${problems.length} invalid argument${problems.length === 1 ? '' : 's'}: ` +
         problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+      { fault: 'input' },
     );
-    this.name = 'ComponentArgsError';
     this.component = component;
     this.resourceName = resourceName;
     this.problems = problems;

@@ -24,6 +24,7 @@ import type { OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Re
 import { HubRefusal } from './refusal.js';
 import { readRoutingHeader } from './routing.js';
 import { BOOTSTRAP_OPERATOR, newAuditEntries, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
+import { FelhomError } from '../lib/errors.js';
 
 export const NOTIFY_CHANNEL = 'felhom_hub';
 /** Envelopes kept per (box, tier) once superseded or finished; the current spec and pending jobs are always kept. */
@@ -34,14 +35,11 @@ export const CONTACT_WRITE_INTERVAL_MS = 30_000;
 const MIGRATION_LOCK = createHash('sha256').update('felhom-hub-migrations').digest().readBigInt64BE(0).toString();
 
 /** The database could not be reached or refused the hub: retry later or fix the URL (exit 3). */
-export class HubDatabaseError extends Error {
-  readonly code: string;
-  readonly kind = 'stalled' as const;
-  readonly exitCode = 3;
+export class HubDatabaseError extends FelhomError {
+  declare readonly kind: 'stalled';
+  /** The database is outside the input: the environment's fault. */
   constructor(code: string, message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = 'HubDatabaseError';
-    this.code = code;
+    super(code, 'stalled', message, { ...options, fault: 'environment' });
   }
 }
 

@@ -1,11 +1,10 @@
+import { FelhomError } from '../lib/errors.js';
+
 /** A refusal the server turns into a 4xx answer with a reason code (the error body's `code`). */
-export class HubRefusal extends Error {
+export class HubRefusal extends FelhomError {
   readonly status: number;
-  readonly code: string;
   constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = 'HubRefusal';
+    super(code, 'generic', message, { fault: 'input' });
     this.status = status;
-    this.code = code;
   }
 }

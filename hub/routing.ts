@@ -9,6 +9,7 @@ import { isPlainObject } from '../stacks/spec/problems.js';
 import { TIERS, type Tier } from '../stacks/spec/types.js';
 import { payloadDigest } from '../runner/envelope/format.js';
 import { BOX_ID_PATTERN, type EnvelopeType } from '../runner/hub/protocol.js';
+import { FelhomError } from '../lib/errors.js';
 
 export interface RoutingHeader {
   readonly type: EnvelopeType;
@@ -20,12 +21,10 @@ export interface RoutingHeader {
 }
 
 /** The envelope cannot be routed; `field` names what is wrong. */
-export class EnvelopeRoutingError extends Error {
-  readonly code = 'EENVELOPE_MALFORMED';
+export class EnvelopeRoutingError extends FelhomError {
   readonly field: string;
   constructor(field: string, message: string) {
-    super(`${field}: ${message}`);
-    this.name = 'EnvelopeRoutingError';
+    super('EENVELOPE_MALFORMED', 'generic', `${field}: ${message}`, { fault: 'input' });
     this.field = field;
   }
 }

@@ -5,6 +5,7 @@
  * the engine's policy pack stops a preview (runner/engine/run.ts).
  */
 import type { PolicyReport } from './check.js';
+import { FelhomError } from '../lib/errors.js';
 
 /** One mandatory violation as a person reads it. */
 export interface MandatoryViolation {
@@ -28,19 +29,14 @@ export function describeViolations(violations: readonly MandatoryViolation[], wh
 }
 
 /** A mandatory policy rule failed: nothing was signed or changed. Stalled: the spec must change. */
-export class PolicyViolationError extends Error {
-  readonly code = 'EPOLICY_VIOLATION';
-  readonly kind = 'stalled';
-  readonly exitCode = 1;
+export class PolicyViolationError extends FelhomError {
+  declare readonly kind: 'stalled';
   readonly violations: readonly MandatoryViolation[];
-  /** One line per violation: `<rule>: <message>`. */
-  readonly details: readonly string[];
+  /** `details`: one line per violation, `<rule>: <message>`. */
   constructor(prefix: string, violations: readonly MandatoryViolation[], options: { cause?: unknown } = {}) {
     const { message, details } = describeViolations(violations);
-    super(`${prefix}: ${message}`, options);
-    this.name = 'PolicyViolationError';
+    super('EPOLICY_VIOLATION', 'stalled', `${prefix}: ${message}`, { ...options, details });
     this.violations = violations;
-    this.details = details;
   }
 }
 

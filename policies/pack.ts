@@ -19,6 +19,7 @@ import type { ResolvedBox } from '../stacks/spec/resolve.js';
 import { effectiveLevel } from './check.js';
 import { RULES } from './rules/index.js';
 import { tierOfUrn, UNKNOWN, type PolicyContext, type PolicyResource, type PolicyRule } from './types.js';
+import { FelhomError } from '../lib/errors.js';
 
 export const POLICY_PACK_NAME = 'felhom';
 export const POLICY_PACK_VERSION = '0.1.0';
@@ -35,11 +36,9 @@ export const PULUMI_POLICY_YAML = [
 ].join('\n');
 
 /** A box context file that cannot be used: the pack must not silently run without it. */
-export class PolicyBoxError extends Error {
-  readonly code = 'EPOLICY_BOX';
+export class PolicyBoxError extends FelhomError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'PolicyBoxError';
+    super('EPOLICY_BOX', 'generic', message, { ...options, fault: 'input' });
   }
 }
 

@@ -20,7 +20,7 @@ export async function auditFileFrom(context: CommandContext, options: Record<str
   try {
     await stat(file);
   } catch (error) {
-    throw new CliError('ENOENT', `no audit log at ${file}`, { exitCode: ExitCode.failure, cause: error });
+    throw new CliError('ENOENT', `no audit log at ${file}`, { fault: 'environment', cause: error });
   }
   return file;
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFileDurably } from '../../runner/state/store.js';
 import { join, resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
-import { CliError, ExitCode, usageError } from '../errors.js';
+import { CliError, usageError } from '../errors.js';
 import { renamedOption } from '../flags.js';
 import { MANIFEST_FILE } from '../../templates/lib/catalog.js';
 import { importCompose, renderDraft, type ImportResult } from '../../templates/lib/compose-import.js';
@@ -44,7 +44,7 @@ const command: CommandModule = {
     try {
       text = readFileSync(path, 'utf8');
     } catch (cause) {
-      throw new CliError('EFILE', `cannot read ${composeFile}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { exitCode: ExitCode.failure, cause });
+      throw new CliError('EFILE', `cannot read ${composeFile}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { fault: 'environment', cause });
     }
     const result = importCompose(text, path, { ...(typeof options.name === 'string' ? { name: options.name } : {}) });
     const yaml = renderDraft(result, composeFile);

@@ -12,7 +12,7 @@ import { validateBoxSpec } from '../../stacks/spec/validate.js';
 import { keyPassphraseVariable, PASSPHRASE_VARIABLE, readPassphrase } from '../../runner/envelope/passphrase.js';
 import { keyIdOf } from '../../runner/envelope/keys.js';
 import type { CommandContext } from '../command.js';
-import { CliError, ExitCode, usageError } from '../errors.js';
+import { CliError, usageError } from '../errors.js';
 
 /** commander option parser for a repeatable option (`--key a --key b`). */
 export function collect(value: string, previous: string[] | undefined): string[] {
@@ -25,7 +25,7 @@ export async function readInputFile(context: CommandContext, path: string, what:
     return await readFile(resolve(context.cwd, path), 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new CliError('EREAD', `cannot read ${what} ${path}: ${code}`, { exitCode: ExitCode.failure, cause: error });
+    throw new CliError('EREAD', `cannot read ${what} ${path}: ${code}`, { fault: 'environment', cause: error });
   }
 }
 

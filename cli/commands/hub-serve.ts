@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
-import { CliError, ExitCode, usageError } from '../errors.js';
+import { CliError, usageError } from '../errors.js';
 import { OPERATOR_TOKEN_ENV } from '../../runner/hub/operator.js';
 import { formatRequestLog } from '../../hub/request-log.js';
 import { startHub } from '../../hub/server.js';
@@ -15,7 +15,7 @@ async function readPem(file: string, flag: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (error) {
-    throw new CliError('ETLS_FILE', `${flag}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { exitCode: ExitCode.failure });
+    throw new CliError('ETLS_FILE', `${flag}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { fault: 'environment' });
   }
 }
 
@@ -61,7 +61,7 @@ const command: CommandModule = {
     }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EADDRINUSE' && error.code !== 'EADDRNOTAVAIL') throw error;
       const reason = error.code === 'EADDRINUSE' ? 'the port is in use (choose another --port, or 0 for any free one)' : 'the address is not on this machine';
-      throw new CliError(error.code, `cannot listen on ${String(options.host)}:${port}: ${reason}`, { exitCode: ExitCode.failure, cause: error });
+      throw new CliError(error.code, `cannot listen on ${String(options.host)}:${port}: ${reason}`, { fault: 'environment', cause: error });
     });
     const tokenFrom = hub.operatorTokenFile ?? (options.operatorToken ? '--operator-token' : `$${OPERATOR_TOKEN_ENV}`);
     if (options.json) context.out.json({ url: hub.url, operatorToken: tokenFrom, dataFile: hub.database.location, engineMirror: engineMirrorDir ?? null });

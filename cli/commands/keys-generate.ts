@@ -43,7 +43,7 @@ const keysGenerate: CommandModule = {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw new CliError('EEXIST', `a key named ${slug(name)} already exists in ${directory}; choose another --name or --out-dir`, { cause: error });
-      throw new CliError('EWRITE', `cannot write the key files in ${directory}: ${code ?? (error as Error).message}`, { exitCode: ExitCode.failure, cause: error });
+      throw new CliError('EWRITE', `cannot write the key files in ${directory}: ${code ?? (error as Error).message}`, { fault: 'environment', cause: error });
     }
     if (options.json) {
       context.out.json({ fingerprint: key.fingerprint, ...paths });

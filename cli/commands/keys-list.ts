@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import * as openpgp from 'openpgp';
 import type { CommandModule } from '../command.js';
-import { CliError, ExitCode } from '../errors.js';
+import { CliError } from '../errors.js';
 import { fingerprintOf, keyIdOf } from '../../runner/envelope/keys.js';
 
 export interface ListedKey {
@@ -31,7 +31,7 @@ async function keyFiles(cwd: string, paths: readonly string[]): Promise<string[]
     try {
       info = await stat(path);
     } catch (error) {
-      throw new CliError('EREAD', `cannot read ${relative(cwd, path) || path}: ${(error as NodeJS.ErrnoException).code ?? 'EIO'}`, { exitCode: ExitCode.failure, cause: error });
+      throw new CliError('EREAD', `cannot read ${relative(cwd, path) || path}: ${(error as NodeJS.ErrnoException).code ?? 'EIO'}`, { fault: 'environment', cause: error });
     }
     if (info.isDirectory()) {
       for (const entry of (await readdir(path)).sort()) await visit(join(path, entry), false);

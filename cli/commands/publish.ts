@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
 import { hubOperatorOptions } from '../flags.js';
-import { CliError, ExitCode } from '../errors.js';
+import { CliError } from '../errors.js';
 import { operatorClient } from '../../runner/hub/operator.js';
 import type { PublishResponse } from '../../runner/hub/protocol.js';
 
@@ -27,7 +27,7 @@ const command: CommandModule = {
       try {
         envelopes.push(await readFile(file));
       } catch (error) {
-        throw new CliError('EREAD', `cannot read envelope ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { exitCode: ExitCode.failure, cause: error });
+        throw new CliError('EREAD', `cannot read envelope ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { fault: 'environment', cause: error });
       }
     }
     // One sha256 names an envelope everywhere (sign, verify, reports, audit, jobs): its payload

@@ -194,7 +194,7 @@ async function writeEnvelope(context: CommandContext, document: EnvelopeDocument
     await mkdir(dirname(absolute), { recursive: true });
     await writeFileDurably(absolute, formatEnvelope(document), 0o644);
   } catch (error) {
-    throw new CliError('EWRITE', `cannot write ${outPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { exitCode: ExitCode.failure, cause: error });
+    throw new CliError('EWRITE', `cannot write ${outPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { fault: 'environment', cause: error });
   }
   const result = summary(document, outPath);
   if (!options.json) context.out.line(`${outPath}: ${result.type} for ${result.box}/${result.tier} serial ${result.serial}, ${result.signatures} signature${result.signatures === 1 ? '' : 's'}, expires ${result.expiresAt}, sha256 ${result.digest}`);

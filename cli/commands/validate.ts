@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CommandModule } from '../command.js';
 import { SpecError, loadBoxSpec } from '../../stacks/spec/load.js';
 import { catalogLookup } from '../../stacks/spec/catalog.js';
+import { describeFailure } from '../errors.js';
 import { resolve } from 'node:path';
 
 /** `felhom validate <spec>`: every problem with its path; exit 1 when there is any. */
@@ -21,7 +22,7 @@ const validate: CommandModule = {
     } catch (error) {
       if (!(error instanceof SpecError) || !options.json) throw error;
       out.json({ valid: false, file, problems: error.problems });
-      return error.exitCode;
+      return describeFailure(error).exitCode;
     }
   },
 };

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { EnvelopeError, ENVELOPE_TYPES, loadTrustStore, verifyEnvelope, type EnvelopeType } from '../../runner/envelope/index.js';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
 import type { CommandModule } from '../command.js';
-import { CliError, ExitCode, usageError } from '../errors.js';
+import { CliError, describeFailure, ExitCode, usageError } from '../errors.js';
 import { positiveInteger, validateEnvelopeBody } from './envelope-io.js';
 
 /**
@@ -32,7 +32,7 @@ const verify: CommandModule = {
     try {
       bytes = await readFile(resolve(context.cwd, file!));
     } catch (error) {
-      throw new CliError('EREAD', `cannot read envelope ${file}: ${(error as NodeJS.ErrnoException).code ?? 'EIO'}`, { exitCode: ExitCode.failure, cause: error });
+      throw new CliError('EREAD', `cannot read envelope ${file}: ${(error as NodeJS.ErrnoException).code ?? 'EIO'}`, { fault: 'environment', cause: error });
     }
     try {
       const verified = await verifyEnvelope(bytes, {
@@ -69,7 +69,7 @@ const verify: CommandModule = {
     } catch (error) {
       if (!(error instanceof EnvelopeError) || !options.json) throw error;
       context.out.json({ valid: false, reason: error.reason, code: error.code, message: error.message, details: error.details });
-      return error.exitCode;
+      return describeFailure(error).exitCode;
     }
   },
 };

@@ -6,6 +6,7 @@
 import type { AppManifest, DependencyCondition, ServiceSpec } from '../../templates/lib/manifest.js';
 import { dependencyConditionProblem, SAFE_CAPABILITIES } from '../../templates/lib/validate-manifest.js';
 import { duplicates, isAbsolutePath, isHostname, isInteger, nonEmpty, shown, type Rule } from '../validation.js';
+import { FelhomError } from '../../lib/errors.js';
 
 export const APP_STACK_TYPE = 'felhom:guest:AppStack';
 
@@ -80,8 +81,10 @@ export function parseTemplate(value: string): TemplatePart[] {
   return parts;
 }
 
-export class TemplateError extends Error {
-  override readonly name = 'TemplateError';
+export class TemplateError extends FelhomError {
+  constructor(message: string) {
+    super('ETEMPLATE', 'generic', message, { fault: 'input' });
+  }
 }
 
 /** Joins parsed parts, resolving each reference with `lookup`. */

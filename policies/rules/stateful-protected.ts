@@ -11,6 +11,7 @@
 import type { automation } from '@pulumi/pulumi';
 import { describe, isLxcContainer, isProxmoxStorage, TYPES } from '../resources.js';
 import type { PolicyRule } from '../types.js';
+import { FelhomError } from '../../lib/errors.js';
 
 export const statefulProtected: PolicyRule = {
   name: 'stateful-protected',
@@ -78,13 +79,10 @@ export function checkDestructiveSteps(steps: readonly PlannedStep[], capabilitie
 }
 
 /** Thrown by {@link assertNoDestructiveSteps}; the runner reports it as stalled (needs a person). */
-export class DestructiveStepError extends Error {
-  readonly code = 'EPOLICY_DESTRUCTIVE';
-  readonly exitCode = 1;
+export class DestructiveStepError extends FelhomError {
   readonly blocked: readonly BlockedStep[];
   constructor(blocked: readonly BlockedStep[]) {
-    super(`policy stateful-protected: ${blocked.length} destructive step(s) without capability: ${blocked.map((step) => `${step.op} ${step.urn} (needs ${step.capability})`).join('; ')}`);
-    this.name = 'DestructiveStepError';
+    super('EPOLICY_DESTRUCTIVE', 'generic', `policy stateful-protected: ${blocked.length} destructive step(s) without capability: ${blocked.map((step) => `${step.op} ${step.urn} (needs ${step.capability})`).join('; ')}`, { fault: 'input' });
     this.blocked = blocked;
   }
 }

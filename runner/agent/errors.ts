@@ -1,31 +1,28 @@
 /**
  * The agent's own errors, and how any error the cycle meets is classified. Every error in the
- * runner already says how to handle it (`kind`): envelope refusals, trust-store and secret
- * problems are `stalled`; hub outages and a held lock are `waiting`; engine failures say
- * their own (runner/engine/errors.ts). {@link errorKind} reads that, never the message.
+ * runner is a {@link FelhomError} that already says how to handle it (`kind`): envelope refusals,
+ * trust-store and secret problems are `stalled`; hub outages and a held lock are `waiting`;
+ * engine failures say their own (runner/engine/errors.ts). {@link errorKind} reads that, never
+ * the message.
  */
+import { ERROR_CODE_PATTERN, FelhomError, type ErrorFault } from '../../lib/errors.js';
 import type { ChangeCounts } from '../engine/run.js';
 import type { Reason } from '../state/audit.js';
 
+/** How the agent handles an error. */
 export type ErrorKind = 'stalled' | 'waiting' | 'generic';
 
-export class AgentError extends Error {
-  readonly code: string;
-  readonly kind: ErrorKind;
-  readonly exitCode: number;
-  constructor(code: string, kind: ErrorKind, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
-    super(message, { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.kind = kind;
-    this.exitCode = options.exitCode ?? (kind === 'stalled' ? 1 : 3);
+export class AgentError extends FelhomError {
+  declare readonly kind: ErrorKind;
+  constructor(code: string, kind: ErrorKind, message: string, options: { cause?: unknown; fault?: ErrorFault } = {}) {
+    super(code, kind, message, options);
   }
 }
 
 /** The agent cannot start: a missing key, passphrase or state directory problem. A person must fix it. */
 export class AgentSetupError extends AgentError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('EAGENT_SETUP', 'stalled', message, { ...options, exitCode: 3 });
+    super('EAGENT_SETUP', 'stalled', message, { ...options, fault: 'environment' });
   }
 }
 
@@ -96,16 +93,23 @@ export class StoppingError extends AgentError {
   }
 }
 
-/** How to handle `error`: its own `kind` when it declares one, else generic. */
+/** How to handle `error`: its own `kind` when it is a {@link FelhomError} that is stalled or waiting, else generic. */
 export function errorKind(error: unknown): ErrorKind {
-  const kind = (error as { kind?: unknown } | null)?.kind;
-  return kind === 'stalled' || kind === 'waiting' ? kind : 'generic';
+  return error instanceof FelhomError && (error.kind === 'stalled' || error.kind === 'waiting') ? error.kind : 'generic';
 }
 
-/** The error's reason code: its own `code` when it is one (`EREPLAY`), else EAGENT_INTERNAL. */
+/**
+ * The error's reason code: a {@link FelhomError}'s own (`EREPLAY`), a Node system error's
+ * (`ENOENT`, `ECONNREFUSED`), else EAGENT_INTERNAL.
+ */
 export function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code) ? code.slice(0, 64) : 'EAGENT_INTERNAL';
+  const code = error instanceof FelhomError ? error.code : isSystemError(error) ? error.code : undefined;
+  return typeof code === 'string' && ERROR_CODE_PATTERN.test(code) ? code.slice(0, 64) : 'EAGENT_INTERNAL';
+}
+
+/** Node's own errors (a file, a socket) carry the system call that failed. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException & { syscall: string } {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
 /** `{ code, message }` with a one-line message, as journals, reports and audit entries carry it. */
@@ -119,10 +123,9 @@ export function toReason(error: unknown): Reason {
 /** At most this many detail lines travel in a report, each at most 500 characters. */
 export const MAX_REASON_DETAILS = 20;
 
-/** The error's own `details` lines (engine diagnostics, policy violations), bounded for reports. */
+/** A {@link FelhomError}'s `details` lines (engine diagnostics, policy violations), bounded for reports. */
 function reasonDetails(error: unknown): string[] {
-  const details = (error as { details?: unknown } | null)?.details;
-  if (!Array.isArray(details)) return [];
-  const lines = details.filter((line): line is string => typeof line === 'string' && line.length > 0).map((line) => (line.length > 500 ? `${line.slice(0, 497)}...` : line));
+  if (!(error instanceof FelhomError)) return [];
+  const lines = error.details.filter((line): line is string => typeof line === 'string' && line.length > 0).map((line) => (line.length > 500 ? `${line.slice(0, 497)}...` : line));
   return lines.length > MAX_REASON_DETAILS ? [...lines.slice(0, MAX_REASON_DETAILS - 1), `... and ${lines.length - MAX_REASON_DETAILS + 1} more`] : lines;
 }

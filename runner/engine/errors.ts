@@ -6,40 +6,40 @@
  *
  * `kind` says how to handle it: `stalled` needs a person (a program that throws, a missing
  * plugin), `waiting` will pass on retry (another update holds the stack), `generic` is
- * neither known to pass nor known to need a person.
+ * neither known to pass nor known to need a person. Every engine failure is the environment's
+ * fault (exit 3 for the `felhom` command) except a policy violation, which is the spec's.
  */
+import { FelhomError, type ErrorFault } from '../../lib/errors.js';
 import type { EngineDiagnostic } from './diff.js';
 import { describeViolations, type MandatoryViolation } from '../../policies/gate.js';
 
 export type EngineErrorKind = 'stalled' | 'waiting' | 'generic';
 
-export abstract class EngineError extends Error {
-  abstract readonly code: string;
-  abstract readonly kind: EngineErrorKind;
-  /** Exit status for the `felhom` command: a failure outside the input. */
-  readonly exitCode: number = 3;
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.name = new.target.name;
+export abstract class EngineError extends FelhomError {
+  abstract override readonly code: string;
+  abstract override readonly kind: EngineErrorKind;
+  /** Each subclass names its own `code` and `kind`; `EENGINE` is only the family's. */
+  constructor(message: string, options: { cause?: unknown; details?: readonly string[]; fault?: ErrorFault } = {}) {
+    super('EENGINE', 'generic', message, { fault: 'environment', ...options });
   }
 }
 
 /** Another engine process holds the stack (the file backend's lock): retry later. */
 export class EngineBusyError extends EngineError {
-  readonly code = 'EENGINE_BUSY';
-  readonly kind = 'waiting';
+  override readonly code = 'EENGINE_BUSY';
+  override readonly kind = 'waiting';
 }
 
 /** The program itself threw (for example a component's argument validation): a person must fix the spec or code. */
 export class EngineProgramError extends EngineError {
-  readonly code = 'EENGINE_PROGRAM';
-  readonly kind = 'stalled';
+  override readonly code = 'EENGINE_PROGRAM';
+  override readonly kind = 'stalled';
 }
 
 /** A provider plugin the program needs is not installed (`npm run engine:install`). */
 export class EnginePluginMissingError extends EngineError {
-  readonly code = 'EPLUGIN_MISSING';
-  readonly kind = 'stalled';
+  override readonly code = 'EPLUGIN_MISSING';
+  override readonly kind = 'stalled';
   /** The plugins that are missing, `name version`. */
   readonly missing: readonly string[];
   constructor(message: string, missing: readonly string[], options: { cause?: unknown } = {}) {
@@ -57,29 +57,26 @@ export type EnginePolicyViolation = MandatoryViolation;
  * nothing. Stalled: the spec must change. `details` says `<rule>: <message>` per violation.
  */
 export class EnginePolicyError extends EngineError {
-  readonly code = 'EPOLICY_VIOLATION';
-  readonly kind = 'stalled';
-  override readonly exitCode = 1;
+  override readonly code = 'EPOLICY_VIOLATION';
+  override readonly kind = 'stalled';
   readonly violations: readonly EnginePolicyViolation[];
-  readonly details: readonly string[];
   constructor(violations: readonly EnginePolicyViolation[], options: { cause?: unknown } = {}) {
     const { message, details } = describeViolations(violations, ' in the engine');
-    super(message, options);
+    super(message, { ...options, details, fault: 'input' });
     this.violations = violations;
-    this.details = details;
   }
 }
 
 /** The Pulumi CLI itself is not installed where the runner looks. */
 export class EngineMissingError extends EngineError {
-  readonly code = 'EENGINE_MISSING';
-  readonly kind = 'stalled';
+  override readonly code = 'EENGINE_MISSING';
+  override readonly kind = 'stalled';
 }
 
 /** The operation was cancelled (the agent is stopping); the engine finished its step and released the stack. */
 export class EngineCancelledError extends EngineError {
-  readonly code = 'EENGINE_CANCELLED';
-  readonly kind = 'waiting';
+  override readonly code = 'EENGINE_CANCELLED';
+  override readonly kind = 'waiting';
 }
 
 /**
@@ -88,14 +85,12 @@ export class EngineCancelledError extends EngineError {
  * the same as lines for people (`<name> (<type>): <message>`, secrets masked by the engine).
  */
 export class EngineRunError extends EngineError {
-  readonly code: string;
-  readonly kind = 'generic';
+  override readonly code: string;
+  override readonly kind = 'generic';
   readonly diagnostics: readonly EngineDiagnostic[];
-  readonly details: readonly string[];
   constructor(message: string, options: { cause?: unknown; code?: string; diagnostics?: readonly EngineDiagnostic[]; details?: readonly string[] } = {}) {
-    super(message, options);
+    super(message, { cause: options.cause, details: options.details });
     this.code = options.code ?? 'EENGINE_RUN';
     this.diagnostics = options.diagnostics ?? [];
-    this.details = options.details ?? [];
   }
 }

@@ -9,6 +9,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { FelhomError } from '../../lib/errors.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -54,27 +55,21 @@ export interface LocateEngineOptions {
 const INSTALL_HINT = 'run `npm run engine:install`';
 
 /** The Pulumi engine is not installed where the runner looks for it. */
-export class EngineNotInstalledError extends Error {
-  readonly code = 'EENGINE_MISSING';
-  readonly exitCode = 3;
+export class EngineNotInstalledError extends FelhomError {
   readonly engineHome: string;
   constructor(engineHome: string, reason: string, options: { cause?: unknown } = {}) {
-    super(`the Pulumi engine is not installed in ${engineHome} (${reason}): ${INSTALL_HINT}`, options);
-    this.name = 'EngineNotInstalledError';
+    super('EENGINE_MISSING', 'generic', `the Pulumi engine is not installed in ${engineHome} (${reason}): ${INSTALL_HINT}`, options);
     this.engineHome = engineHome;
   }
 }
 
 /** A provider plugin a program needs is not in the engine's plugin directory. */
-export class PluginNotInstalledError extends Error {
-  readonly code = 'EPLUGIN_MISSING';
-  readonly exitCode = 3;
+export class PluginNotInstalledError extends FelhomError {
   readonly missing: readonly InstalledPlugin[];
   constructor(pluginDir: string, missing: readonly InstalledPlugin[]) {
     const list = missing.map((plugin) => `${plugin.name} ${plugin.version}`).join(', ');
-    super(`provider plugin${missing.length === 1 ? '' : 's'} ${list} not installed in ${pluginDir}: ${INSTALL_HINT}` +
+    super('EPLUGIN_MISSING', 'generic', `provider plugin${missing.length === 1 ? '' : 's'} ${list} not installed in ${pluginDir}: ${INSTALL_HINT}` +
       ' (with FELHOM_ENGINE_MIRROR naming an engine mirror where the download sites are out of reach; docs/engine.md)');
-    this.name = 'PluginNotInstalledError';
     this.missing = missing;
   }
 }

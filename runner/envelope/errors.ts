@@ -3,6 +3,7 @@
  * {@link EnvelopeError}, so the runner catches them with `instanceof` and the CLI prints their
  * `code`. Every refusal is *stalled*: retrying the same bytes cannot succeed, a person must look.
  */
+import { FelhomError } from '../../lib/errors.js';
 
 /** Machine-readable reason codes, in verification order. */
 export const REASONS = [
@@ -27,26 +28,21 @@ export const REASONS = [
 ] as const;
 export type EnvelopeReason = (typeof REASONS)[number];
 
-export abstract class EnvelopeError extends Error {
-  /** The CLI error code (`felhom: <code>: <message>`). */
-  abstract readonly code: string;
+export abstract class EnvelopeError extends FelhomError {
+  /** The CLI error code (`felhom: <code>: <message>`); each refusal class names its own. */
+  abstract override readonly code: string;
   abstract readonly reason: EnvelopeReason;
   /** A refused envelope needs a person; the runner must not retry it. */
-  readonly kind = 'stalled' as const;
-  /** Exit status of `felhom verify`: the input was understood and refused. */
-  readonly exitCode = 1;
-  /** Extra lines under the message (for example every body problem). */
-  readonly details: readonly string[];
+  declare readonly kind: 'stalled';
+  /** The input was understood and refused. `details`: extra lines (for example every body problem). */
   constructor(message: string, options: { cause?: unknown; details?: readonly string[] } = {}) {
-    super(message, { cause: options.cause });
-    this.name = new.target.name;
-    this.details = options.details ?? [];
+    super('EENVELOPE', 'stalled', message, options);
   }
 }
 
 /** Rule 1: the envelope is too large, not JSON, the wrong shape, or carries unreadable armour. */
 export class MalformedEnvelopeError extends EnvelopeError {
-  readonly code = 'EMALFORMED';
+  override readonly code = 'EMALFORMED';
   readonly reason = 'malformed';
 }
 
@@ -73,102 +69,102 @@ export function isSignatureRefusal(error: unknown): error is EnvelopeError {
 
 /** Rule 2: no signature was made by a key in the trust store. */
 export class UnknownKeyError extends EnvelopeError {
-  readonly code = 'EUNKNOWNKEY';
+  override readonly code = 'EUNKNOWNKEY';
   readonly reason = 'unknown-key';
 }
 
 /** Rule 3a: a signature by a trusted key uses a broken hash (SHA-1, MD5, RIPEMD-160). */
 export class WeakHashError extends EnvelopeError {
-  readonly code = 'EWEAK_HASH';
+  override readonly code = 'EWEAK_HASH';
   readonly reason = 'weak-hash';
 }
 
 /** Rule 3a: a signature by a trusted key carries a critical notation or subpacket the box does not understand. */
 export class CriticalNotationError extends EnvelopeError {
-  readonly code = 'ECRITICAL_NOTATION';
+  override readonly code = 'ECRITICAL_NOTATION';
   readonly reason = 'critical-notation';
 }
 
 /** Rule 3b: the trusted key that signed is too weak to count (RSA under 2048 bits, DSA, ElGamal). */
 export class WeakKeyError extends EnvelopeError {
-  readonly code = 'EWEAK_KEY';
+  override readonly code = 'EWEAK_KEY';
   readonly reason = 'weak-key';
 }
 
 /** Rule 3b: the trusted key (or its signing subkey) has expired by the box's clock, whatever date the signature claims. */
 export class KeyExpiredError extends EnvelopeError {
-  readonly code = 'EKEY_EXPIRED';
+  override readonly code = 'EKEY_EXPIRED';
   readonly reason = 'key-expired';
 }
 
 /** Rule 3b: the trusted key (or its signing subkey) is revoked, whatever date the signature claims. */
 export class KeyRevokedError extends EnvelopeError {
-  readonly code = 'EKEY_REVOKED';
+  override readonly code = 'EKEY_REVOKED';
   readonly reason = 'key-revoked';
 }
 
 /** Rule 3b: the trusted key cannot sign at the box's clock for another reason openpgp names. */
 export class UnusableKeyError extends EnvelopeError {
-  readonly code = 'EKEY_UNUSABLE';
+  override readonly code = 'EKEY_UNUSABLE';
   readonly reason = 'unusable-key';
 }
 
 /** Rule 3: a signature that names a trusted key does not verify over the payload bytes. */
 export class TamperedError extends EnvelopeError {
-  readonly code = 'ETAMPERED';
+  override readonly code = 'ETAMPERED';
   readonly reason = 'tampered';
 }
 
 /** Rule 4 (and 14 for a rotation's new keys): fewer distinct trusted keys signed than the threshold asks for. */
 export class ThresholdError extends EnvelopeError {
-  readonly code = 'ETHRESHOLD';
+  override readonly code = 'ETHRESHOLD';
   readonly reason = 'insufficient-signatures';
 }
 
 /** Rule 6: the envelope is addressed to another box. */
 export class WrongBoxError extends EnvelopeError {
-  readonly code = 'EWRONGBOX';
+  override readonly code = 'EWRONGBOX';
   readonly reason = 'wrong-box';
 }
 
 /** Rule 7: the envelope is addressed to another tier of this box. */
 export class WrongTierError extends EnvelopeError {
-  readonly code = 'EWRONGTIER';
+  override readonly code = 'EWRONGTIER';
   readonly reason = 'wrong-tier';
 }
 
 /** Rule 8: the envelope is a spec where a job was expected, or the reverse. */
 export class WrongTypeError extends EnvelopeError {
-  readonly code = 'EWRONGTYPE';
+  override readonly code = 'EWRONGTYPE';
   readonly reason = 'wrong-type';
 }
 
 /** Rule 9: the serial equals the highest one this box has verified: the same envelope again, or another one reusing its serial. */
 export class ReplayError extends EnvelopeError {
-  readonly code = 'EREPLAY';
+  override readonly code = 'EREPLAY';
   readonly reason = 'replay';
 }
 
 /** Rule 10: the serial is lower than the highest one this box has verified: an older envelope (applied or not). */
 export class RollbackError extends EnvelopeError {
-  readonly code = 'EROLLBACK';
+  override readonly code = 'EROLLBACK';
   readonly reason = 'rollback';
 }
 
 /** Rule 11: the envelope expired (a frozen hub serving stale envelopes). */
 export class ExpiredError extends EnvelopeError {
-  readonly code = 'EEXPIRED';
+  override readonly code = 'EEXPIRED';
   readonly reason = 'expired';
 }
 
 /** Rule 12: the envelope was issued in the future, beyond the clock-skew allowance. */
 export class NotYetValidError extends EnvelopeError {
-  readonly code = 'ENOTYETVALID';
+  override readonly code = 'ENOTYETVALID';
   readonly reason = 'not-yet-valid';
 }
 
 /** Rule 13: the body is not a valid box spec or job. */
 export class InvalidBodyError extends EnvelopeError {
-  readonly code = 'EINVALIDBODY';
+  override readonly code = 'EINVALIDBODY';
   readonly reason = 'invalid-body';
 }

@@ -4,14 +4,12 @@
  * recipient of encrypted secrets (docs/envelope.md, "Keys").
  */
 import * as openpgp from 'openpgp';
+import { FelhomError } from '../../lib/errors.js';
 
 /** A key problem the CLI reports as `EKEY` (exit 1): the key file is not what was asked for. */
-export class KeyError extends Error {
-  readonly code = 'EKEY';
-  readonly exitCode = 1;
+export class KeyError extends FelhomError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = 'KeyError';
+    super('EKEY', 'generic', message, { ...options, fault: 'input' });
   }
 }
 

@@ -3,15 +3,13 @@
  * the agent's service unit), else a prompt without echo on a terminal. Never from a command-line
  * argument: those are visible to every user in the process list.
  */
+import { FelhomError } from '../../lib/errors.js';
 export const PASSPHRASE_VARIABLE = 'FELHOM_KEY_PASSPHRASE';
 
-/** No passphrase can be had: a usage error (exit 2). */
-export class PassphraseUnavailableError extends Error {
-  readonly code = 'EUSAGE';
-  readonly exitCode = 2;
+/** No passphrase can be had: a usage error. */
+export class PassphraseUnavailableError extends FelhomError {
   constructor(message: string) {
-    super(message);
-    this.name = 'PassphraseUnavailableError';
+    super('EUSAGE', 'usage', message);
   }
 }
 

@@ -5,15 +5,12 @@
  */
 import * as openpgp from 'openpgp';
 import { readPublicKey } from './keys.js';
+import { FelhomError } from '../../lib/errors.js';
 
 /** A secret that cannot be encrypted or decrypted: `ESECRET`, exit 1. The message never holds the value. */
-export class SecretError extends Error {
-  readonly code = 'ESECRET';
-  readonly exitCode = 1;
-  readonly kind = 'stalled' as const;
+export class SecretError extends FelhomError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = 'SecretError';
+    super('ESECRET', 'stalled', message, options);
   }
 }
 

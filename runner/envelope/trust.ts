@@ -9,6 +9,7 @@ import { writeFileDurably } from '../state/store.js';
 import { isPlainObject, isSerial, type RotateKeysBody } from './format.js';
 import { fingerprintOf, KeyError, readPublicKey } from './keys.js';
 import { trustStoreOfVerified, type VerifiedEnvelope } from './verified.js';
+import { FelhomError } from '../../lib/errors.js';
 
 export const TRUST_STORE_VERSION = 1;
 
@@ -16,14 +17,10 @@ export const TRUST_STORE_VERSION = 1;
  * A trust store problem (inconsistent, or changed under a rotation): `ETRUST`, exit 1; a store
  * that cannot be read at all is a failure outside the input, exit 3.
  */
-export class TrustStoreError extends Error {
-  readonly code = 'ETRUST';
-  readonly exitCode: 1 | 3;
-  readonly kind = 'stalled' as const;
+export class TrustStoreError extends FelhomError {
+  /** `unreadable`: the file could not be read at all (the environment's fault, not the store's). */
   constructor(message: string, options: { cause?: unknown; unreadable?: boolean } = {}) {
-    super(message, { cause: options.cause });
-    this.exitCode = options.unreadable ? 3 : 1;
-    this.name = 'TrustStoreError';
+    super('ETRUST', 'stalled', message, { cause: options.cause, fault: options.unreadable ? 'environment' : 'input' });
   }
 }
 

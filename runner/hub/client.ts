@@ -27,6 +27,7 @@ import type {
 } from './protocol.js';
 import { SERIAL_HEADER } from './protocol.js';
 import { DEFAULT_MAX_ENVELOPE_BYTES } from '../envelope/format.js';
+import { FelhomError, type ErrorFault } from '../../lib/errors.js';
 
 /** Largest answer read from the hub (a job list, a report list); a larger one is cut off while it streams. */
 export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
@@ -34,34 +35,28 @@ export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 export type HubErrorKind = 'waiting' | 'stalled';
 
 /** The base of every error the hub client throws. */
-export class HubError extends Error {
-  readonly code: string;
-  readonly kind: HubErrorKind;
+export class HubError extends FelhomError {
+  declare readonly kind: HubErrorKind;
   /** The HTTP status, when the hub answered. */
   readonly status: number | undefined;
-  /** Exit status for the `felhom` command. */
-  readonly exitCode: number;
-  constructor(code: string, kind: HubErrorKind, message: string, options: { status?: number; exitCode: number; cause?: unknown }) {
-    super(message, { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.kind = kind;
+  /** `fault`: the hub's refusals are the input's, an unreachable or unusable hub the environment's. */
+  constructor(code: string, kind: HubErrorKind, message: string, options: { status?: number; fault: ErrorFault; cause?: unknown }) {
+    super(code, kind, message, { cause: options.cause, fault: options.fault });
     this.status = options.status;
-    this.exitCode = options.exitCode;
   }
 }
 
 /** The hub could not be reached, timed out, or failed (5xx): retry later. */
 export class HubUnavailableError extends HubError {
   constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
-    super('EHUB_UNAVAILABLE', 'waiting', message, { ...options, exitCode: 3 });
+    super('EHUB_UNAVAILABLE', 'waiting', message, { ...options, fault: 'environment' });
   }
 }
 
 /** The hub answered something this client does not understand: retry later, and record it. */
 export class HubProtocolError extends HubError {
   constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
-    super('EHUB_PROTOCOL', 'waiting', message, { ...options, exitCode: 3 });
+    super('EHUB_PROTOCOL', 'waiting', message, { ...options, fault: 'environment' });
   }
 }
 
@@ -70,7 +65,7 @@ export class HubAuthError extends HubError {
   /** The hub's own reason code, for example EAUTH_INVALID. */
   readonly hubCode: string;
   constructor(message: string, options: { status: number; hubCode: string }) {
-    super('EHUB_AUTH', 'stalled', message, { ...options, exitCode: 1 });
+    super('EHUB_AUTH', 'stalled', message, { ...options, fault: 'input' });
     this.hubCode = options.hubCode;
   }
 }
@@ -78,14 +73,14 @@ export class HubAuthError extends HubError {
 /** The hub refused this request (another 4xx); `code` is the hub's reason, for example ESERIAL_NOT_INCREASING. */
 export class HubRequestError extends HubError {
   constructor(code: string, message: string, options: { status: number }) {
-    super(code, 'stalled', message, { ...options, exitCode: 1 });
+    super(code, 'stalled', message, { ...options, fault: 'input' });
   }
 }
 
-/** The hub URL cannot be used (not a URL, not http/https): a person fixes the configuration; exit 3 like any unreachable hub. */
+/** The hub URL cannot be used (not a URL, not http/https): a person fixes the configuration; the environment's fault like any unreachable hub. */
 export class HubUrlError extends HubError {
   constructor(message: string) {
-    super('EHUB_URL', 'stalled', message, { exitCode: 3 });
+    super('EHUB_URL', 'stalled', message, { fault: 'environment' });
   }
 }
 

@@ -4,17 +4,15 @@
  * token: a flag is visible to every user of the machine in the process list.
  */
 import { HubClient } from './client.js';
+import { FelhomError } from '../../lib/errors.js';
 
 export const HUB_URL_ENV = 'FELHOM_HUB_URL';
 export const OPERATOR_TOKEN_ENV = 'FELHOM_HUB_OPERATOR_TOKEN';
 
-/** A command line that does not say which hub or token to use (exit 2, like any usage error). */
-export class HubConfigError extends Error {
-  readonly code = 'EUSAGE';
-  readonly exitCode = 2;
+/** A command line that does not say which hub or token to use: a usage error. */
+export class HubConfigError extends FelhomError {
   constructor(message: string) {
-    super(message);
-    this.name = 'HubConfigError';
+    super('EUSAGE', 'usage', message);
   }
 }
 

@@ -68,12 +68,9 @@ export class AuditLogError extends StateError {
   readonly problems: readonly AuditProblem[];
   constructor(file: string, problems: readonly AuditProblem[]) {
     const first = problems[0];
-    super('EAUDIT_BROKEN', 'stalled', `audit log ${file} is broken: ${first ? describeProblem(first) : 'unknown problem'}`);
+    super('EAUDIT_BROKEN', 'stalled', `audit log ${file} is broken: ${first ? describeProblem(first) : 'unknown problem'}`, { details: problems.map(describeProblem) });
     this.file = file;
     this.problems = problems;
-  }
-  get details(): string[] {
-    return this.problems.map(describeProblem);
   }
 }
 

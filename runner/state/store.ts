@@ -12,19 +12,17 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { isProcessAlive } from './process.js';
+import { FelhomError } from '../../lib/errors.js';
 
-/** The base of every error the state primitives throw: a reason code and how to handle it. */
-export class StateError extends Error {
-  readonly code: string;
+/**
+ * The base of every error the state primitives throw: a reason code and how to handle it. The
+ * state on disk is never the command's input: every state error is the environment's fault.
+ */
+export class StateError extends FelhomError {
   /** `stalled`: needs a person; `waiting`: retry later. */
-  readonly kind: 'waiting' | 'stalled';
-  /** Exit status for the `felhom` command (3: failure outside the input). */
-  readonly exitCode: number = 3;
-  constructor(code: string, kind: 'waiting' | 'stalled', message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-    this.kind = kind;
+  declare readonly kind: 'waiting' | 'stalled';
+  constructor(code: string, kind: 'waiting' | 'stalled', message: string, options: { cause?: unknown; details?: readonly string[] } = {}) {
+    super(code, kind, message, { ...options, fault: 'environment' });
   }
 }
 

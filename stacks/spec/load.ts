@@ -6,28 +6,27 @@ import { readFile } from 'node:fs/promises';
 import { formatProblem, parseYamlWithPositions, type Problem } from './problems.js';
 import type { BoxSpec } from './types.js';
 import { validateBoxSpec, type ValidateOptions } from './validate.js';
+import { FelhomError } from '../../lib/errors.js';
 
 /** A spec that could not be read, parsed or validated; lists every problem. */
-export class SpecError extends Error {
-  readonly code = 'ESPEC';
-  readonly exitCode: 1 | 3;
+export class SpecError extends FelhomError {
   readonly problems: readonly Problem[];
   readonly file: string;
-  /** `unreadable`: the file could not be read at all (exit 3, like every other unreadable input). */
+  /**
+   * `unreadable`: the file could not be read at all (the environment's fault, like every other
+   * unreadable input). `details` holds one line per problem, `path: message`.
+   */
   constructor(file: string, problems: readonly Problem[], options: { unreadable?: boolean } = {}) {
     super(
+      'ESPEC',
+      'generic',
       options.unreadable
         ? `${file}: cannot read the box spec (${problems[0]?.message.replace(/^cannot read: /, '') ?? 'unreadable'})`
         : `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the box spec`,
+      { fault: options.unreadable ? 'environment' : 'input', details: problems.map(formatProblem) },
     );
-    this.name = 'SpecError';
-    this.exitCode = options.unreadable ? 3 : 1;
     this.file = file;
     this.problems = problems;
-  }
-  /** One line per problem, `path: message`, for the command's output. */
-  get details(): string[] {
-    return this.problems.map(formatProblem);
   }
 }
 

@@ -9,34 +9,27 @@ import { defaultAppsDir } from './paths.js';
 import { formatProblem, type Problem } from '../../stacks/spec/problems.js';
 import { parseYaml } from './problems.js';
 import { validateManifest } from './validate-manifest.js';
+import { FelhomError } from '../../lib/errors.js';
 
 export const MANIFEST_FILE = '.felhom.yml';
 
 /** A manifest that does not parse or does not validate; `problems` lists every one with its path. */
-export class ManifestError extends Error {
-  readonly code = 'EMANIFEST';
-  readonly exitCode = 1;
+export class ManifestError extends FelhomError {
   readonly file: string;
   readonly problems: readonly Problem[];
-  /** One line per problem, printed by the CLI under the message. */
-  readonly details: readonly string[];
+  /** `details`: one line per problem, printed by the CLI under the message. */
   constructor(file: string, problems: readonly Problem[]) {
-    super(`${file} is not a valid app manifest (${problems.length} problem${problems.length === 1 ? '' : 's'})`);
-    this.name = 'ManifestError';
+    super('EMANIFEST', 'generic', `${file} is not a valid app manifest (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { fault: 'input', details: problems.map(formatProblem) });
     this.file = file;
     this.problems = problems;
-    this.details = problems.map(formatProblem);
   }
 }
 
 /** The catalog has no app of that name. */
-export class UnknownAppError extends Error {
-  readonly code = 'EUNKNOWNAPP';
-  readonly exitCode = 1;
+export class UnknownAppError extends FelhomError {
   readonly app: string;
   constructor(app: string, known: readonly string[]) {
-    super(`no catalog app named "${app}" (known: ${known.join(', ') || 'none'})`);
-    this.name = 'UnknownAppError';
+    super('EUNKNOWNAPP', 'generic', `no catalog app named "${app}" (known: ${known.join(', ') || 'none'})`, { fault: 'input' });
     this.app = app;
   }
 }

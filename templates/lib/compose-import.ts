@@ -23,6 +23,7 @@ import { parseYaml } from './problems.js';
 import { FLOATING_TAGS, SAFE_CAPABILITIES, validateManifest } from './validate-manifest.js';
 import { interpolate, InterpolationError, parseInterpolation, type Interpolation } from './compose-interpolate.js';
 import { isFlagValue, looksLikeCredential } from '../../policies/rules/no-plaintext-secrets.js';
+import { FelhomError } from '../../lib/errors.js';
 
 /** How one volume was classified, and why: printed so the operator can confirm or correct it. */
 export interface VolumeClassification {
@@ -48,24 +49,22 @@ export interface ImportResult {
  * The compose file cannot be imported. `refusals` are the problems that name something the
  * platform will not run; the rest are input errors (unparseable file, missing env_file, ...).
  */
-export class ComposeImportError extends Error {
-  readonly code: 'ECOMPOSE' | 'EREFUSED';
-  readonly exitCode = 1;
+export class ComposeImportError extends FelhomError {
+  declare readonly code: 'ECOMPOSE' | 'EREFUSED';
   readonly problems: readonly Problem[];
   readonly refusals: readonly Problem[];
-  readonly details: readonly string[];
   constructor(file: string, problems: readonly Problem[], refusals: readonly Problem[]) {
     const all = [...refusals, ...problems];
     super(
+      refusals.length > 0 ? 'EREFUSED' : 'ECOMPOSE',
+      'generic',
       refusals.length > 0
         ? `${file}: refused, the platform will not run ${refusals.length === 1 ? 'this' : 'these'} (${refusals.length} reason${refusals.length === 1 ? '' : 's'})`
         : `${file} cannot be imported (${problems.length} problem${problems.length === 1 ? '' : 's'})`,
+      { fault: 'input', details: all.map(formatProblem) },
     );
-    this.name = 'ComposeImportError';
-    this.code = refusals.length > 0 ? 'EREFUSED' : 'ECOMPOSE';
     this.problems = all;
     this.refusals = refusals;
-    this.details = all.map(formatProblem);
   }
 }
 

@@ -5,6 +5,7 @@
  * `${NAME?error}`. Defaults and alternatives may themselves hold references
  * (`${A:+https://${A}}`), so the text is scanned with brace nesting, not matched by one pattern.
  */
+import { FelhomError } from '../../lib/errors.js';
 
 export type Interpolation =
   | { readonly kind: 'literal'; readonly text: string }
@@ -19,8 +20,10 @@ export type Interpolation =
       readonly argumentText?: string;
     };
 
-export class InterpolationError extends Error {
-  override readonly name = 'InterpolationError';
+export class InterpolationError extends FelhomError {
+  constructor(message: string) {
+    super('EINTERPOLATION', 'generic', message, { fault: 'input' });
+  }
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;

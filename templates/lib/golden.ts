@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { defaultGoldenTemplatePath } from './paths.js';
 import { DOCUMENT_PATH, formatProblem, joinPath, type Problem } from '../../stacks/spec/problems.js';
 import { parseYaml, ProblemList } from './problems.js';
+import { FelhomError } from '../../lib/errors.js';
 
 export const GOLDEN_API_VERSION = 'felhom.dev/golden/v1alpha1';
 export const GOLDEN_KIND = 'GoldenTemplate';
@@ -93,16 +94,11 @@ export interface GoldenController {
 }
 
 /** The golden template file does not parse or does not validate; `problems` lists every one. */
-export class GoldenTemplateError extends Error {
-  readonly code = 'EGOLDEN';
-  readonly exitCode = 1;
+export class GoldenTemplateError extends FelhomError {
   readonly problems: readonly Problem[];
-  readonly details: readonly string[];
   constructor(file: string, problems: readonly Problem[]) {
-    super(`golden template ${file} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`);
-    this.name = 'GoldenTemplateError';
+    super('EGOLDEN', 'generic', `golden template ${file} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'})`, { fault: 'input', details: problems.map(formatProblem) });
     this.problems = problems;
-    this.details = problems.map(formatProblem);
   }
 }
 

@@ -14,6 +14,7 @@ import {
   shown,
   type Rule,
 } from '../../components/validation.js';
+import { describeFailure } from '../../cli/errors.js';
 
 interface Sample {
   readonly size: number;
@@ -42,7 +43,7 @@ t.test('assertValidArgs throws a ComponentArgsError naming the component, the re
     t.type(error, ComponentArgsError);
     const argsError = error as ComponentArgsError;
     t.equal(argsError.code, 'ECOMPONENTARGS');
-    t.equal(argsError.exitCode, 1);
+    t.equal(describeFailure(argsError).exitCode, 1);
     t.equal(argsError.name, 'ComponentArgsError');
     t.equal(argsError.component, 'felhom:test:Sample');
     t.equal(argsError.resourceName, 's');

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { HubDatabase } from '../../hub/database.js';
 
-const publisher = fileURLToPath(new URL('../../helpers/hub-publisher.ts', import.meta.url));
+const publisher = fileURLToPath(new URL('../helpers/hub-publisher.ts', import.meta.url));
 
 /** Runs the publisher until it acknowledged `minAcks`, waits `extraMs` more, kills it; returns the last ack. */
 async function publishThenKill(dataDir: string, minAcks: number, extraMs: number): Promise<number> {

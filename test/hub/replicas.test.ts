@@ -82,7 +82,7 @@ interface Child {
 }
 
 async function spawnReplica(database: string): Promise<Child> {
-  const script = fileURLToPath(new URL('../../helpers/hub-replica.ts', import.meta.url));
+  const script = fileURLToPath(new URL('../helpers/hub-replica.ts', import.meta.url));
   const child = spawn(process.execPath, [...process.execArgv, script, database], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { mandatoryViolations, PolicyViolationError, refuseMandatoryViolations } from '../../policies/gate.js';
 import type { PolicyReport } from '../../policies/check.js';
+import { describeFailure } from '../../cli/errors.js';
 
 const report = (fields: Partial<PolicyReport>): PolicyReport => ({ box: 'hb-0001', rules: [], problems: [], mandatoryViolations: 0, passed: true, ...fields });
 const outcome = (name: string, level: 'mandatory' | 'advisory', messages: string[]) => ({
@@ -29,8 +30,8 @@ t.test('advisory findings pass the gate; mandatory ones and settings problems re
   t.match(error, {
     code: 'EPOLICY_VIOLATION',
     kind: 'stalled',
-    exitCode: 1,
     message: 'spec.yaml: refusing to sign: mandatory policies images-pinned, policy-settings failed: a by tag (and 2 more)',
     details: ['images-pinned: a by tag', 'images-pinned: b by tag', 'policy-settings: spec.policy.advisory[0]: unknown policy rule "nope"'],
   });
+  t.equal(describeFailure(error).exitCode, 1);
 });

@@ -7,6 +7,7 @@ import {
 } from '../../templates/lib/compose-import.js';
 import { parseYaml } from '../../templates/lib/problems.js';
 import { validateManifest } from '../../templates/lib/validate-manifest.js';
+import { describeFailure } from '../../cli/errors.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'compose');
 
@@ -146,7 +147,7 @@ t.test('refusals name the service and the reason', async (t) => {
   for (const [label, compose, message] of cases) {
     const error = importError(compose);
     t.equal(error.code, 'EREFUSED', label);
-    t.equal(error.exitCode, 1, label);
+    t.equal(describeFailure(error).exitCode, 1, label);
     t.equal(error.refusals.length, 1, label);
     t.match(error.refusals[0]!.message, message, label);
     t.match(error.refusals[0]!.path, /^services\.app\./, label);

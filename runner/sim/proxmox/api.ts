@@ -10,13 +10,13 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { checkPropertyString, type ParameterSchema, type PveApiSchema, type RequestParameters } from './schema.js';
 import { splitList } from './formats.js';
 import { defaultIdentity, mediumKey, type ConfigMap, type SimContainer, type SimMedium, type SimState, type SimTask, type SimVolume } from './state.js';
+import { FelhomError } from '../../../lib/errors.js';
 
 /** A refusal with PVE's HTTP status and message (the message becomes the status line). */
-export class SimApiError extends Error {
+export class SimApiError extends FelhomError {
   readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
-    this.name = 'SimApiError';
+    super('ESIM_API', 'generic', message, { fault: 'input' });
     this.status = status;
   }
 }

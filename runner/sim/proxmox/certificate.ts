@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { FelhomError } from '../../../lib/errors.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -17,13 +18,10 @@ export interface SelfSignedCertificate {
 }
 
 /** openssl is missing or failed: the message names the Debian package. */
-export class CertificateError extends Error {
-  readonly code = 'ESIM_CERTIFICATE';
-  /** A failure outside the command line: exit status 3. */
-  readonly exitCode = 3;
+export class CertificateError extends FelhomError {
+  /** A failure outside the command line: the environment's fault. */
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = 'CertificateError';
+    super('ESIM_CERTIFICATE', 'generic', message, options);
   }
 }
 

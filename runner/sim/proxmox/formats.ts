@@ -6,12 +6,12 @@
  * says so. `*-list` formats split on PVE's list separators and check every item.
  */
 import { isIP } from 'node:net';
+import { FelhomError } from '../../../lib/errors.js';
 
 /** A value does not have its format; the message is PVE's, without the trailing newline. */
-export class FormatError extends Error {
+export class FormatError extends FelhomError {
   constructor(message: string) {
-    super(message);
-    this.name = 'FormatError';
+    super('ESIM_FORMAT', 'generic', message, { fault: 'input' });
   }
 }
 

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkFormat, FormatError } from './formats.js';
+import { FelhomError } from '../../../lib/errors.js';
 
 /** The PVE host's own copy of the schema, the simulator's default `--schema`. */
 export const PVE_HOST_SCHEMA = '/usr/share/pve-docs/api-viewer/apidata.js';
@@ -67,13 +68,10 @@ interface ApiNode {
 }
 
 /** The schema file is missing or is not apidata.js. */
-export class SchemaLoadError extends Error {
-  readonly code = 'ESIM_SCHEMA';
-  /** A failure outside the command line: exit status 3. */
-  readonly exitCode = 3;
+export class SchemaLoadError extends FelhomError {
+  /** A failure outside the command line: the environment's fault. */
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options);
-    this.name = 'SchemaLoadError';
+    super('ESIM_SCHEMA', 'generic', message, options);
   }
 }
 

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { isJournalStream, jsonLogger, SecretRegistry } from '../../../runner/agent/logger.js';
 import { toReason, errorKind } from '../../../runner/agent/errors.js';
+import { FelhomError } from '../../../lib/errors.js';
 
 t.test('the logger writes JSON lines and redacts every registered secret', async (t) => {
   let out = '';
@@ -13,16 +14,17 @@ t.test('the logger writes JSON lines and redacts every registered secret', async
 });
 
 t.test('errors are classified by their own kind and code', async (t) => {
-  t.equal(errorKind({ kind: 'waiting' }), 'waiting');
+  t.equal(errorKind(new FelhomError('ELOCK_HELD', 'waiting', 'held')), 'waiting');
   t.equal(errorKind(new Error('x')), 'generic');
-  t.same(toReason(Object.assign(new Error('first\nsecond'), { code: 'EREPLAY' })), { code: 'EREPLAY', message: 'first' });
+  t.same(toReason(new FelhomError('EREPLAY', 'stalled', 'first\nsecond')), { code: 'EREPLAY', message: 'first' });
   t.same(toReason('plain'), { code: 'EAGENT_INTERNAL', message: 'plain' });
   const details = Array.from({ length: 25 }, (_, index) => `error: r${index}: ${'x'.repeat(index === 0 ? 600 : 3)}`);
-  const reason = toReason(Object.assign(new Error('the engine failed'), { code: 'EENGINE_RUN', details: [...details, 7] }));
+  // A line that is not a string (from plain JavaScript) is dropped.
+  const reason = toReason(new FelhomError('EENGINE_RUN', 'generic', 'the engine failed', { details: [...details, 7 as unknown as string] }));
   t.equal(reason.details?.length, 20, 'at most 20 detail lines travel');
   t.equal(reason.details?.[0]?.length, 500, 'each cut at 500 characters');
   t.equal(reason.details?.at(-1), '... and 6 more', 'the rest counted');
-  t.notOk('details' in toReason(Object.assign(new Error('x'), { details: [] })), 'no empty details');
+  t.notOk('details' in toReason(new FelhomError('EENGINE_RUN', 'generic', 'x', { details: [] })), 'no empty details');
 });
 
 t.test('on a journald stream each line carries its sd-daemon priority', async (t) => {

@@ -11,6 +11,7 @@ import {
   pluginRequestedBy,
   requirePlugins,
 } from '../../../runner/engine/locate.js';
+import { describeFailure } from '../../../cli/errors.js';
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -57,7 +58,8 @@ t.test('a missing engine is a typed error that names the install command', async
   t.teardown(() => rm(empty, { recursive: true, force: true }));
   const error = await locateEngine({ engineHome: empty }).catch((caught: unknown) => caught);
   t.type(error, EngineNotInstalledError);
-  t.match(error, { code: 'EENGINE_MISSING', exitCode: 3, engineHome: empty, message: /run `npm run engine:install`/ });
+  t.match(error, { code: 'EENGINE_MISSING', engineHome: empty, message: /run `npm run engine:install`/ });
+  t.equal(describeFailure(error).exitCode, 3);
 });
 
 t.test('an engine that does not run is reported as not installed', async (t) => {

@@ -9,6 +9,7 @@ import { EngineBusyError, EngineProgramError, EnginePluginMissingError, EngineRu
 import { countChanges, engineLocks, EngineRunner, mapEngineError } from '../../../runner/engine/run.js';
 import { testProgramFactory } from '../../helpers/agent-program.js';
 import { PluginNotInstalledError } from '../../../runner/engine/locate.js';
+import { describeFailure } from '../../../cli/errors.js';
 
 const engine = new EngineRunner();
 
@@ -58,7 +59,8 @@ t.test('a mandatory policy violation from the engine is an EnginePolicyError nam
     { rule: 'images-pinned', message: 'pulls "x:1" by tag', urn: 'urn:a::x' },
     { rule: 'exposure', message: 'publishes port 22' },
   ]);
-  t.match(error, { code: 'EPOLICY_VIOLATION', kind: 'stalled', exitCode: 1, message: 'mandatory policies images-pinned, exposure failed in the engine: pulls "x:1" by tag (and 1 more)' });
+  t.match(error, { code: 'EPOLICY_VIOLATION', kind: 'stalled', message: 'mandatory policies images-pinned, exposure failed in the engine: pulls "x:1" by tag (and 1 more)' });
+  t.equal(describeFailure(error).exitCode, 1);
   t.same(error.details, ['images-pinned: pulls "x:1" by tag', 'exposure: publishes port 22']);
   t.equal(new EnginePolicyError([{ rule: 'exposure', message: 'm' }]).message, 'mandatory policy exposure failed in the engine: m');
 });

@@ -32,6 +32,7 @@ import { content, document, NOW, signed, signText, verifyOptions, withDocument }
 import { keyStrengthProblem } from '../../../runner/envelope/key-policy.js';
 import { gnupgHome } from '../../helpers/gnupg.js';
 import { testKey, testKeys, trustOf } from '../../helpers/keys.js';
+import { describeFailure } from '../../../cli/errors.js';
 
 const MINUTE = 60 * 1000;
 
@@ -49,7 +50,7 @@ async function refuses(
   t.type(error, errorClass, `refused with ${errorClass.name}`);
   t.equal((error as EnvelopeError).reason, reason, `reason is ${reason}`);
   t.equal((error as EnvelopeError).kind, 'stalled');
-  t.equal((error as EnvelopeError).exitCode, 1);
+  t.equal(describeFailure(error).exitCode, 1);
   return error as EnvelopeError;
 }
 

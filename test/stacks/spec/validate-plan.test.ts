@@ -11,6 +11,7 @@ import { parseBoxSpec, SpecError } from '../../../stacks/spec/load.js';
 import type { BoxSpec } from '../../../stacks/spec/types.js';
 import { validateBoxSpec } from '../../../stacks/spec/validate.js';
 import { homeBox, type DraftSpec } from '../../helpers/box-spec.js';
+import { describeFailure } from '../../../cli/errors.js';
 
 const catalog = catalogLookup();
 
@@ -117,7 +118,7 @@ t.test('a YAML alias bomb is an invalid spec, not an internal error', async (t) 
   const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]'].join('\n');
   const error = t.throws(() => parseBoxSpec(bomb, 'bomb.yaml')) as SpecError;
   t.type(error, SpecError);
-  t.equal(error.exitCode, 1);
+  t.equal(describeFailure(error).exitCode, 1);
   t.match(error.details.join('\n'), /too many alias expansions/);
 });
 
