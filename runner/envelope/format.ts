@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { Tier } from '../../stacks/spec/types.js';
 import { MalformedEnvelopeError } from './errors.js';
-import { isPlainObject } from '../../stacks/spec/problems.js';
+import { isPlainObject } from '../../templates/lib/problems.js';
 
 export { isPlainObject };
 

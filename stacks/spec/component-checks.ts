@@ -12,7 +12,7 @@ import { storageTargetRules } from '../../components/rules/storage-target.js';
 import { checkRules, type Rule } from '../../components/validation.js';
 import type { GoldenTemplate } from '../../templates/lib/golden.js';
 import { appStackArgs, backupJobArgs, customerLxcArgs, geoWafArgs, storageTargetArgs } from '../args.js';
-import type { Problem } from './problems.js';
+import type { Problem } from '../../templates/lib/problems.js';
 import { resolveBox } from './resolve.js';
 import type { BoxSpec } from './types.js';
 import type { CatalogLookup } from './validate.js';

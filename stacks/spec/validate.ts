@@ -7,7 +7,7 @@ import { loadGoldenTemplate, type GoldenTemplate } from '../../templates/lib/gol
 import type { AppManifest } from '../../templates/lib/manifest.js';
 import { unknownAdvisoryRules } from '../../policies/rule-names.js';
 import { componentProblems } from './component-checks.js';
-import { isPlainObject } from './problems.js';
+import { isPlainObject } from '../../templates/lib/problems.js';
 import { checkShape, type Problem } from './shape.js';
 import { boxSpecShape } from './schema.js';
 import type { AppSpec, BoxSpec, GuestSpec, StorageSpec } from './types.js';

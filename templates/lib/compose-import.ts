@@ -18,8 +18,7 @@ import type {
   ServiceRole, ServiceSpec, VolumeClass, VolumeSpec,
 } from './manifest.js';
 import { MANIFEST_API_VERSION } from './manifest.js';
-import { describe, DOCUMENT_PATH, formatProblem, isPlainObject, joinPath, type Problem } from '../../stacks/spec/problems.js';
-import { parseYaml } from './problems.js';
+import { describe, DOCUMENT_PATH, formatProblem, isPlainObject, joinPath, parseYaml, type Problem } from './problems.js';
 import { FLOATING_TAGS, SAFE_CAPABILITIES, validateManifest } from './validate-manifest.js';
 import { interpolate, InterpolationError, parseInterpolation, type Interpolation } from './compose-interpolate.js';
 import { isFlagValue, looksLikeCredential } from '../../policies/rules/no-plaintext-secrets.js';

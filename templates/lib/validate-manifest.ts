@@ -4,8 +4,7 @@
  * never silently becomes a default. Reference: docs/catalog.md.
  */
 import { MANIFEST_API_VERSION, type AppManifest } from './manifest.js';
-import { describe, DOCUMENT_PATH, isPlainObject, joinPath, type Problem } from '../../stacks/spec/problems.js';
-import { ProblemList } from './problems.js';
+import { describe, DOCUMENT_PATH, isPlainObject, joinPath, ProblemList, type Problem } from './problems.js';
 
 /**
  * Capabilities a service may add. These are Docker's default set: adding one back only undoes

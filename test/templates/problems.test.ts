@@ -1,8 +1,8 @@
 import t from 'tap';
-import { describe, DOCUMENT_PATH, formatProblem, isPlainObject, joinPath, parseYamlWithPositions } from '../../../stacks/spec/problems.js';
-import { validateBoxSpec } from '../../../stacks/spec/validate.js';
-import { validateManifest } from '../../../templates/lib/validate-manifest.js';
-import { homeBox } from '../../helpers/box-spec.js';
+import { describe, DOCUMENT_PATH, formatProblem, isPlainObject, joinPath, parseYamlWithPositions } from '../../templates/lib/problems.js';
+import { validateBoxSpec } from '../../stacks/spec/validate.js';
+import { validateManifest } from '../../templates/lib/validate-manifest.js';
+import { homeBox } from '../helpers/box-spec.js';
 
 t.test('paths read like the document: dots for names, brackets for indexes and odd keys', async (t) => {
   t.equal(joinPath('spec', 'host'), 'spec.host');
