@@ -161,6 +161,11 @@ export function isHostname(value: unknown): value is string {
   return value.split('.').every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(label));
 }
 
+/** `photos.example.com` lies in `example.com`, as does `example.com` itself; `badexample.com` does not. */
+export function inDomain(hostname: string, domain: string): boolean {
+  return hostname === domain || hostname.endsWith(`.${domain}`);
+}
+
 /** Proxmox storage and job ids: a letter, then letters, digits, `-`, `_`, `.`. */
 export function isProxmoxId(value: unknown): value is string {
   return typeof value === 'string' && /^[a-z][a-z0-9\-_.]*$/i.test(value) && value.length <= 64;
@@ -171,13 +176,4 @@ export function isAbsolutePath(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith('/') && !value.split('/').includes('..');
 }
 
-/** Names that appear more than once in a list, in first-seen order. */
-export function duplicates(values: readonly string[]): string[] {
-  const seen = new Set<string>();
-  const repeated = new Set<string>();
-  for (const value of values) {
-    if (seen.has(value)) repeated.add(value);
-    seen.add(value);
-  }
-  return [...repeated];
-}
+export { duplicates } from '../templates/lib/problems.js';

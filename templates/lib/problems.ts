@@ -54,6 +54,25 @@ export function describe(value: unknown): string {
   return typeof value;
 }
 
+/** Each item whose key was seen before, with the index of the first item with that key. */
+export function repeats<T, K>(items: readonly T[], key: (item: T) => K | undefined): { index: number; first: number; key: K }[] {
+  const firstIndex = new Map<K, number>();
+  const found: { index: number; first: number; key: K }[] = [];
+  items.forEach((item, index) => {
+    const value = key(item);
+    if (value === undefined) return;
+    const first = firstIndex.get(value);
+    if (first === undefined) firstIndex.set(value, index);
+    else found.push({ index, first, key: value });
+  });
+  return found;
+}
+
+/** Values that appear more than once in a list, each once, in the order they repeat. */
+export function duplicates<T>(values: readonly T[]): T[] {
+  return [...new Set(repeats(values, (value) => value).map((repeat) => repeat.key))];
+}
+
 /** A mapping (a YAML mapping, a JSON object): not null, not a list. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -221,13 +240,8 @@ export class ProblemList {
 
   /** Reports every name that occurs more than once among `items[].name`. */
   uniqueNames(items: readonly unknown[], path: string, what: string): void {
-    const firstIndex = new Map<string, number>();
-    items.forEach((item, index) => {
-      if (!isPlainObject(item) || typeof item.name !== 'string') return;
-      const seen = firstIndex.get(item.name);
-      if (seen === undefined) firstIndex.set(item.name, index);
-      else this.add(joinPath(joinPath(path, index), 'name'), `duplicate ${what} name "${item.name}" (first at ${joinPath(path, seen)})`);
-    });
+    const names = repeats(items, (item) => (isPlainObject(item) && typeof item.name === 'string' ? item.name : undefined));
+    for (const { index, first, key } of names) this.add(joinPath(joinPath(path, index), 'name'), `duplicate ${what} name "${key}" (first at ${joinPath(path, first)})`);
   }
 }
 
