@@ -90,6 +90,4 @@ export function traefikHosts(rule: string): string[] {
   return [...rule.matchAll(/Host\(`([^`]*)`\)/g)].map((match) => match[1]!);
 }
 
-export function inDomain(hostname: string, domain: string): boolean {
-  return hostname === domain || hostname.endsWith(`.${domain}`);
-}
+export { inDomain } from '../components/validation.js';
