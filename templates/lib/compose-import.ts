@@ -794,38 +794,13 @@ function truthy(value: unknown): boolean {
   return value === true || (typeof value === 'string' && /^(true|yes|on|1)$/i.test(value.trim()));
 }
 
-function translateService(draft: Draft, serviceName: string, raw: Record<string, unknown>, environment: Record<string, string>): { spec?: ServiceSpec; ports: PortMapping[] } {
-  const path = joinPath('services', serviceName);
-  const at = (field: string) => joinPath(path, field);
-  const catalogName = draft.serviceNames.get(serviceName)!;
-  const refuse = (where: string, message: string) => draft.refusals.push({ path: where, message: `refused: ${message}` });
+/** Records that the platform will not run something, naming the service and the reason. */
+function refusal(draft: Draft, where: string, message: string): void {
+  draft.refusals.push({ path: where, message: `refused: ${message}` });
+}
 
-  // What the platform will not run, each named with its service and reason; what it drops or
-  // cannot run, each with a note or an error: all from the one field table.
-  for (const [field, handling] of Object.entries(COMPOSE_SERVICE_FIELDS)) {
-    if (raw[field] === undefined) continue;
-    for (const refusal of handling.handling === 'unsupported' ? [] : (handling.refuse?.(raw[field], serviceName) ?? [])) {
-      refuse(refusal.at === undefined ? at(field) : joinPath(at(field), refusal.at), refusal.message);
-    }
-    if (handling.handling === 'ignored') draft.notes.push(`${at(field)}: dropped, ${handling.reason}`);
-    if (handling.handling === 'unsupported' && !handling.unless?.(raw)) draft.problems.push({ path: at(field), message: `not supported: ${handling.reason}` });
-  }
-  for (const field of Object.keys(raw)) {
-    if (!Object.hasOwn(COMPOSE_SERVICE_FIELDS, field)) draft.notes.push(`${at(field)}: dropped, not understood by the importer; check whether the app needs it`);
-  }
-  const capAdd = raw.cap_add === undefined ? [] : listOf(raw.cap_add).map(capabilityName).filter((capability) => SAFE_CAPABILITIES.includes(capability));
-
-  if (typeof raw.image !== 'string') {
-    if (raw.build === undefined) draft.problems.push({ path: at('image'), message: 'required: the platform runs published images only' });
-    return { ports: [] };
-  }
-  const reference = resolveFully(draft, raw.image, at('image'));
-  const { image, tag, digest } = splitImage(reference);
-  if (!tag) draft.notes.push(`${at('image')}: no tag given (Docker would pull "latest"); pin a version`);
-  else if (FLOATING_TAGS.includes(tag.toLowerCase())) draft.notes.push(`${at('image')}: "${tag}" is a floating tag; pin the version it points to before publishing`);
-  if (raw.image !== reference) draft.notes.push(`${at('image')}: resolved ${raw.image} to ${reference}`);
-  const role: ServiceRole | undefined = DATABASE_IMAGES.test(reference) ? 'database' : CACHE_IMAGES.test(reference) ? 'cache' : undefined;
-
+/** The service's environment for the manifest: credentials become secrets, placeholders parameters, hosts references. */
+function translateEnvironment(draft: Draft, at: (field: string) => string, environment: Record<string, string>): Record<string, string> {
   const translatedEnvironment: Record<string, string> = {};
   for (const [key, value] of Object.entries(environment)) {
     const where = joinPath(at('environment'), key);
@@ -848,11 +823,11 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
     translatedEnvironment[key] = translateServiceHosts(key, translateUrlPassword(draft, translateVariables(draft, value, where), where), draft.serviceNames);
   }
 
-  // Compose interpolates these before the container sees them: `$$` is one `$` for the shell.
-  const words = (value: unknown, where: string): string[] => (Array.isArray(value) ? value.map(String) : splitCommand(String(value))).map((word) => resolveFully(draft, word, where, true));
-  const command = raw.command === undefined ? undefined : words(raw.command, at('command'));
-  const entrypoint = raw.entrypoint === undefined ? undefined : words(raw.entrypoint, at('entrypoint'));
+  return translatedEnvironment;
+}
 
+/** `ports` (published) and `expose` (not published). */
+function translatePorts(draft: Draft, raw: Record<string, unknown>, at: (field: string) => string): PortMapping[] {
   const ports = raw.ports === undefined ? [] : parsePorts(draft, raw.ports, at('ports'));
   if (raw.expose !== undefined) {
     const exposed = Array.isArray(raw.expose) ? raw.expose : [raw.expose];
@@ -862,7 +837,13 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       else draft.problems.push({ path: joinPath(at('expose'), index), message: `expected a port number, got ${describe(entry)}` });
     });
   }
+  return ports;
+}
 
+/** `volumes` and `tmpfs`: the service's mounts, its tmpfs, and the draft's volumes with their evidence. */
+function translateMounts(draft: Draft, serviceName: string, raw: Record<string, unknown>, reference: string, at: (field: string) => string): { mounts: MountSpec[]; tmpfs: Record<string, number> } {
+  const catalogName = draft.serviceNames.get(serviceName)!;
+  const refuse = (where: string, message: string): void => refusal(draft, where, message);
   const mounts: MountSpec[] = [];
   const tmpfs: Record<string, number> = {};
   if (raw.volumes !== undefined) {
@@ -935,7 +916,11 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       tmpfs[target] = (size && sizeMiB(size)) || 64;
     }
   }
+  return { mounts, tmpfs };
+}
 
+/** `healthcheck`: string tests become CMD-SHELL, durations seconds; disabled or absent means none. */
+function translateHealthcheck(draft: Draft, raw: Record<string, unknown>, at: (field: string) => string): HealthCheck | undefined {
   let healthcheck: HealthCheck | undefined;
   if (raw.healthcheck !== undefined) {
     const check = isPlainObject(raw.healthcheck) ? raw.healthcheck : undefined;
@@ -956,7 +941,11 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       healthcheck = { test, ...timing, ...(typeof check.retries === 'number' ? { retries: check.retries } : {}) };
     }
   }
+  return healthcheck;
+}
 
+/** `depends_on` (list or map) with the conditions the platform honours. */
+function translateDependencies(draft: Draft, serviceName: string, raw: Record<string, unknown>, at: (field: string) => string): { dependsOn?: string[]; dependsOnCondition?: Record<string, DependencyCondition> } {
   let dependsOn: string[] | undefined;
   let dependsOnCondition: Record<string, DependencyCondition> | undefined;
   if (raw.depends_on !== undefined) {
@@ -986,7 +975,11 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       } else draft.problems.push({ path: joinPath(where, 'condition'), message: `expected service_started, service_healthy or service_completed_successfully, got ${describe(condition)}` });
     }
   }
+  return { ...(dependsOn ? { dependsOn } : {}), ...(dependsOnCondition ? { dependsOnCondition } : {}) };
+}
 
+/** `deploy.resources`, else `mem_limit`, `mem_reservation` and `cpus`. */
+function translateResources(draft: Draft, raw: Record<string, unknown>, at: (field: string) => string): Resources {
   const resources: { -readonly [K in keyof Resources]: Resources[K] } = {};
   const limits = isPlainObject(raw.deploy) && isPlainObject(raw.deploy.resources) ? raw.deploy.resources : undefined;
   const memoryLimit = (isPlainObject(limits?.limits) ? limits.limits.memory : undefined) ?? raw.mem_limit;
@@ -996,6 +989,52 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
   if (memoryReservation !== undefined) resources.memoryReservationMiB = sizeMiB(memoryReservation);
   if (cpus !== undefined && Number.isFinite(Number(cpus))) resources.cpus = Number(cpus);
   if (isPlainObject(raw.deploy) && Object.keys(raw.deploy).some((key) => key !== 'resources')) draft.notes.push(`${at('deploy')}: only deploy.resources is used; the rest is for Swarm`);
+  return resources;
+}
+
+function translateService(draft: Draft, serviceName: string, raw: Record<string, unknown>, environment: Record<string, string>): { spec?: ServiceSpec; ports: PortMapping[] } {
+  const path = joinPath('services', serviceName);
+  const at = (field: string) => joinPath(path, field);
+  const catalogName = draft.serviceNames.get(serviceName)!;
+
+  // What the platform will not run, each named with its service and reason; what it drops or
+  // cannot run, each with a note or an error: all from the one field table.
+  for (const [field, handling] of Object.entries(COMPOSE_SERVICE_FIELDS)) {
+    if (raw[field] === undefined) continue;
+    for (const found of handling.handling === 'unsupported' ? [] : (handling.refuse?.(raw[field], serviceName) ?? [])) {
+      refusal(draft, found.at === undefined ? at(field) : joinPath(at(field), found.at), found.message);
+    }
+    if (handling.handling === 'ignored') draft.notes.push(`${at(field)}: dropped, ${handling.reason}`);
+    if (handling.handling === 'unsupported' && !handling.unless?.(raw)) draft.problems.push({ path: at(field), message: `not supported: ${handling.reason}` });
+  }
+  for (const field of Object.keys(raw)) {
+    if (!Object.hasOwn(COMPOSE_SERVICE_FIELDS, field)) draft.notes.push(`${at(field)}: dropped, not understood by the importer; check whether the app needs it`);
+  }
+  const capAdd = raw.cap_add === undefined ? [] : listOf(raw.cap_add).map(capabilityName).filter((capability) => SAFE_CAPABILITIES.includes(capability));
+
+  if (typeof raw.image !== 'string') {
+    if (raw.build === undefined) draft.problems.push({ path: at('image'), message: 'required: the platform runs published images only' });
+    return { ports: [] };
+  }
+  const reference = resolveFully(draft, raw.image, at('image'));
+  const { image, tag, digest } = splitImage(reference);
+  if (!tag) draft.notes.push(`${at('image')}: no tag given (Docker would pull "latest"); pin a version`);
+  else if (FLOATING_TAGS.includes(tag.toLowerCase())) draft.notes.push(`${at('image')}: "${tag}" is a floating tag; pin the version it points to before publishing`);
+  if (raw.image !== reference) draft.notes.push(`${at('image')}: resolved ${raw.image} to ${reference}`);
+  const role: ServiceRole | undefined = DATABASE_IMAGES.test(reference) ? 'database' : CACHE_IMAGES.test(reference) ? 'cache' : undefined;
+
+  const translatedEnvironment = translateEnvironment(draft, at, environment);
+
+  // Compose interpolates these before the container sees them: `$$` is one `$` for the shell.
+  const words = (value: unknown, where: string): string[] => (Array.isArray(value) ? value.map(String) : splitCommand(String(value))).map((word) => resolveFully(draft, word, where, true));
+  const command = raw.command === undefined ? undefined : words(raw.command, at('command'));
+  const entrypoint = raw.entrypoint === undefined ? undefined : words(raw.entrypoint, at('entrypoint'));
+
+  const ports = translatePorts(draft, raw, at);
+  const { mounts, tmpfs } = translateMounts(draft, serviceName, raw, reference, at);
+  const healthcheck = translateHealthcheck(draft, raw, at);
+  const { dependsOn, dependsOnCondition } = translateDependencies(draft, serviceName, raw, at);
+  const resources = translateResources(draft, raw, at);
 
   const restartText = typeof raw.restart === 'string' ? raw.restart.replace(/:\d+$/, '') : undefined;
   const restart = restartText === 'no' || restartText === 'always' || restartText === 'unless-stopped' || restartText === 'on-failure' ? restartText : undefined;
