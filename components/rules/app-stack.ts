@@ -10,7 +10,7 @@ import { bindMountProblem, manifestVolume, parameterValueProblems } from '../../
 import { dependencyOrder as orderServices, formatCycle } from '../../templates/lib/dependency-order.js';
 import { templateParts, type TemplatePart } from '../../templates/lib/environment-template.js';
 import type { AppManifest, DependencyCondition, ServiceSpec } from '../../templates/lib/manifest.js';
-import { formatProblem, type Problem } from '../../templates/lib/problems.js';
+import { formatProblem } from '../../templates/lib/problems.js';
 import { validateManifest } from '../../templates/lib/validate-manifest.js';
 import { isAbsolutePath, isHostname, nonEmpty, shown, type Rule } from '../validation.js';
 
@@ -121,19 +121,12 @@ export function dependencyConditions(service: Pick<ServiceSpec, 'dependsOn' | 'd
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** The catalog validator's problems of a manifest, once per manifest object (two rules read them). */
-const manifestProblemsOf = new WeakMap<object, readonly Problem[]>();
-function catalogProblems(manifest: AppManifest): readonly Problem[] {
-  let problems = manifestProblemsOf.get(manifest);
-  if (!problems) manifestProblemsOf.set(manifest, (problems = validateManifest(manifest)));
-  return problems;
-}
-
 /** Environment problems have a rule of their own, so the spec can point at the templates. */
 const ENVIRONMENT_PATH = /^services\[\d+\]\.environment(\.|\[|$)/;
 
+/** The catalog validator's problems of the manifest: the environment's, or all the others. */
 function manifestProblems(a: AppStackArgs, environment: boolean): string | undefined {
-  return joined(catalogProblems(a.manifest).filter((problem) => ENVIRONMENT_PATH.test(problem.path) === environment).map(formatProblem));
+  return joined(validateManifest(a.manifest).filter((problem) => ENVIRONMENT_PATH.test(problem.path) === environment).map(formatProblem));
 }
 
 function parameterProblems(a: AppStackArgs): string | undefined {
