@@ -161,11 +161,6 @@ export function isHostname(value: unknown): value is string {
   return value.split('.').every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(label));
 }
 
-/** `photos.example.com` lies in `example.com`, as does `example.com` itself; `badexample.com` does not. */
-export function inDomain(hostname: string, domain: string): boolean {
-  return hostname === domain || hostname.endsWith(`.${domain}`);
-}
-
 /** Proxmox storage and job ids: a letter, then letters, digits, `-`, `_`, `.`. */
 export function isProxmoxId(value: unknown): value is string {
   return typeof value === 'string' && /^[a-z][a-z0-9\-_.]*$/i.test(value) && value.length <= 64;

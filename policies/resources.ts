@@ -90,4 +90,6 @@ export function traefikHosts(rule: string): string[] {
   return [...rule.matchAll(/Host\(`([^`]*)`\)/g)].map((match) => match[1]!);
 }
 
-export { inDomain } from '../components/validation.js';
+export function inDomain(hostname: string, domain: string): boolean {
+  return hostname === domain || hostname.endsWith(`.${domain}`);
+}

@@ -9,7 +9,7 @@ import type { AppManifest } from '../../templates/lib/manifest.js';
 import { isPlainObject, joinPath, repeats } from '../../templates/lib/problems.js';
 import { unknownAdvisoryRules } from '../../policies/rule-names.js';
 import { hasRetention } from '../../components/rules/backup-job.js';
-import { inDomain } from '../../components/validation.js';
+import { inDomain } from '../../policies/resources.js';
 import { componentProblems } from './component-checks.js';
 import { checkShape, type Problem } from './shape.js';
 import { boxSpecShape } from './schema.js';
