@@ -34,7 +34,8 @@ export function manifestVolume(manifest: AppManifest, name: string): VolumeSpec 
 
 /**
  * Why `volume` cannot be a bind mount on a bulk mount point (`where`), or undefined: hot data
- * (DB, config, cache) stays on the guest root filesystem, fast and inside the guest backup (seed §8).
+ * (DB, config, cache) stays on the guest root filesystem, fast and inside the guest backup
+ * (docs/architecture.md#data-placement).
  */
 export function bindMountProblem(volume: VolumeSpec, where: string): string | undefined {
   if (volume.class !== 'hot') return undefined;
