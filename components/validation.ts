@@ -172,13 +172,4 @@ export function isAbsolutePath(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith('/') && !value.split('/').includes('..');
 }
 
-/** Names that appear more than once in a list, in first-seen order. */
-export function duplicates(values: readonly string[]): string[] {
-  const seen = new Set<string>();
-  const repeated = new Set<string>();
-  for (const value of values) {
-    if (seen.has(value)) repeated.add(value);
-    seen.add(value);
-  }
-  return [...repeated];
-}
+export { duplicates } from '../templates/lib/problems.js';

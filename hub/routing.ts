@@ -5,7 +5,7 @@
  * fields only to decide where to file the envelope, and serves the envelope's bytes unchanged.
  * The box re-reads and verifies everything (runner/envelope/).
  */
-import { isPlainObject } from '../stacks/spec/problems.js';
+import { isPlainObject } from '../templates/lib/problems.js';
 import { TIERS, type Tier } from '../stacks/spec/types.js';
 import { payloadDigest } from '../runner/envelope/format.js';
 import { BOX_ID_PATTERN, type EnvelopeType } from '../runner/hub/protocol.js';

@@ -3,7 +3,7 @@
  * spec validator checks `spec.policy.advisory` with the same function the policy host uses, and
  * test/policies/rule-names.test.ts keeps this list equal to the rules' own names.
  */
-import type { Problem } from '../stacks/spec/problems.js';
+import type { Problem } from '../templates/lib/problems.js';
 
 export const POLICY_RULE_NAMES: readonly string[] = [
   'tier-boundary',

@@ -7,7 +7,7 @@ import type { TierEnvironment } from './environment.js';
 import type { ResolvedBox } from './spec/resolve.js';
 import type { Tier } from './spec/types.js';
 
-export { stackName } from './spec/resolve.js';
+export { stackName } from './spec/types.js';
 
 /**
  * A tier's Pulumi program, ready for the mock runtime or the Automation API. Each tier's

@@ -6,8 +6,8 @@ import { loadGoldenTemplate, type GoldenTemplate } from '../templates/lib/golden
 import { planEnvironment } from './environment.js';
 import { tierProgram } from './index.js';
 import { recordProgram, type RecordedResource } from './mock-runtime.js';
-import { resolveBox, stackName, type ResolvedBox } from './spec/resolve.js';
-import type { BoxSpec, Tier } from './spec/types.js';
+import { resolveBox, type ResolvedBox } from './spec/resolve.js';
+import { stackName, type BoxSpec, type Tier } from './spec/types.js';
 import type { CatalogLookup } from './spec/validate.js';
 
 export interface PlannedResource {

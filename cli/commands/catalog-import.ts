@@ -12,7 +12,7 @@ import { CliError, usageError } from '../errors.js';
 import { renamedOption } from '../flags.js';
 import { MANIFEST_FILE } from '../../templates/lib/catalog.js';
 import { importCompose, renderDraft, type ImportResult } from '../../templates/lib/compose-import.js';
-import { formatProblem } from '../../stacks/spec/problems.js';
+import { formatProblem } from '../../templates/lib/problems.js';
 
 function reviewLines(result: ImportResult): string[] {
   const width = Math.max(...result.volumes.map((volume) => volume.volume.length), 6);

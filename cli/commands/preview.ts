@@ -18,7 +18,7 @@ import { usageError } from '../errors.js';
 import { engineProgress, styleFor } from '../progress.js';
 import { catalogLookup } from '../../stacks/spec/catalog.js';
 import { loadBoxSpec } from '../../stacks/spec/load.js';
-import { TIERS, type Tier } from '../../stacks/spec/types.js';
+import { stackName, TIERS, type Tier } from '../../stacks/spec/types.js';
 import type { PlanComparison } from '../../stacks/plan.js';
 
 const command: CommandModule = {
@@ -37,7 +37,7 @@ const command: CommandModule = {
     if (!TIERS.includes(tier)) throw usageError(`--tier: expected one of ${TIERS.join(', ')}, got ${JSON.stringify(options.tier)}`);
     const catalog = catalogLookup();
     const spec = await loadBoxSpec(resolve(context.cwd, file!), { catalog });
-    const [{ EngineRunner }, { tierPlugins, realProgramFactory }, { resolveBox, stackName }, { loadGoldenTemplate }, { previewEnvironment }, stateDir] = await Promise.all([
+    const [{ EngineRunner }, { tierPlugins, realProgramFactory }, { resolveBox }, { loadGoldenTemplate }, { previewEnvironment }, stateDir] = await Promise.all([
       import('../../runner/engine/run.js'),
       import('../../runner/agent/program.js'),
       import('../../stacks/spec/resolve.js'),

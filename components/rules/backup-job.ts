@@ -57,7 +57,16 @@ export function pruneBackups(args: Pick<BackupJobArgs, 'keepLast' | 'keepHourly'
   return Object.fromEntries(entries.filter(([, value]) => value !== undefined).map(([key, value]) => [key, String(value)]));
 }
 
-const KEEP_FIELDS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
+/** The keep-* retention fields, in the box spec's and the component's words alike. */
+export const KEEP_FIELDS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
+
+/**
+ * Whether a retention keeps anything: without any keep-* value above 0, vzdump would fall back
+ * to the storage's retention or keep every backup until the disk is full.
+ */
+export function hasRetention(retention: Readonly<Partial<Record<(typeof KEEP_FIELDS)[number], unknown>>>): boolean {
+  return KEEP_FIELDS.some((field) => typeof retention[field] === 'number' && (retention[field] as number) > 0);
+}
 
 /** The argument rules of {@link BackupJob}. */
 export const backupJobRules: readonly Rule<BackupJobArgs>[] = [
@@ -90,12 +99,7 @@ export const backupJobRules: readonly Rule<BackupJobArgs>[] = [
   ...KEEP_FIELDS.map(
     (field): Rule<BackupJobArgs> => ({ field, check: (a) => (a[field] === undefined ? undefined : integerBetween(a[field], 0, 100_000)) }),
   ),
-  {
-    // Without any keep-* option, vzdump would fall back to the storage's retention or keep
-    // every backup until the disk is full.
-    field: 'keepLast',
-    check: (a) => (KEEP_FIELDS.some((field) => typeof a[field] === 'number' && a[field]! > 0) ? undefined : `expected at least one keep-* retention above 0, got ${shown(pruneBackups(a))}`),
-  },
+  { field: 'keepLast', check: (a) => (hasRetention(a) ? undefined : `expected at least one keep-* retention above 0, got ${shown(pruneBackups(a))}`) },
   { field: 'compress', check: (a) => (a.compress === undefined || ['0', 'gzip', 'lzo', 'zstd'].includes(a.compress) ? undefined : `expected 0, gzip, lzo or zstd, got ${shown(a.compress)}`) },
   {
     field: 'excludePaths',

@@ -3,7 +3,7 @@
  * vzdump job to a second storage; the offsite PBS tier is client-side encrypted under the
  * customer's chosen key custody in a per-customer namespace; no schedule fills a disk forever.
  */
-import { hasRetention } from '../../stacks/spec/resolve.js';
+import { hasRetention } from '../../components/rules/backup-job.js';
 import { asArray, asRecord, describe, isKnown, isLxcContainer, TYPES } from '../resources.js';
 import type { PolicyResource, PolicyRule, Violation } from '../types.js';
 

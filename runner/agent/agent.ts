@@ -40,7 +40,7 @@ import type { Lock } from '../state/lock.js';
 import type { DurableStore } from '../state/store.js';
 import type { TierEnvironment } from '../../stacks/environment.js';
 import type { ResolvedBox } from '../../stacks/spec/resolve.js';
-import type { BoxSpec, StorageSpec, Tier } from '../../stacks/spec/types.js';
+import { stackName, type BoxSpec, type StorageSpec, type Tier } from '../../stacks/spec/types.js';
 import { existingGuests, planDeploy, planRestore, runDeploy, runRestore, type HostOperations, type RestoreSource } from './deploy.js';
 import { auditAction, workItem, type WorkItem } from './envelope-item.js';
 import {
@@ -233,7 +233,7 @@ export class Agent {
   }
 
   get stackName(): string {
-    return `${this.box}.${this.tier}`;
+    return stackName(this.box, this.tier);
   }
 
   // ---- the cycle ------------------------------------------------------------------------------

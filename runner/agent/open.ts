@@ -14,6 +14,7 @@ import { SecretRegistry } from './logger.js';
 import type { ProgramFactory } from './program.js';
 import { loadOrCreateStackPassphrase, openAgentState, prepareStateDir, readSecretFile, type StateLayout } from './state-dir.js';
 import { acquireLock, stackLockFile, type Lock } from '../state/lock.js';
+import { stackName } from '../../stacks/spec/types.js';
 
 /** What `openAgent` needs: where the state is, and the collaborators it passes to the Agent as they are. */
 export interface OpenAgentOptions
@@ -38,7 +39,7 @@ export async function openAgent(options: OpenAgentOptions): Promise<Agent> {
   const layout = await prepareStateDir(options.stateDir);
   // One agent per stack and state dir: the lock comes before any state is read, so the state
   // this agent loads is the state no one else writes (a second agent gets LockHeldError: waiting).
-  const lock = await acquireLock(stackLockFile(layout.root, `${options.box}.${options.tier}`));
+  const lock = await acquireLock(stackLockFile(layout.root, stackName(options.box, options.tier)));
   try {
     return await openLocked(options, layout, lock);
   } catch (error) {

@@ -8,9 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import type { Tier } from '../../stacks/spec/types.js';
+import { TIERS, type Tier } from '../../stacks/spec/types.js';
 import { MalformedEnvelopeError } from './errors.js';
-import { isPlainObject } from '../../stacks/spec/problems.js';
+import { isPlainObject } from '../../templates/lib/problems.js';
 
 export { isPlainObject };
 
@@ -134,7 +134,7 @@ export function parseHeader(payload: string): EnvelopeHeader {
 }
 
 const HEADER_FIELDS = new Set(['format', 'type', 'box', 'tier', 'serial', 'issuedAt', 'expiresAt', 'body']);
-const TIER_NAMES = new Set<string>(['edge', 'host', 'guest']);
+const TIER_NAMES = new Set<string>(TIERS);
 
 function headerProblems(header: Record<string, unknown>): string[] {
   const problems: string[] = [];

@@ -5,7 +5,7 @@
  * `waiting` (retry later with {@link Backoff}); {@link HubAuthError} is `stalled` (a person
  * must fix the key); {@link HubRequestError} is the hub refusing this request (`stalled`).
  */
-import { isPlainObject } from '../../stacks/spec/problems.js';
+import { isPlainObject } from '../../templates/lib/problems.js';
 import type { Tier } from '../../stacks/spec/types.js';
 import type { AuditEntry } from '../state/audit.js';
 import type {

@@ -5,14 +5,14 @@
  * the spec's path (and so its line).
  */
 import { appStackRules } from '../../components/rules/app-stack.js';
-import { backupJobRules } from '../../components/rules/backup-job.js';
+import { backupJobRules, KEEP_FIELDS } from '../../components/rules/backup-job.js';
 import { customerLxcRules } from '../../components/rules/customer-lxc.js';
 import { geoWafRules } from '../../components/rules/geo-waf.js';
 import { storageTargetRules } from '../../components/rules/storage-target.js';
 import { checkRules, type Rule } from '../../components/validation.js';
 import type { GoldenTemplate } from '../../templates/lib/golden.js';
 import { appStackArgs, backupJobArgs, customerLxcArgs, geoWafArgs, storageTargetArgs } from '../args.js';
-import type { Problem } from './problems.js';
+import type { Problem } from '../../templates/lib/problems.js';
 import { resolveBox } from './resolve.js';
 import type { BoxSpec } from './types.js';
 import type { CatalogLookup } from './validate.js';
@@ -57,7 +57,7 @@ export function componentProblems(spec: BoxSpec, catalog: CatalogLookup, golden:
   });
   box.backup.jobs.forEach((job, j) => {
     const at = `spec.backup.jobs[${j}]`;
-    const retention = Object.fromEntries(['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'].map((keep) => [keep, `${at}.retention`]));
+    const retention = Object.fromEntries(KEEP_FIELDS.map((keep) => [keep, `${at}.retention`]));
     problems.push(
       ...mapped(backupJobRules, backupJobArgs(job, box), {
         jobId: `${at}.name`, storage: `${at}.storage`, schedule: `${at}.schedule`, vmIds: `${at}.guests`, node: 'spec.host.node', mode: `${at}.mode`, ...retention,

@@ -3,7 +3,7 @@
  * file each problem is.
  */
 import { readFile } from 'node:fs/promises';
-import { formatProblem, parseYamlWithPositions, type Problem } from './problems.js';
+import { formatProblem, parseYamlWithPositions, type Problem } from '../../templates/lib/problems.js';
 import type { BoxSpec } from './types.js';
 import { validateBoxSpec, type ValidateOptions } from './validate.js';
 import { FelhomError } from '../../lib/errors.js';

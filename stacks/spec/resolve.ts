@@ -9,10 +9,8 @@ import type {
   BulkBackupSpec,
   GeoSpec,
   KeyCustody,
-  Retention,
   SecretRef,
   StorageSpec,
-  Tier,
 } from './types.js';
 import type { CatalogLookup } from './validate.js';
 import type { GoldenSizing } from '../../templates/lib/golden.js';
@@ -106,21 +104,12 @@ export interface ResolvedBox {
   readonly advisoryRules: readonly string[];
 }
 
-/** The stack name of one tier of a box: `<box>.<tier>`. */
-export function stackName(box: string, tier: Tier): string {
-  return `${box}.${tier}`;
-}
-
 export function storagePath(storage: StorageSpec): string | undefined {
   return storage.type === 'dir' ? (storage.path ?? `${DEFAULTS.dirMountRoot}/${storage.name}`) : undefined;
 }
 
 export function pbsNamespace(storage: StorageSpec & { type: 'pbs' }, customer: string): string {
   return storage.namespace ?? `customers/${customer}`;
-}
-
-export function hasRetention(retention: Retention): boolean {
-  return Object.values(retention).some((keep) => typeof keep === 'number' && keep > 0);
 }
 
 /**

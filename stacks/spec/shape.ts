@@ -4,9 +4,9 @@
  * field reference test that keeps docs/box-spec.md true. Kept deliberately small: the
  * rules that relate fields to each other live in plain functions, not in the schema.
  */
-import { describe, isPlainObject, joinPath, type Problem } from './problems.js';
+import { describe, isPlainObject, joinPath, type Problem } from '../../templates/lib/problems.js';
 
-export type { Problem } from './problems.js';
+export type { Problem } from '../../templates/lib/problems.js';
 
 export interface StringShape {
   readonly kind: 'string';

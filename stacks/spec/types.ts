@@ -12,6 +12,11 @@ export const KIND = 'Box';
 export type Tier = 'edge' | 'host' | 'guest';
 export const TIERS: readonly Tier[] = ['edge', 'host', 'guest'];
 
+/** The stack name of one tier of a box: `<box>.<tier>`. */
+export function stackName(box: string, tier: Tier): string {
+  return `${box}.${tier}`;
+}
+
 /**
  * A credential that never appears in clear in the spec.
  * - `encrypted`: an armoured OpenPGP message encrypted to the box's agent key

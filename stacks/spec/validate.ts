@@ -4,10 +4,13 @@
  * is reported at once, each with its path; nothing here touches Pulumi.
  */
 import { loadGoldenTemplate, type GoldenTemplate } from '../../templates/lib/golden.js';
+import { bindMountProblem, manifestVolume, parameterValueProblems } from '../../templates/lib/app-instance.js';
 import type { AppManifest } from '../../templates/lib/manifest.js';
+import { isPlainObject, joinPath, repeats } from '../../templates/lib/problems.js';
 import { unknownAdvisoryRules } from '../../policies/rule-names.js';
+import { hasRetention } from '../../components/rules/backup-job.js';
+import { inDomain } from '../../policies/resources.js';
 import { componentProblems } from './component-checks.js';
-import { isPlainObject } from './problems.js';
 import { checkShape, type Problem } from './shape.js';
 import { boxSpecShape } from './schema.js';
 import type { AppSpec, BoxSpec, GuestSpec, StorageSpec } from './types.js';
@@ -70,19 +73,7 @@ type Rule = (spec: BoxSpec, options: ValidateOptions) => Problem[];
 
 /** Reports each value seen before, at the path of its second and later occurrences. */
 function duplicates<T>(items: readonly T[], key: (item: T) => string | number, path: (index: number) => string, what: string): Problem[] {
-  const first = new Map<string | number, number>();
-  const problems: Problem[] = [];
-  items.forEach((item, index) => {
-    const value = key(item);
-    const earlier = first.get(value);
-    if (earlier === undefined) first.set(value, index);
-    else problems.push({ path: path(index), message: `duplicate ${what} ${JSON.stringify(value)}, already used at index ${earlier}` });
-  });
-  return problems;
-}
-
-function inDomain(hostname: string, domain: string): boolean {
-  return hostname === domain || hostname.endsWith(`.${domain}`);
+  return repeats(items, key).map(({ index, first, key: value }) => ({ path: path(index), message: `duplicate ${what} ${JSON.stringify(value)}, already used at index ${first}` }));
 }
 
 const storagesOf = (spec: BoxSpec): readonly StorageSpec[] => spec.spec.storage ?? [];
@@ -151,7 +142,7 @@ const crossFieldRules: readonly Rule[] = [
           problems.push({ path: `spec.backup.jobs[${j}].guests[${g}]`, message: `no guest named "${guest}" in spec.guests` });
         }
       });
-      if (Object.values(job.retention).every((keep) => !keep)) {
+      if (!hasRetention(job.retention)) {
         problems.push({ path: `spec.backup.jobs[${j}].retention`, message: 'expected at least one keep-* value above 0: a schedule without retention fills the storage' });
       }
     });
@@ -163,7 +154,7 @@ const crossFieldRules: readonly Rule[] = [
       if (target?.roles.includes('bulk')) {
         problems.push({ path: 'spec.backup.bulk.storage', message: `storage "${bulk.storage}" holds bulk volumes itself (roles: ${target.roles.join(', ')}); back the bulk data up onto another storage` });
       }
-      if (Object.values(bulk.retention).every((keep) => !keep)) {
+      if (!hasRetention(bulk.retention)) {
         problems.push({ path: 'spec.backup.bulk.retention', message: 'expected at least one keep-* value above 0' });
       }
     }
@@ -246,30 +237,16 @@ function identityKey(storage: StorageSpec): string {
 }
 
 function checkParameters(app: AppSpec, manifest: AppManifest, a: number): Problem[] {
-  const problems: Problem[] = [];
-  const declared = new Map((manifest.parameters ?? []).map((parameter) => [parameter.name, parameter]));
-  for (const [key, value] of Object.entries(app.parameters ?? {})) {
-    const parameter = declared.get(key);
-    const path = `spec.apps[${a}].parameters.${key}`;
-    if (!parameter) problems.push({ path, message: `unknown parameter of ${manifest.name}; expected one of ${[...declared.keys()].join(', ') || '(none)'}` });
-    else if (typeof value !== parameter.type) problems.push({ path, message: `expected a ${parameter.type}, got ${typeof value}` });
-  }
-  for (const parameter of declared.values()) {
-    if (parameter.required && parameter.default === undefined && !(app.parameters && Object.hasOwn(app.parameters, parameter.name))) {
-      problems.push({ path: `spec.apps[${a}].parameters.${parameter.name}`, message: `required by ${manifest.name}: ${parameter.description}` });
-    }
-  }
-  return problems;
+  return parameterValueProblems(manifest, app.parameters).map((problem) => ({ ...problem, path: joinPath(`spec.apps[${a}].parameters`, problem.path) }));
 }
 
 function checkPlacement(spec: BoxSpec, app: AppSpec, manifest: AppManifest, guest: GuestSpec, a: number): Problem[] {
   const problems: Problem[] = [];
-  const volumes = new Map((manifest.volumes ?? []).map((volume) => [volume.name, volume]));
   for (const [volumeName, placement] of Object.entries(app.volumes ?? {})) {
     const path = `spec.apps[${a}].volumes.${volumeName}.storage`;
-    const volume = volumes.get(volumeName);
-    if (!volume) {
-      problems.push({ path: `spec.apps[${a}].volumes.${volumeName}`, message: `${manifest.name} has no volume "${volumeName}"; expected one of ${[...volumes.keys()].join(', ') || '(none)'}` });
+    const volume = manifestVolume(manifest, volumeName);
+    if (typeof volume === 'string') {
+      problems.push({ path: `spec.apps[${a}].volumes.${volumeName}`, message: volume });
       continue;
     }
     if (placement.storage === 'rootfs') continue; // the guest's root filesystem is fast storage
@@ -280,7 +257,7 @@ function checkPlacement(spec: BoxSpec, app: AppSpec, manifest: AppManifest, gues
       problems.push({ path, message: `bulk volume "${volumeName}" placed on storage "${storage.name}", which has no bulk role (roles: ${storage.roles.join(', ')})` });
     } else if (volume.class === 'hot') {
       // Anything but rootfs becomes a bind mount on a bulk mount point, outside the guest backup.
-      problems.push({ path, message: `hot volume "${volumeName}" must stay on the guest root filesystem (storage: rootfs), inside the guest backup; "${storage.name}" would be a bind mount on a bulk mount point` });
+      problems.push({ path, message: bindMountProblem(volume, `"${storage.name}"`)! });
     } else if (!(guest.mounts ?? []).some((mount) => mount.storage === storage.name)) {
       problems.push({ path, message: `storage "${storage.name}" is not mounted in guest "${guest.name}"; add it to spec.guests[].mounts` });
     }

@@ -6,8 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppManifest } from './manifest.js';
 import { defaultAppsDir } from './paths.js';
-import { formatProblem, type Problem } from '../../stacks/spec/problems.js';
-import { parseYaml } from './problems.js';
+import { formatProblem, parseYaml, type Problem } from './problems.js';
 import { validateManifest } from './validate-manifest.js';
 import { FelhomError } from '../../lib/errors.js';
 

@@ -18,8 +18,7 @@ import type {
   ServiceRole, ServiceSpec, VolumeClass, VolumeSpec,
 } from './manifest.js';
 import { MANIFEST_API_VERSION } from './manifest.js';
-import { describe, DOCUMENT_PATH, formatProblem, isPlainObject, joinPath, type Problem } from '../../stacks/spec/problems.js';
-import { parseYaml } from './problems.js';
+import { describe, DOCUMENT_PATH, formatProblem, isPlainObject, joinPath, parseYaml, type Problem } from './problems.js';
 import { FLOATING_TAGS, SAFE_CAPABILITIES, validateManifest } from './validate-manifest.js';
 import { interpolate, InterpolationError, parseInterpolation, type Interpolation } from './compose-interpolate.js';
 import { isFlagValue, looksLikeCredential } from '../../policies/rules/no-plaintext-secrets.js';
@@ -146,45 +145,167 @@ const FORBIDDEN_HOST_PATHS: readonly { path: string; why: string }[] = [
 /** Read-only host files that only carry the time zone: dropped, TZ does the same. */
 const TIMEZONE_FILES = new Set(['/etc/localtime', '/etc/timezone']);
 
-/** Compose service fields the importer translates. */
-const TRANSLATED = new Set([
-  'image', 'environment', 'env_file', 'command', 'entrypoint', 'ports', 'expose', 'volumes', 'tmpfs', 'healthcheck',
-  'depends_on', 'restart', 'user', 'shm_size', 'deploy', 'mem_limit', 'mem_reservation', 'cpus', 'cap_add', 'init', 'read_only',
-  'links', 'profiles',
-]);
-/** Compose service fields the platform replaces with its own (names, networks, logging): dropped with a note. */
-const REPLACED: Record<string, string> = {
-  container_name: 'the platform names containers <app instance>-<service>',
-  hostname: 'services reach each other by ${service.<name>}',
-  networks: 'every app gets its own network, with Traefik attached',
-  labels: 'routing labels come from the http entry',
-  logging: 'the guest Docker daemon keeps bounded local logs',
-  extra_hosts: 'the app network resolves service names itself',
-  stop_grace_period: 'the platform uses Docker’s default stop timeout',
-  sysctls: 'host-wide kernel settings cannot be changed from inside the customer LXC',
-  ulimits: 'the guest Docker defaults apply',
-  platform: 'the guest is amd64',
-  cap_drop: 'capabilities are only ever added from the safe list',
-  group_add: 'device groups have no devices to grant in the customer LXC',
-  security_opt: 'the platform’s default seccomp and AppArmor profiles apply',
-  pull_policy: 'images are pulled by pinned tag and digest',
-  stdin_open: 'apps run unattended',
-  tty: 'apps run unattended',
-  working_dir: 'the image’s working directory is used',
-  domainname: 'services reach each other by ${service.<name>}',
-  dns: 'the app network resolves names itself',
+/** A value of a Compose field the platform will not run: where under the field (an index) and why. */
+export interface FieldRefusal {
+  readonly at?: number;
+  readonly message: string;
+}
+
+/**
+ * How the importer handles one Compose service field:
+ * - `translated`: becomes the manifest field(s) `into` names;
+ * - `refused`: the platform will not run the service when `refuse` finds a value it names
+ *   (EREFUSED, with the service and the reason); other values are left alone;
+ * - `ignored`: dropped with a note saying why (the platform does this itself, or it does not apply);
+ * - `unsupported`: an error naming the field (the draft could not run as written), `unless` the
+ *   service says otherwise.
+ * A `refuse` check may sit on any field: `cap_add` is translated, but only from the safe list.
+ */
+export type FieldHandling =
+  | { readonly handling: 'translated'; readonly into: string; readonly refuse?: RefusalCheck }
+  | { readonly handling: 'refused'; readonly when: string; readonly refuse: RefusalCheck }
+  | { readonly handling: 'ignored'; readonly reason: string; readonly refuse?: RefusalCheck; readonly refusedWhen?: string }
+  | { readonly handling: 'unsupported'; readonly reason: string; readonly unless?: (service: Record<string, unknown>) => boolean; readonly when?: string };
+
+type RefusalCheck = (value: unknown, service: string) => FieldRefusal[];
+
+/** `cap_net_bind_service` → `NET_BIND_SERVICE`: the safe list's spelling. */
+function capabilityName(capability: unknown): string {
+  return String(capability).toUpperCase().replace(/^CAP_/, '');
+}
+
+const listOf = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+const hostNamespace = (field: string): RefusalCheck => (value, service) => (value === 'host' ? [{ message: `service ${service} shares the host's ${field} namespace` }] : []);
+const dropped = (reason: string): FieldHandling => ({ handling: 'ignored', reason });
+
+/**
+ * Every Compose service field the importer knows, and how it handles it: the one table the
+ * importer's behaviour (translateService) and its report (the notes, errors and refusals, and
+ * the field table in docs/catalog.md) come from. A field not in the table is dropped with a note.
+ * Refusals are checked in table order.
+ */
+export const COMPOSE_SERVICE_FIELDS: Readonly<Record<string, FieldHandling>> = {
+  privileged: {
+    handling: 'refused',
+    when: '`true`',
+    refuse: (value, service) => (truthy(value) ? [{ message: `service ${service} runs privileged: it could reach every device and escape the customer LXC's isolation` }] : []),
+  },
+  network_mode: {
+    handling: 'refused',
+    when: '`host`, `service:...`, `container:...`',
+    refuse: (value, service) =>
+      value === 'host'
+        ? [{ message: `service ${service} uses the host network: it would bypass the app network and Traefik; publish ports instead` }]
+        : typeof value === 'string' && /^(service|container):/.test(value)
+          ? [{ message: `service ${service} shares another container's network namespace (${value}), which the platform does not wire` }]
+          : [],
+  },
+  pid: { handling: 'refused', when: '`host`', refuse: hostNamespace('pid') },
+  ipc: { handling: 'refused', when: '`host`', refuse: hostNamespace('ipc') },
+  userns_mode: { handling: 'refused', when: '`host`', refuse: hostNamespace('userns_mode') },
+  uts: { handling: 'refused', when: '`host`', refuse: hostNamespace('uts') },
+  devices: {
+    handling: 'refused',
+    when: 'any device',
+    refuse: (value, service) =>
+      listOf(value).map((device, index) => ({ at: index, message: `service ${service} needs device ${typeof device === 'string' ? device.split(':')[0] : describe(device)}; device passthrough is not available in the customer LXC` })),
+  },
+  cap_add: {
+    handling: 'translated',
+    into: '`capAdd`; a capability off the safe list is refused',
+    refuse: (value, service) =>
+      listOf(value).flatMap((capability, index) =>
+        SAFE_CAPABILITIES.includes(capabilityName(capability))
+          ? []
+          : [{ at: index, message: `service ${service} adds capability ${capabilityName(capability)}, which is not on the safe list (${SAFE_CAPABILITIES.join(', ')})` }],
+      ),
+  },
+  image: { handling: 'translated', into: '`image`, `tag`, `digest`; a database or cache image sets `role`' },
+  environment: { handling: 'translated', into: '`environment`: credentials become generated secrets, placeholders required parameters, service hosts `${service.<name>}`' },
+  env_file: { handling: 'translated', into: '`environment` (read next to the compose file, before `environment`)' },
+  command: { handling: 'translated', into: '`command` (shell form split like Compose)' },
+  entrypoint: { handling: 'translated', into: '`entrypoint` (shell form split like Compose)' },
+  ports: { handling: 'translated', into: '`ports`, `http`, `exposedPorts`' },
+  expose: { handling: 'translated', into: '`ports` (not published)' },
+  volumes: { handling: 'translated', into: '`volumes` (classified hot or bulk), `mounts`, `tmpfs`; forbidden host paths are refused' },
+  tmpfs: { handling: 'translated', into: '`tmpfs`' },
+  healthcheck: { handling: 'translated', into: '`healthcheck`' },
+  depends_on: { handling: 'translated', into: '`dependsOn`, `dependsOnCondition`' },
+  restart: { handling: 'translated', into: '`restart`' },
+  user: { handling: 'translated', into: '`user`' },
+  shm_size: { handling: 'translated', into: '`shmSizeMiB`' },
+  deploy: { handling: 'translated', into: '`resources` (from `deploy.resources`; the rest is for Swarm)' },
+  mem_limit: { handling: 'translated', into: '`resources.memoryMiB`' },
+  mem_reservation: { handling: 'translated', into: '`resources.memoryReservationMiB`' },
+  cpus: { handling: 'translated', into: '`resources.cpus`' },
+  init: { handling: 'translated', into: '`init`' },
+  read_only: { handling: 'translated', into: '`readOnly`' },
+  profiles: { handling: 'translated', into: 'a service with a profile is left out, as `docker compose up` leaves it out' },
+  links: dropped('services reach each other by ${service.<name>} on the app network; links are not needed'),
+  container_name: dropped('the platform names containers <app instance>-<service>'),
+  hostname: dropped('services reach each other by ${service.<name>}'),
+  networks: dropped('every app gets its own network, with Traefik attached'),
+  labels: dropped('routing labels come from the http entry'),
+  logging: dropped('the guest Docker daemon keeps bounded local logs'),
+  extra_hosts: dropped('the app network resolves service names itself'),
+  stop_grace_period: dropped('the platform uses Docker’s default stop timeout'),
+  sysctls: dropped('host-wide kernel settings cannot be changed from inside the customer LXC'),
+  ulimits: dropped('the guest Docker defaults apply'),
+  platform: dropped('the guest is amd64'),
+  cap_drop: dropped('capabilities are only ever added from the safe list'),
+  group_add: dropped('device groups have no devices to grant in the customer LXC'),
+  security_opt: {
+    handling: 'ignored',
+    reason: 'the platform’s default seccomp and AppArmor profiles apply',
+    refusedWhen: 'it turns a profile off (`seccomp=unconfined`, `apparmor=unconfined`, `label=disable`)',
+    refuse: (value, service) =>
+      Array.isArray(value)
+        ? value.flatMap((option, index) =>
+            typeof option === 'string' && /(seccomp|apparmor)[=:]unconfined|label[=:]disable/.test(option) ? [{ at: index, message: `service ${service} turns off a security profile (${option})` }] : [],
+          )
+        : [],
+  },
+  pull_policy: dropped('images are pulled by pinned tag and digest'),
+  stdin_open: dropped('apps run unattended'),
+  tty: dropped('apps run unattended'),
+  working_dir: dropped('the image’s working directory is used'),
+  domainname: dropped('services reach each other by ${service.<name>}'),
+  dns: dropped('the app network resolves names itself'),
+  // Fields that would make the platform run something other than a pinned published image.
+  build: { handling: 'unsupported', reason: 'the platform runs published images only; publish the image and reference it by tag', unless: (service) => typeof service.image === 'string', when: 'without `image`' },
+  extends: { handling: 'unsupported', reason: 'inline the extended service: the draft must be reviewable on its own' },
+  volumes_from: { handling: 'unsupported', reason: 'mount the named volumes explicitly instead' },
+  external_links: { handling: 'unsupported', reason: 'apps cannot reach containers of other apps' },
+  configs: { handling: 'unsupported', reason: 'put configuration in a hot volume or in the environment' },
+  secrets: { handling: 'unsupported', reason: 'declare generated secrets in the manifest instead' },
+  runtime: { handling: 'unsupported', reason: 'only the default runtime exists in the customer LXC' },
+  cgroup_parent: { handling: 'unsupported', reason: 'the platform places every app in its own cgroup' },
 };
-/** Fields that would make the platform run something other than a pinned published image. */
-const UNSUPPORTED: Record<string, string> = {
-  build: 'the platform runs published images only; publish the image and reference it by tag',
-  extends: 'inline the extended service: the draft must be reviewable on its own',
-  volumes_from: 'mount the named volumes explicitly instead',
-  external_links: 'apps cannot reach containers of other apps',
-  configs: 'put configuration in a hot volume or in the environment',
-  secrets: 'declare generated secrets in the manifest instead',
-  runtime: 'only the default runtime exists in the customer LXC',
-  cgroup_parent: 'the platform places every app in its own cgroup',
-};
+
+/** Text for a Markdown table cell: pipes escaped, and `<...>` outside code spans shown, not taken for HTML. */
+function markdownCell(text: string): string {
+  return text
+    .split('`')
+    .map((part, index) => (index % 2 === 1 ? part : part.replaceAll('<', '&lt;').replaceAll('>', '&gt;')))
+    .join('`')
+    .replaceAll('|', '\\|');
+}
+
+/** The field table of docs/catalog.md, generated from {@link COMPOSE_SERVICE_FIELDS}. */
+export function composeFieldTable(): string {
+  const order = ['translated', 'refused', 'ignored', 'unsupported'] as const;
+  const rows = Object.entries(COMPOSE_SERVICE_FIELDS)
+    .sort(([a, x], [b, y]) => order.indexOf(x.handling) - order.indexOf(y.handling) || a.localeCompare(b))
+    .map(([field, handling]) => {
+      const how =
+        handling.handling === 'translated' ? handling.into
+        : handling.handling === 'refused' ? `refused when ${handling.when}`
+        : handling.handling === 'ignored' ? `${handling.reason}${handling.refusedWhen ? `; refused when ${handling.refusedWhen}` : ''}`
+        : `${handling.reason}${handling.when ? ` (an error ${handling.when})` : ''}`;
+      return `| \`${field}\` | ${handling.handling} | ${markdownCell(how)} |`;
+    });
+  return ['| Compose field | handling | how, or why |', '| --- | --- | --- |', ...rows].join('\n');
+}
 
 /** Parses `KEY=VALUE` lines the way Compose reads .env and env_file files. */
 export function parseDotenv(text: string): Map<string, string> {
@@ -672,64 +793,13 @@ function truthy(value: unknown): boolean {
   return value === true || (typeof value === 'string' && /^(true|yes|on|1)$/i.test(value.trim()));
 }
 
-function translateService(draft: Draft, serviceName: string, raw: Record<string, unknown>, environment: Record<string, string>): { spec?: ServiceSpec; ports: PortMapping[] } {
-  const path = joinPath('services', serviceName);
-  const at = (field: string) => joinPath(path, field);
-  const catalogName = draft.serviceNames.get(serviceName)!;
-  const refuse = (where: string, message: string) => draft.refusals.push({ path: where, message: `refused: ${message}` });
+/** Records that the platform will not run something, naming the service and the reason. */
+function refusal(draft: Draft, where: string, message: string): void {
+  draft.refusals.push({ path: where, message: `refused: ${message}` });
+}
 
-  // What the platform will not run, each named with its service and reason.
-  if (truthy(raw.privileged)) refuse(at('privileged'), `service ${serviceName} runs privileged: it could reach every device and escape the customer LXC's isolation`);
-  if (typeof raw.network_mode === 'string' && raw.network_mode === 'host') {
-    refuse(at('network_mode'), `service ${serviceName} uses the host network: it would bypass the app network and Traefik; publish ports instead`);
-  } else if (typeof raw.network_mode === 'string' && /^(service|container):/.test(raw.network_mode)) {
-    refuse(at('network_mode'), `service ${serviceName} shares another container's network namespace (${raw.network_mode}), which the platform does not wire`);
-  }
-  if (raw.links !== undefined) draft.notes.push(`${at('links')}: dropped, services reach each other by \${service.<name>} on the app network; links are not needed`);
-  for (const field of ['pid', 'ipc', 'userns_mode', 'uts'] as const) {
-    if (raw[field] === 'host') refuse(at(field), `service ${serviceName} shares the host's ${field} namespace`);
-  }
-  if (raw.devices !== undefined) {
-    const devices = Array.isArray(raw.devices) ? raw.devices : [raw.devices];
-    devices.forEach((device, index) => refuse(joinPath(at('devices'), index), `service ${serviceName} needs device ${typeof device === 'string' ? device.split(':')[0] : describe(device)}; device passthrough is not available in the customer LXC`));
-  }
-  const capAdd: string[] = [];
-  if (raw.cap_add !== undefined) {
-    const capabilities = Array.isArray(raw.cap_add) ? raw.cap_add : [raw.cap_add];
-    capabilities.forEach((capability, index) => {
-      const normalized = String(capability).toUpperCase().replace(/^CAP_/, '');
-      if (SAFE_CAPABILITIES.includes(normalized)) capAdd.push(normalized);
-      else refuse(joinPath(at('cap_add'), index), `service ${serviceName} adds capability ${normalized}, which is not on the safe list (${SAFE_CAPABILITIES.join(', ')})`);
-    });
-  }
-  if (Array.isArray(raw.security_opt)) {
-    raw.security_opt.forEach((option, index) => {
-      if (typeof option === 'string' && /(seccomp|apparmor)[=:]unconfined|label[=:]disable/.test(option)) {
-        refuse(joinPath(at('security_opt'), index), `service ${serviceName} turns off a security profile (${option})`);
-      }
-    });
-  }
-  for (const [field, why] of Object.entries(UNSUPPORTED)) {
-    if (raw[field] !== undefined && !(field === 'build' && typeof raw.image === 'string')) draft.problems.push({ path: at(field), message: `not supported: ${why}` });
-  }
-  for (const field of Object.keys(raw)) {
-    if (Object.hasOwn(REPLACED, field)) draft.notes.push(`${at(field)}: dropped, ${REPLACED[field]}`);
-    else if (!TRANSLATED.has(field) && !Object.hasOwn(UNSUPPORTED, field) && !['privileged', 'network_mode', 'pid', 'ipc', 'userns_mode', 'uts', 'devices'].includes(field)) {
-      draft.notes.push(`${at(field)}: dropped, not understood by the importer; check whether the app needs it`);
-    }
-  }
-
-  if (typeof raw.image !== 'string') {
-    if (raw.build === undefined) draft.problems.push({ path: at('image'), message: 'required: the platform runs published images only' });
-    return { ports: [] };
-  }
-  const reference = resolveFully(draft, raw.image, at('image'));
-  const { image, tag, digest } = splitImage(reference);
-  if (!tag) draft.notes.push(`${at('image')}: no tag given (Docker would pull "latest"); pin a version`);
-  else if (FLOATING_TAGS.includes(tag.toLowerCase())) draft.notes.push(`${at('image')}: "${tag}" is a floating tag; pin the version it points to before publishing`);
-  if (raw.image !== reference) draft.notes.push(`${at('image')}: resolved ${raw.image} to ${reference}`);
-  const role: ServiceRole | undefined = DATABASE_IMAGES.test(reference) ? 'database' : CACHE_IMAGES.test(reference) ? 'cache' : undefined;
-
+/** The service's environment for the manifest: credentials become secrets, placeholders parameters, hosts references. */
+function translateEnvironment(draft: Draft, at: (field: string) => string, environment: Record<string, string>): Record<string, string> {
   const translatedEnvironment: Record<string, string> = {};
   for (const [key, value] of Object.entries(environment)) {
     const where = joinPath(at('environment'), key);
@@ -752,11 +822,11 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
     translatedEnvironment[key] = translateServiceHosts(key, translateUrlPassword(draft, translateVariables(draft, value, where), where), draft.serviceNames);
   }
 
-  // Compose interpolates these before the container sees them: `$$` is one `$` for the shell.
-  const words = (value: unknown, where: string): string[] => (Array.isArray(value) ? value.map(String) : splitCommand(String(value))).map((word) => resolveFully(draft, word, where, true));
-  const command = raw.command === undefined ? undefined : words(raw.command, at('command'));
-  const entrypoint = raw.entrypoint === undefined ? undefined : words(raw.entrypoint, at('entrypoint'));
+  return translatedEnvironment;
+}
 
+/** `ports` (published) and `expose` (not published). */
+function translatePorts(draft: Draft, raw: Record<string, unknown>, at: (field: string) => string): PortMapping[] {
   const ports = raw.ports === undefined ? [] : parsePorts(draft, raw.ports, at('ports'));
   if (raw.expose !== undefined) {
     const exposed = Array.isArray(raw.expose) ? raw.expose : [raw.expose];
@@ -766,7 +836,13 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       else draft.problems.push({ path: joinPath(at('expose'), index), message: `expected a port number, got ${describe(entry)}` });
     });
   }
+  return ports;
+}
 
+/** `volumes` and `tmpfs`: the service's mounts, its tmpfs, and the draft's volumes with their evidence. */
+function translateMounts(draft: Draft, serviceName: string, raw: Record<string, unknown>, reference: string, at: (field: string) => string): { mounts: MountSpec[]; tmpfs: Record<string, number> } {
+  const catalogName = draft.serviceNames.get(serviceName)!;
+  const refuse = (where: string, message: string): void => refusal(draft, where, message);
   const mounts: MountSpec[] = [];
   const tmpfs: Record<string, number> = {};
   if (raw.volumes !== undefined) {
@@ -839,7 +915,11 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       tmpfs[target] = (size && sizeMiB(size)) || 64;
     }
   }
+  return { mounts, tmpfs };
+}
 
+/** `healthcheck`: string tests become CMD-SHELL, durations seconds; disabled or absent means none. */
+function translateHealthcheck(draft: Draft, raw: Record<string, unknown>, at: (field: string) => string): HealthCheck | undefined {
   let healthcheck: HealthCheck | undefined;
   if (raw.healthcheck !== undefined) {
     const check = isPlainObject(raw.healthcheck) ? raw.healthcheck : undefined;
@@ -860,7 +940,11 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       healthcheck = { test, ...timing, ...(typeof check.retries === 'number' ? { retries: check.retries } : {}) };
     }
   }
+  return healthcheck;
+}
 
+/** `depends_on` (list or map) with the conditions the platform honours. */
+function translateDependencies(draft: Draft, serviceName: string, raw: Record<string, unknown>, at: (field: string) => string): { dependsOn?: string[]; dependsOnCondition?: Record<string, DependencyCondition> } {
   let dependsOn: string[] | undefined;
   let dependsOnCondition: Record<string, DependencyCondition> | undefined;
   if (raw.depends_on !== undefined) {
@@ -890,7 +974,11 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
       } else draft.problems.push({ path: joinPath(where, 'condition'), message: `expected service_started, service_healthy or service_completed_successfully, got ${describe(condition)}` });
     }
   }
+  return { ...(dependsOn ? { dependsOn } : {}), ...(dependsOnCondition ? { dependsOnCondition } : {}) };
+}
 
+/** `deploy.resources`, else `mem_limit`, `mem_reservation` and `cpus`. */
+function translateResources(draft: Draft, raw: Record<string, unknown>, at: (field: string) => string): Resources {
   const resources: { -readonly [K in keyof Resources]: Resources[K] } = {};
   const limits = isPlainObject(raw.deploy) && isPlainObject(raw.deploy.resources) ? raw.deploy.resources : undefined;
   const memoryLimit = (isPlainObject(limits?.limits) ? limits.limits.memory : undefined) ?? raw.mem_limit;
@@ -900,6 +988,52 @@ function translateService(draft: Draft, serviceName: string, raw: Record<string,
   if (memoryReservation !== undefined) resources.memoryReservationMiB = sizeMiB(memoryReservation);
   if (cpus !== undefined && Number.isFinite(Number(cpus))) resources.cpus = Number(cpus);
   if (isPlainObject(raw.deploy) && Object.keys(raw.deploy).some((key) => key !== 'resources')) draft.notes.push(`${at('deploy')}: only deploy.resources is used; the rest is for Swarm`);
+  return resources;
+}
+
+function translateService(draft: Draft, serviceName: string, raw: Record<string, unknown>, environment: Record<string, string>): { spec?: ServiceSpec; ports: PortMapping[] } {
+  const path = joinPath('services', serviceName);
+  const at = (field: string) => joinPath(path, field);
+  const catalogName = draft.serviceNames.get(serviceName)!;
+
+  // What the platform will not run, each named with its service and reason; what it drops or
+  // cannot run, each with a note or an error: all from the one field table.
+  for (const [field, handling] of Object.entries(COMPOSE_SERVICE_FIELDS)) {
+    if (raw[field] === undefined) continue;
+    for (const found of handling.handling === 'unsupported' ? [] : (handling.refuse?.(raw[field], serviceName) ?? [])) {
+      refusal(draft, found.at === undefined ? at(field) : joinPath(at(field), found.at), found.message);
+    }
+    if (handling.handling === 'ignored') draft.notes.push(`${at(field)}: dropped, ${handling.reason}`);
+    if (handling.handling === 'unsupported' && !handling.unless?.(raw)) draft.problems.push({ path: at(field), message: `not supported: ${handling.reason}` });
+  }
+  for (const field of Object.keys(raw)) {
+    if (!Object.hasOwn(COMPOSE_SERVICE_FIELDS, field)) draft.notes.push(`${at(field)}: dropped, not understood by the importer; check whether the app needs it`);
+  }
+  const capAdd = raw.cap_add === undefined ? [] : listOf(raw.cap_add).map(capabilityName).filter((capability) => SAFE_CAPABILITIES.includes(capability));
+
+  if (typeof raw.image !== 'string') {
+    if (raw.build === undefined) draft.problems.push({ path: at('image'), message: 'required: the platform runs published images only' });
+    return { ports: [] };
+  }
+  const reference = resolveFully(draft, raw.image, at('image'));
+  const { image, tag, digest } = splitImage(reference);
+  if (!tag) draft.notes.push(`${at('image')}: no tag given (Docker would pull "latest"); pin a version`);
+  else if (FLOATING_TAGS.includes(tag.toLowerCase())) draft.notes.push(`${at('image')}: "${tag}" is a floating tag; pin the version it points to before publishing`);
+  if (raw.image !== reference) draft.notes.push(`${at('image')}: resolved ${raw.image} to ${reference}`);
+  const role: ServiceRole | undefined = DATABASE_IMAGES.test(reference) ? 'database' : CACHE_IMAGES.test(reference) ? 'cache' : undefined;
+
+  const translatedEnvironment = translateEnvironment(draft, at, environment);
+
+  // Compose interpolates these before the container sees them: `$$` is one `$` for the shell.
+  const words = (value: unknown, where: string): string[] => (Array.isArray(value) ? value.map(String) : splitCommand(String(value))).map((word) => resolveFully(draft, word, where, true));
+  const command = raw.command === undefined ? undefined : words(raw.command, at('command'));
+  const entrypoint = raw.entrypoint === undefined ? undefined : words(raw.entrypoint, at('entrypoint'));
+
+  const ports = translatePorts(draft, raw, at);
+  const { mounts, tmpfs } = translateMounts(draft, serviceName, raw, reference, at);
+  const healthcheck = translateHealthcheck(draft, raw, at);
+  const { dependsOn, dependsOnCondition } = translateDependencies(draft, serviceName, raw, at);
+  const resources = translateResources(draft, raw, at);
 
   const restartText = typeof raw.restart === 'string' ? raw.restart.replace(/:\d+$/, '') : undefined;
   const restart = restartText === 'no' || restartText === 'always' || restartText === 'unless-stopped' || restartText === 'on-failure' ? restartText : undefined;

@@ -5,8 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { defaultGoldenTemplatePath } from './paths.js';
-import { DOCUMENT_PATH, formatProblem, joinPath, type Problem } from '../../stacks/spec/problems.js';
-import { parseYaml, ProblemList } from './problems.js';
+import { DOCUMENT_PATH, formatProblem, joinPath, parseYaml, ProblemList, type Problem } from './problems.js';
 import { FelhomError } from '../../lib/errors.js';
 
 export const GOLDEN_API_VERSION = 'felhom.dev/golden/v1alpha1';

@@ -93,7 +93,8 @@ export interface ServiceSpec {
 
 export type ServiceRole = 'app' | 'worker' | 'database' | 'cache';
 
-export type DependencyCondition = 'service_started' | 'service_healthy' | 'service_completed_successfully';
+/** Compose's conditions the platform honours; `service_completed_successfully` is refused (docs/catalog.md). */
+export type DependencyCondition = 'service_started' | 'service_healthy';
 
 export interface MountSpec {
   /** A volume from the manifest's `volumes`. */

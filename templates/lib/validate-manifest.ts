@@ -3,9 +3,10 @@
  * each with its path (`services[1].image: expected ...`). Unknown fields are errors, so a typo
  * never silently becomes a default. Reference: docs/catalog.md.
  */
-import { MANIFEST_API_VERSION, type AppManifest } from './manifest.js';
-import { describe, DOCUMENT_PATH, isPlainObject, joinPath, type Problem } from '../../stacks/spec/problems.js';
-import { ProblemList } from './problems.js';
+import { dependencyOrder, formatCycle } from './dependency-order.js';
+import { templateParts } from './environment-template.js';
+import { MANIFEST_API_VERSION, type AppManifest, type DependencyCondition } from './manifest.js';
+import { describe, DOCUMENT_PATH, isPlainObject, joinPath, ProblemList, type Problem } from './problems.js';
 
 /**
  * Capabilities a service may add. These are Docker's default set: adding one back only undoes
@@ -209,7 +210,7 @@ function checkService(check: ProblemList, value: unknown, path: string, names: N
 }
 
 /** The `dependsOnCondition` values the platform can honour (docs/catalog.md). */
-export const SUPPORTED_CONDITIONS: readonly string[] = ['service_started', 'service_healthy'];
+export const SUPPORTED_CONDITIONS: readonly DependencyCondition[] = ['service_started', 'service_healthy'];
 
 /**
  * Why a dependency condition cannot be honoured, or undefined: the one rule the catalog
@@ -221,16 +222,14 @@ export function dependencyConditionProblem(condition: unknown, dependency: strin
   if (condition === 'service_completed_successfully') {
     return "service_completed_successfully is not supported (a one-shot container's exit code cannot fail a deploy); expected service_started or service_healthy";
   }
-  if (typeof condition !== 'string' || !SUPPORTED_CONDITIONS.includes(condition)) return `expected service_started or service_healthy, got ${describe(condition)}`;
+  if (typeof condition !== 'string' || !(SUPPORTED_CONDITIONS as readonly string[]).includes(condition)) return `expected service_started or service_healthy, got ${describe(condition)}`;
   if (condition === 'service_healthy' && !dependencyHasHealthcheck) return `service_healthy needs a healthcheck on service "${dependency}", which has none`;
   return undefined;
 }
 
-/** `${param.x}`, `${secret.x}`, `${service.x}`, `${app.hostname}`; `$${` is a literal `${`. */
-const PLACEHOLDER = /\$\$|\$\{([^}]*)\}/g;
-
 function checkEnvironment(check: ProblemList, value: unknown, path: string, names: Names): void {
   const environment = check.object(value, path, Object.keys(isPlainObject(value) ? value : {}));
+  const declared = { param: names.parameters, secret: names.secrets, service: names.services } as const;
   for (const [key, raw] of Object.entries(environment ?? {})) {
     const at = joinPath(path, key);
     if (!ENV_NAME.test(key)) check.add(at, 'expected an environment variable name (letters, digits, _)');
@@ -238,19 +237,15 @@ function checkEnvironment(check: ProblemList, value: unknown, path: string, name
       check.add(at, `expected a string (quote numbers and booleans in YAML), got ${describe(raw)}`);
       continue;
     }
-    for (const match of raw.matchAll(PLACEHOLDER)) {
-      if (match[0] === '$$') continue;
-      const reference = match[1] ?? '';
-      const [kind, name] = reference.split(/\.(.*)/s) as [string, string | undefined];
-      const known =
-        (kind === 'param' && name !== undefined && names.parameters.has(name)) ||
-        (kind === 'secret' && name !== undefined && names.secrets.has(name)) ||
-        (kind === 'service' && name !== undefined && names.services.has(name)) ||
-        (kind === 'app' && name === 'hostname');
-      if (!known) {
-        const why = ['param', 'secret', 'service'].includes(kind) ? `no ${kind === 'param' ? 'parameter' : kind} named "${name ?? ''}" is declared` : 'expected ${param.<name>}, ${secret.<name>}, ${service.<name>} or ${app.hostname}';
-        check.add(at, `unknown placeholder \${${reference}}: ${why}`);
-      }
+    const template = templateParts(raw);
+    if ('problem' in template) {
+      check.add(at, template.problem);
+      continue;
+    }
+    for (const part of template.parts) {
+      if (!('ref' in part) || part.ref.kind === 'app') continue;
+      const { kind, name } = part.ref;
+      if (!declared[kind].has(name)) check.add(at, `unknown placeholder \${${kind}.${name}}: no ${kind === 'param' ? 'parameter' : kind} named "${name}" is declared`);
     }
   }
 }
@@ -396,25 +391,15 @@ function checkExposedPorts(check: ProblemList, value: unknown, names: Names): vo
 }
 
 function checkDependencyCycles(check: ProblemList, services: readonly unknown[]): void {
-  const edges = new Map<string, string[]>();
-  for (const service of services) {
-    if (isPlainObject(service) && typeof service.name === 'string' && Array.isArray(service.dependsOn)) {
-      edges.set(service.name, service.dependsOn.filter((name): name is string => typeof name === 'string'));
-    }
+  const dependents = services.flatMap((service) =>
+    isPlainObject(service) && typeof service.name === 'string' && Array.isArray(service.dependsOn)
+      ? [{ name: service.name, dependsOn: service.dependsOn.filter((name): name is string => typeof name === 'string') }]
+      : [],
+  );
+  for (const cycle of dependencyOrder(dependents).cycles) {
+    const index = services.findIndex((service) => isPlainObject(service) && service.name === cycle[0]);
+    check.add(joinPath(joinPath('services', index), 'dependsOn'), `dependency cycle: ${formatCycle(cycle)}`);
   }
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string, trail: string[]): void => {
-    if (state.get(name) === 'done') return;
-    if (state.get(name) === 'visiting') {
-      const index = services.findIndex((service) => isPlainObject(service) && service.name === trail[0]);
-      check.add(joinPath(joinPath('services', index), 'dependsOn'), `dependency cycle: ${[...trail.slice(trail.indexOf(name)), name].join(' -> ')}`);
-      return;
-    }
-    state.set(name, 'visiting');
-    for (const next of edges.get(name) ?? []) if (edges.has(next) || state.has(next)) visit(next, [...trail, next]);
-    state.set(name, 'done');
-  };
-  for (const name of edges.keys()) visit(name, [name]);
 }
 
 /** Narrows a value that {@link validateManifest} accepted. */

@@ -18,7 +18,11 @@ import {
 } from '../../components/app-stack.js';
 import { checkRules } from '../../components/validation.js';
 import { MANIFEST_API_VERSION, type AppManifest, type ServiceSpec } from '../../templates/lib/manifest.js';
-import { loadCatalog } from '../../templates/lib/catalog.js';
+import { loadCatalog, ManifestError, parseManifest } from '../../templates/lib/catalog.js';
+import { renderDraft } from '../../templates/lib/compose-import.js';
+import { validateManifest } from '../../templates/lib/validate-manifest.js';
+import { stringify } from 'yaml';
+import { importText } from '../helpers/compose.js';
 
 const CONTAINER = 'docker:index/container:Container';
 const DIGEST = `sha256:${'a1'.repeat(32)}`;
@@ -37,6 +41,7 @@ const manifest: AppManifest = {
       image: 'ghcr.io/example/photos-server',
       tag: 'v1.2.3',
       digest: DIGEST,
+      ports: [2283, 2284],
       environment: {
         DB_URL: 'postgres://photos:${secret.db-password}@${service.db}:5432/photos',
         PUBLIC_URL: 'https://${app.hostname}',
@@ -305,6 +310,7 @@ const cloud: AppManifest = {
       name: 'app',
       image: 'nextcloud',
       tag: '31.0.8-apache',
+      ports: [80],
       environment: { POSTGRES_HOST: '${service.db}', OVERWRITECLIURL: 'https://${app.hostname}', PHP_HINT: 'use $${PHP_MEMORY_LIMIT}' },
       healthcheck: { test: ['CMD-SHELL', 'curl -fsS http://localhost/status.php'], startPeriodSeconds: 300 },
       dependsOn: ['db', 'redis'],
@@ -389,26 +395,26 @@ t.test('every catalog manifest passes the AppStack rules and plans one container
 const broken: [string, AppStackArgs, string, RegExp][] = [
   ['an upper-case instance name', withArgs({ instanceName: 'Photos' }), 'instanceName', /lower-case name.*got "Photos"/],
   ['a bad hostname', withArgs({ hostname: 'photos_example' }), 'hostname', /DNS hostname/],
-  ['a manifest without services', withManifest({ services: [], http: undefined }), 'manifest', /at least one service/],
-  ['an http entry naming no service', withManifest({ http: { service: 'api', port: 80 } }), 'manifest', /http\.service: expected one of \["server","db"\], got "api"/],
-  ['a bad digest', withManifest({ services: [{ ...manifest.services[0]!, digest: 'sha256:abc' }, manifest.services[1]!] }), 'manifest', /digest: expected sha256:<64 hex>/],
-  ['a mount of an undeclared volume', withManifest({ services: [manifest.services[0]!, { ...manifest.services[1]!, mounts: [{ volume: 'cache', path: '/c' }] }] }), 'manifest', /volume "cache" is not declared/],
-  ['a dependency on an unknown service', withManifest({ services: [{ ...manifest.services[0]!, dependsOn: ['redis'] }, manifest.services[1]!] }), 'manifest', /dependsOn: expected one of.*got "redis"/],
-  ['an unknown secret reference', withManifest({ services: [manifest.services[0]!, { ...manifest.services[1]!, environment: { X: '${secret.nope}' } }] }), 'manifest.services[].environment', /\$\{secret\.nope\} names no secret/],
+  ['a manifest without services', withManifest({ services: [], http: undefined }), 'manifest', /services: expected at least one entry, got an empty list/],
+  ['an http entry naming no service', withManifest({ http: { service: 'api', port: 80 } }), 'manifest', /http\.service: expected a service of this manifest, got "api"/],
+  ['a bad digest', withManifest({ services: [{ ...manifest.services[0]!, digest: 'sha256:abc' }, manifest.services[1]!] }), 'manifest', /services\[0\]\.digest: expected sha256: followed by 64 hex digits/],
+  ['a mount of an undeclared volume', withManifest({ services: [manifest.services[0]!, { ...manifest.services[1]!, mounts: [{ volume: 'cache', path: '/c' }] }] }), 'manifest', /services\[1\]\.mounts\[0\]\.volume: expected a volume declared in volumes, got "cache"/],
+  ['a dependency on an unknown service', withManifest({ services: [{ ...manifest.services[0]!, dependsOn: ['redis'] }, manifest.services[1]!] }), 'manifest', /services\[0\]\.dependsOn\[0\]: expected a service of this manifest, got "redis"/],
+  ['an unknown secret reference', withManifest({ services: [manifest.services[0]!, { ...manifest.services[1]!, environment: { X: '${secret.nope}' } }] }), 'manifest.services[].environment', /unknown placeholder \$\{secret\.nope\}: no secret named "nope" is declared/],
   ['an unknown reference kind', withManifest({ services: [manifest.services[0]!, { ...manifest.services[1]!, environment: { X: '${env.HOME}' } }] }), 'manifest.services[].environment', /unknown reference/],
-  ['an undeclared parameter', withArgs({ parameters: { colour: 'red' } }), 'parameters', /colour: the manifest declares no such parameter/],
-  ['a parameter of the wrong type', withArgs({ parameters: { 'upload-limit': 5 } }), 'parameters', /upload-limit: expected a string, got 5/],
-  ['a hot volume as a bind mount', withArgs({ placement: { db: { kind: 'bind', hostPath: '/mnt/bulk/usb1/photos/db' } } }), 'placement', /db: expected a docker-volume for a hot volume/],
+  ['an undeclared parameter', withArgs({ parameters: { colour: 'red' } }), 'parameters', /colour: unknown parameter of photos/],
+  ['a parameter of the wrong type', withArgs({ parameters: { 'upload-limit': 5 } }), 'parameters', /upload-limit: expected a string, got number/],
+  ['a hot volume as a bind mount', withArgs({ placement: { db: { kind: 'bind', hostPath: '/mnt/bulk/usb1/photos/db' } } }), 'placement', /db: hot volume "db" must stay on the guest root filesystem/],
   ['a bind path outside /mnt/bulk', withArgs({ placement: { library: { kind: 'bind', hostPath: '/srv/library' } } }), 'placement', /under \/mnt\/bulk\/<storage>\/<instance>\/<volume>, got "\/srv\/library"/],
-  ['a placement for an unknown volume', withArgs({ placement: { media: { kind: 'docker-volume' } } }), 'placement', /media: the manifest declares no such volume/],
+  ['a placement for an unknown volume', withArgs({ placement: { media: { kind: 'docker-volume' } } }), 'placement', /media: photos has no volume "media"/],
   ['an empty traefik network', withArgs({ traefikNetwork: '' }), 'traefikNetwork', /Docker network name/],
-  ['an empty entrypoint', withService('cron', { entrypoint: [] }), 'manifest', /services\.cron\.entrypoint: expected a non-empty list of strings.*got \[\]/],
-  ['a /dev/shm size of zero', withService('db', { shmSizeMiB: 0 }), 'manifest', /services\.db\.shmSizeMiB: expected a whole number of MiB of at least 1, got 0/],
-  ['a fractional /dev/shm size', withService('db', { shmSizeMiB: 1.5 }), 'manifest', /shmSizeMiB: .*got 1\.5/],
-  ['a capability off the safe list', withService('db', { capAdd: ['CHOWN', 'SYS_ADMIN'] }), 'manifest', /services\.db\.capAdd: expected capabilities from the safe list \(.*\), got \["SYS_ADMIN"\]/],
-  ['a relative tmpfs path', withService('db', { tmpfs: { tmp: 64 } }), 'manifest', /services\.db\.tmpfs: expected an absolute container path as the key, got "tmp"/],
-  ['a tmpfs without size', withService('db', { tmpfs: { '/tmp': 0 } }), 'manifest', /services\.db\.tmpfs\.\/tmp: expected a size in whole MiB of at least 1, got 0/],
-  ['a condition for a service not in dependsOn', withService('cron', { dependsOnCondition: { redis: 'service_started' } }), 'manifest', /services\.cron\.dependsOnCondition\.redis: expected a service listed in dependsOn \(\["app","db"\]\), got "redis"/],
+  ['an empty entrypoint', withService('cron', { entrypoint: [] }), 'manifest', /services\[1\]\.entrypoint: expected at least one entry, got an empty list/],
+  ['a /dev/shm size of zero', withService('db', { shmSizeMiB: 0 }), 'manifest', /services\[2\]\.shmSizeMiB: expected an integer >= 1 <= 65536, got number 0/],
+  ['a fractional /dev/shm size', withService('db', { shmSizeMiB: 1.5 }), 'manifest', /shmSizeMiB: .*got number 1\.5/],
+  ['a capability off the safe list', withService('db', { capAdd: ['CHOWN', 'SYS_ADMIN'] }), 'manifest', /services\[2\]\.capAdd\[1\]: capability SYS_ADMIN is not on the safe list \(.*\)/],
+  ['a relative tmpfs path', withService('db', { tmpfs: { tmp: 64 } }), 'manifest', /services\[2\]\.tmpfs\.tmp: expected an absolute path as the key/],
+  ['a tmpfs without size', withService('db', { tmpfs: { '/tmp': 0 } }), 'manifest', /services\[2\]\.tmpfs\["\/tmp"\]: expected an integer >= 1, got number 0/],
+  ['a condition for a service not in dependsOn', withService('cron', { dependsOnCondition: { redis: 'service_started' } }), 'manifest', /services\[1\]\.dependsOnCondition\.redis: unknown field \(expected one of: app, db\)/],
   ['service_healthy on a service without health check', withService('app', { dependsOnCondition: { redis: 'service_healthy' } }), 'manifest', /dependsOnCondition\.redis: service_healthy needs a healthcheck on service "redis", which has none/],
   ['service_completed_successfully', withService('cron', { dependsOnCondition: { db: 'service_completed_successfully' } }), 'manifest', /dependsOnCondition\.db: service_completed_successfully is not supported/],
   ['an unknown condition', withService('cron', { dependsOnCondition: { db: 'service_ready' as never } }), 'manifest', /dependsOnCondition\.db: expected service_started or service_healthy, got "service_ready"/],
@@ -424,11 +430,46 @@ for (const [what, args, field, message] of broken) {
   });
 }
 
+t.test('the catalog and AppStack agree on service_completed_successfully: the catalog refuses the manifest, and AppStack with the same problems', async (t) => {
+  // Given the cron worker waiting for the database to finish, as a one-shot container would.
+  const refused = withService('cron', { dependsOnCondition: { db: 'service_completed_successfully' as never } });
+  // When the catalog loads the manifest's file, and AppStack checks its arguments.
+  const error = t.throws(() => parseManifest(stringify(refused.manifest), 'cloud/.felhom.yml', 'cloud')) as ManifestError;
+  const problems = checkRules(appStackRules, refused);
+  // Then both refuse it, for the same reason, in the same words.
+  t.type(error, ManifestError);
+  t.same(error.details, ['services[1].dependsOnCondition.db: service_completed_successfully is not supported (a one-shot container\'s exit code cannot fail a deploy); expected service_started or service_healthy']);
+  t.same(problems, [{ field: 'manifest', message: error.details.join('; ') }]);
+  // And with service_started, which the platform can honour, both accept it.
+  const accepted = withService('cron', { dependsOnCondition: { db: 'service_started' } });
+  t.same(parseManifest(stringify(accepted.manifest), 'cloud/.felhom.yml', 'cloud'), accepted.manifest);
+  t.same(checkRules(appStackRules, accepted), []);
+});
+
+t.test('a Compose file with service_completed_successfully imports to a draft the catalog and AppStack both accept', async (t) => {
+  const result = importText('services:\n  migrate:\n    image: example.org/app:1.0\n  app:\n    image: example.org/app:1.0\n    depends_on:\n      migrate: { condition: service_completed_successfully }\n');
+  t.same(result.draftProblems, [], 'the draft passes the catalog validator');
+  const manifest = parseManifest(renderDraft(result, 'compose.yml'), 'sample/.felhom.yml', 'sample');
+  t.same(manifest.services.find((s) => s.name === 'app')?.dependsOn, ['migrate']);
+  t.notOk(manifest.services.find((s) => s.name === 'app')?.dependsOnCondition, 'service_started, Compose\'s default, needs no condition');
+  t.same(checkRules(appStackRules, { instanceName: 'sample', hostname: 'sample.example.com', manifest }), [], 'AppStack accepts what the catalog accepts');
+});
+
+t.test('every manifest the AppStack rules refuse, the catalog validator refuses too; every one they accept, it accepts', async (t) => {
+  for (const [what, args, field] of broken) {
+    const catalogProblems = validateManifest(args.manifest);
+    if (field === 'manifest' || field === 'manifest.services[].environment') t.not(catalogProblems.length, 0, `${what}: the catalog refuses it too`);
+    else t.same(catalogProblems, [], `${what}: a manifest the catalog accepts (the problem is in the other args)`);
+  }
+  t.same(validateManifest(manifest), [], 'the photo app is a valid catalog manifest');
+  t.same(validateManifest(cloud), [], 'the cloud app is a valid catalog manifest');
+});
+
 t.test('given a required parameter without value or default, validation names it', async (t) => {
-  const args = withManifest({ parameters: [{ name: 'domain', description: 'd', type: 'string', required: true }], services: [{ name: 'web', image: 'nginx', tag: '1' }], http: undefined, secrets: [], exposedPorts: [] });
+  const args = withManifest({ parameters: [{ name: 'domain', description: 'd', type: 'string', required: true }], services: [{ name: 'web', image: 'nginx', tag: '1' }], http: undefined, volumes: [], secrets: [], exposedPorts: [] });
   const problems = checkRules(appStackRules, { ...args, placement: {} });
   t.same(problems.map((p) => p.field), ['parameters']);
-  t.match(problems[0]?.message, /domain: required by the manifest and not given/);
+  t.match(problems[0]?.message, /domain: required by photos: d/);
 });
 
 t.test('given services depending on each other in a cycle, validation names the cycle', async (t) => {

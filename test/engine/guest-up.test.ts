@@ -6,7 +6,7 @@
 import t from 'tap';
 import { EngineRunner, type EngineOutcome } from '../../runner/engine/run.js';
 import { guestProgram } from '../../stacks/guest.js';
-import { stackName } from '../../stacks/spec/resolve.js';
+import { stackName } from '../../stacks/spec/types.js';
 import {
   buildTestImage,
   containerAddress,

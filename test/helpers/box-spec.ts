@@ -41,7 +41,7 @@ export function fakeCatalog(): CatalogLookup {
     description: `${name} for tests`,
     version: '1.0.0',
     http: { service: 'app', port: 8080 },
-    services: [{ name: 'app', image: `example.org/${name}`, tag: '1.0.0', ports: [8080], mounts: [{ volume: 'data', path: '/data' }] }],
+    services: [{ name: 'app', image: `example.org/${name}`, tag: '1.0.0', ports: [8080], mounts: [{ volume: 'data', path: '/data' }, ...(bulk ? [{ volume: bulk, path: `/${bulk}` }] : [])] }],
     volumes: [{ name: 'data', class: 'hot' }, ...(bulk ? [{ name: bulk, class: 'bulk' as const }] : [])],
     parameters: [{ name: 'timezone', description: 'Time zone', type: 'string', default: 'Europe/Budapest' }],
   });

@@ -3,7 +3,7 @@ import { importError, importText } from '../helpers/compose.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ComposeImportError, durationSeconds, importCompose, parseDotenv, renderDraft, sizeMiB, splitCommand, splitOutsideVariables, type ImportResult,
+  COMPOSE_SERVICE_FIELDS, composeFieldTable, ComposeImportError, durationSeconds, importCompose, parseDotenv, renderDraft, sizeMiB, splitCommand, splitOutsideVariables, type ImportResult,
 } from '../../templates/lib/compose-import.js';
 import { parseYaml } from '../../templates/lib/problems.js';
 import { validateManifest } from '../../templates/lib/validate-manifest.js';
@@ -238,4 +238,23 @@ t.test('Compose durations, sizes, commands and dotenv files are read as Compose 
   t.equal(sizeMiB(2097152), 2);
   t.same(splitCommand(`redis-server --save "" --appendonly 'yes please'`), ['redis-server', '--save', '', '--appendonly', 'yes please']);
   t.same([...parseDotenv('# c\nA=1\nexport B = "two words"\nC=x # comment\n')], [['A', '1'], ['B', 'two words'], ['C', 'x']]);
+});
+
+t.test('docs/catalog.md shows the importer\'s own field table, row for row', async (t) => {
+  const docs = readFileSync(new URL('../../docs/catalog.md', import.meta.url), 'utf8');
+  const begin = docs.indexOf('<!-- compose-fields:begin');
+  const end = docs.indexOf('<!-- compose-fields:end -->');
+  t.ok(begin >= 0 && end > begin, 'the table has its markers');
+  t.equal(docs.slice(docs.indexOf('\n', begin) + 1, end).trim(), composeFieldTable());
+});
+
+t.test('each kind of field handling in the table does what it says', async (t) => {
+  // Given one field of each kind from the table, when imported, then each leads to its own outcome.
+  const error = importError('services:\n  app:\n    image: example.org/app:1.0\n    privileged: true\n    extends: { service: base }\n    container_name: app\n    colour: blue\n');
+  t.match(error.refusals, [{ path: 'services.app.privileged', message: /^refused: service app runs privileged/ }], 'refused');
+  t.ok(error.problems.some((problem) => problem.path === 'services.app.extends' && problem.message === `not supported: ${(COMPOSE_SERVICE_FIELDS.extends as { reason: string }).reason}`), 'unsupported');
+  const result = importText('services:\n  app:\n    image: example.org/app:1.0\n    container_name: app\n    colour: blue\n    read_only: true\n');
+  t.ok(result.notes.includes(`services.app.container_name: dropped, ${(COMPOSE_SERVICE_FIELDS.container_name as { reason: string }).reason}`), 'ignored, with the reason from the table');
+  t.ok(result.notes.includes('services.app.colour: dropped, not understood by the importer; check whether the app needs it'), 'a field not in the table');
+  t.equal(result.manifest.services[0]!.readOnly, true, 'translated');
 });

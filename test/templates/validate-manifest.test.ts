@@ -123,3 +123,18 @@ t.test('the JSON Schema for editors declares exactly the fields the validator ac
   const problems = validateManifest({ ...manifest, services: [Object.fromEntries(serviceFields.map((key) => [key, undefined])), ...manifest.services] });
   t.notOk(problems.some((problem) => problem.message.startsWith('unknown field')));
 });
+
+t.test('an environment value AppStack could not resolve is refused by the catalog too (one grammar)', async (t) => {
+  t.match(problemsOf((m) => ((m.services[0].environment ??= {}).BROKEN = 'redis://${param.x')), [{ path: 'services[0].environment.BROKEN', message: /^malformed reference/ }]);
+  t.match(problemsOf((m) => ((m.services[0].environment ??= {}).SHELL = '${HOME}/data')), [{ path: 'services[0].environment.SHELL', message: /^malformed reference/ }]);
+  t.match(problemsOf((m) => ((m.services[0].environment ??= {}).KIND = '${env.HOME}')), [{ path: 'services[0].environment.KIND', message: /^unknown reference \$\{env\.HOME\}/ }]);
+  t.same(problemsOf((m) => ((m.services[0].environment ??= {}).ESCAPED = '$${HOME}/data')), [], 'the escape stays valid');
+});
+
+t.test('a dependency cycle is reported once, at the service it starts from, with arrows', async (t) => {
+  const problems = problemsOf((m) => {
+    m.services[0].dependsOn = [m.services[1].name];
+    m.services[1].dependsOn = [m.services[0].name];
+  });
+  t.equal(problems.filter((problem) => /dependency cycle/.test(problem.message)).length, 1);
+});

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { describe, DOCUMENT_PATH, formatProblem, isPlainObject, joinPath, parseYamlWithPositions } from '../../../stacks/spec/problems.js';
-import { validateBoxSpec } from '../../../stacks/spec/validate.js';
-import { validateManifest } from '../../../templates/lib/validate-manifest.js';
-import { homeBox } from '../../helpers/box-spec.js';
+import { describe, DOCUMENT_PATH, duplicates, formatProblem, isPlainObject, joinPath, parseYamlWithPositions, ProblemList, repeats } from '../../templates/lib/problems.js';
+import { validateBoxSpec } from '../../stacks/spec/validate.js';
+import { validateManifest } from '../../templates/lib/validate-manifest.js';
+import { homeBox } from '../helpers/box-spec.js';
 
 t.test('paths read like the document: dots for names, brackets for indexes and odd keys', async (t) => {
   t.equal(joinPath('spec', 'host'), 'spec.host');
@@ -68,4 +68,22 @@ t.test('lineOf finds the line of a path, or of its nearest ancestor that exists'
   t.equal(parsed.lineOf(joinPath('spec.env', 'a b')), 6);
   t.equal(parsed.lineOf('spec.apps[1].missing'), 4);
   t.equal(parsed.lineOf(''), undefined);
+});
+
+t.test('repeats names each item whose key came before, with the first one; duplicates each repeated value once', async (t) => {
+  t.same(repeats(['a', 'b', 'a', 'c', 'a', 'b'], (value) => value), [
+    { index: 2, first: 0, key: 'a' },
+    { index: 4, first: 0, key: 'a' },
+    { index: 5, first: 1, key: 'b' },
+  ]);
+  t.same(repeats([{ name: 'x' }, {}, { name: 'x' }], (item: { name?: string }) => item.name), [{ index: 2, first: 0, key: 'x' }], 'an item without a key is passed over');
+  t.same(duplicates(['a', 'b', 'a', 'c', 'a', 'b']), ['a', 'b']);
+  t.same(duplicates([101, 102, 101]), [101]);
+  t.same(duplicates([]), []);
+});
+
+t.test('ProblemList.uniqueNames reports each repeated name at the repeat, naming the first', async (t) => {
+  const check = new ProblemList();
+  check.uniqueNames([{ name: 'db' }, { name: 'web' }, 'junk', { name: 'db' }], 'services', 'service');
+  t.same(check.problems, [{ path: 'services[3].name', message: 'duplicate service name "db" (first at services[0])' }]);
 });
