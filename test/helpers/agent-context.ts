@@ -9,9 +9,11 @@ import type { Test } from 'tap';
 import { HubClient } from '../../runner/hub/client.js';
 import { AuditLog } from '../../runner/state/audit.js';
 import { Journal, type JournalEntry } from '../../runner/state/journal.js';
-import type { BodyValidator, EnvelopeContent } from '../../runner/envelope/index.js';
+import { formatEnvelope, parseEnvelope, type BodyValidator, type EnvelopeContent } from '../../runner/envelope/index.js';
 import { AgentContext, type AgentOptions, type EnvelopeRun } from '../../runner/agent/context.js';
 import { workItem, type WorkItem } from '../../runner/agent/envelope-item.js';
+import type { JobInput } from '../../runner/agent/jobs/index.js';
+import { verifyForBox } from '../../runner/agent/steps/verify.js';
 import { loadOrCreateStackPassphrase, openAgentState, prepareStateDir } from '../../runner/agent/state-dir.js';
 import { catalogLookup } from '../../stacks/spec/catalog.js';
 import { resolveBox } from '../../stacks/spec/resolve.js';
@@ -20,6 +22,8 @@ import { loadGoldenTemplate } from '../../templates/lib/golden.js';
 import type { Tier } from '../../stacks/spec/types.js';
 import { agentWorld, BOX, engineRunner, type AgentWorld } from './agent-fixture.js';
 import { testProgramFactory } from './agent-program.js';
+import { document, signText } from './envelopes.js';
+import { testKey } from './keys.js';
 
 export interface ContextWorld {
   readonly world: AgentWorld;
@@ -32,6 +36,8 @@ export interface ContextWorld {
   applied(item: WorkItem): Promise<JournalEntry>;
   /** A fresh envelope run for `item`, journaled (state `received`) and archived, as after the journal step. */
   received(item: WorkItem): Promise<EnvelopeRun>;
+  /** A job signed with `body` and verified, as a job handler is handed it. */
+  job(body: Record<string, unknown>, options?: { resumed?: boolean; serial?: number; alsoSignedBy?: readonly string[] }): Promise<JobInput>;
 }
 
 /** `change` replaces option groups of the context (a clock, host operations, another tier ...). */
@@ -70,5 +76,16 @@ export async function contextWorld(t: Test, change: (options: AgentOptions) => A
     await journal.transition(entry!.id, 'running');
     return journal.transition(entry!.id, 'succeeded');
   };
-  return { world, ctx, journal, audit, item, applied, received };
+  const job = async (body: Record<string, unknown>, extra: { resumed?: boolean; serial?: number; alsoSignedBy?: readonly string[] } = {}): Promise<JobInput> => {
+    const work = await item({ type: 'job', serial: extra.serial ?? 50, body });
+    let envelope = work.envelope;
+    if (extra.alsoSignedBy?.length) {
+      const payload = parseEnvelope(envelope).payload;
+      const more = await Promise.all(extra.alsoSignedBy.map(async (name) => signText(payload, await testKey(name))));
+      envelope = formatEnvelope({ payload, signatures: [...document(envelope).signatures, ...more] });
+    }
+    const verified = await verifyForBox(ctx, envelope);
+    return { verified, body: verified.body, resumed: extra.resumed === true };
+  };
+  return { world, ctx, journal, audit, item, applied, received, job };
 }
