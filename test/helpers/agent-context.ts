@@ -37,7 +37,7 @@ export interface ContextWorld {
   /** A fresh envelope run for `item`, journaled (state `received`) and archived, as after the journal step. */
   received(item: WorkItem): Promise<EnvelopeRun>;
   /** A job signed with `body` and verified, as a job handler is handed it. */
-  job(body: Record<string, unknown>, options?: { resumed?: boolean; serial?: number; alsoSignedBy?: readonly string[] }): Promise<JobInput>;
+  job(body: Record<string, unknown>, options?: { resumed?: boolean; serial?: number; alsoSignedBy?: readonly string[]; content?: Partial<EnvelopeContent> }): Promise<JobInput>;
 }
 
 /** `change` replaces option groups of the context (a clock, host operations, another tier ...). */
@@ -76,8 +76,8 @@ export async function contextWorld(t: Test, change: (options: AgentOptions) => A
     await journal.transition(entry!.id, 'running');
     return journal.transition(entry!.id, 'succeeded');
   };
-  const job = async (body: Record<string, unknown>, extra: { resumed?: boolean; serial?: number; alsoSignedBy?: readonly string[] } = {}): Promise<JobInput> => {
-    const work = await item({ type: 'job', serial: extra.serial ?? 50, body });
+  const job = async (body: Record<string, unknown>, extra: { resumed?: boolean; serial?: number; alsoSignedBy?: readonly string[]; content?: Partial<EnvelopeContent> } = {}): Promise<JobInput> => {
+    const work = await item({ type: 'job', serial: extra.serial ?? 50, ...extra.content, body });
     let envelope = work.envelope;
     if (extra.alsoSignedBy?.length) {
       const payload = parseEnvelope(envelope).payload;
