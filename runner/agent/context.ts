@@ -167,14 +167,12 @@ export class StepFailure extends Error {
   }
 }
 
+/** The options as given, but `host` and `runtime` with their defaults; the class below adds the shared services. */
+export interface AgentContext extends Readonly<Omit<AgentOptions, 'host' | 'runtime'>> {}
+
 /** The agent's options with their defaults, and the services every step shares. */
+// Declaration merging: the interface above names the option fields the constructor assigns.
 export class AgentContext {
-  readonly box: string;
-  readonly tier: Tier;
-  readonly stores: AgentStores;
-  readonly hub: HubClient;
-  readonly engine: AgentEngineOptions;
-  readonly spec: AgentSpecRules;
   readonly host: AgentHostOptions;
   readonly runtime: AgentRuntime;
   readonly log: Logger;
@@ -184,12 +182,7 @@ export class AgentContext {
   readonly counters = { engineRuns: 0, served: 0 };
 
   constructor(options: AgentOptions) {
-    this.box = options.box;
-    this.tier = options.tier;
-    this.stores = options.stores;
-    this.hub = options.hub;
-    this.engine = options.engine;
-    this.spec = options.spec;
+    Object.assign(this, options);
     this.host = options.host ?? {};
     this.runtime = options.runtime ?? {};
     this.log = this.runtime.logger ?? silentLogger;

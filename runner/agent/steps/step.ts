@@ -4,7 +4,7 @@
  * error, or until a step says the rest has nothing to do).
  */
 import type { JobHeader } from '../../state/journal.js';
-import { StepFailure, type AgentContext, type StepName } from '../context.js';
+import { StepFailure, type AgentContext, type EnvelopeRun, type StepName } from '../context.js';
 
 /**
  * One step. `run` reads what the steps before it left in `state`, adds its own part, and
@@ -43,4 +43,9 @@ export async function runSteps<S>(ctx: AgentContext, steps: readonly Step<S>[], 
     }
     if (next === 'stop') return;
   }
+}
+
+/** An announced envelope step with work only while the envelope has no outcome yet (verify, apply). */
+export function untilOutcome(name: 'verify' | 'apply', run: Step<EnvelopeRun>['run']): Step<EnvelopeRun> {
+  return { name, announce: name, when: (state) => state.outcome === undefined, run };
 }

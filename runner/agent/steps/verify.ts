@@ -10,11 +10,11 @@
  */
 import { EnvelopeError, isSignatureRefusal, loadTrustStore, verifyEnvelope, type EnvelopeType, type VerifiedEnvelope } from '../../envelope/index.js';
 import type { JournalEntry } from '../../state/journal.js';
-import { StepFailure, type AgentContext, type EnvelopeRun } from '../context.js';
+import { StepFailure, type AgentContext } from '../context.js';
 import { errorKind, toReason } from '../errors.js';
 import { appendAuditOnce, auditBase } from '../outbox.js';
 import { SupersededError } from '../retry.js';
-import type { Step } from './step.js';
+import { untilOutcome } from './step.js';
 
 /** What an envelope is checked against beyond the trust store, box, tier, validator and clock. */
 export interface VerifyCheck {
@@ -42,39 +42,34 @@ export function rollbackFloor(ctx: AgentContext): number | undefined {
   return ctx.stores.journal.verifiedFloor(ctx.box, ctx.tier) ?? undefined;
 }
 
-export const verifyStep: Step<EnvelopeRun> = {
-  name: 'verify',
-  announce: 'verify',
-  when: (run) => run.outcome === undefined,
-  async run(ctx, run) {
-    const item = run.item!;
-    let entry = run.entry!;
-    let verified: VerifiedEnvelope;
-    try {
-      // An entry past `received` passed the floor when it was verified (the journal says so);
-      // it is checked again for everything else, but its own serial is not a replay of itself.
-      const lastSerial = entry.state === 'received' ? rollbackFloor(ctx) : entry.serial - 1;
-      verified = await verifyForBox(ctx, item.envelope, lastSerial !== undefined ? { lastSerial } : {});
-    } catch (error) {
-      if (errorKind(error) === 'waiting') throw new StepFailure('verify', error);
-      const outcome = entry.state === 'running' || entry.state === 'waiting' ? 'failed' : error instanceof EnvelopeError ? 'rejected' : 'failed';
-      // A refused envelope is never needed again; a copy refused at the signature rules must not
-      // stand in for a differently signed copy in the archive.
-      if (outcome === 'rejected' || isSignatureRefusal(error)) await ctx.archive.discard(item.digest, item.envelope).catch(() => undefined);
-      run.verified = null;
-      run.outcome = { outcome, error };
-      return;
-    }
-    if (entry.state === 'received') {
-      await appendAuditOnce(ctx, { ...auditBase(ctx, entry, verified), outcome: 'accepted' });
-      // The floor rises here, before anything is applied (runner/state/journal.ts).
-      entry = await ctx.stores.journal.transition(entry.id, 'verified');
-      await supersedeWaiting(ctx, entry);
-    }
-    run.entry = entry;
-    run.verified = verified;
-  },
-};
+export const verifyStep = untilOutcome('verify', async (ctx, run) => {
+  const item = run.item!;
+  let entry = run.entry!;
+  let verified: VerifiedEnvelope;
+  try {
+    // An entry past `received` passed the floor when it was verified (the journal says so);
+    // it is checked again for everything else, but its own serial is not a replay of itself.
+    const lastSerial = entry.state === 'received' ? rollbackFloor(ctx) : entry.serial - 1;
+    verified = await verifyForBox(ctx, item.envelope, lastSerial !== undefined ? { lastSerial } : {});
+  } catch (error) {
+    if (errorKind(error) === 'waiting') throw new StepFailure('verify', error);
+    const outcome = entry.state === 'running' || entry.state === 'waiting' ? 'failed' : error instanceof EnvelopeError ? 'rejected' : 'failed';
+    // A refused envelope is never needed again; a copy refused at the signature rules must not
+    // stand in for a differently signed copy in the archive.
+    if (outcome === 'rejected' || isSignatureRefusal(error)) await ctx.archive.discard(item.digest, item.envelope).catch(() => undefined);
+    run.verified = null;
+    run.outcome = { outcome, error };
+    return;
+  }
+  if (entry.state === 'received') {
+    await appendAuditOnce(ctx, { ...auditBase(ctx, entry, verified), outcome: 'accepted' });
+    // The floor rises here, before anything is applied (runner/state/journal.ts).
+    entry = await ctx.stores.journal.transition(entry.id, 'verified');
+    await supersedeWaiting(ctx, entry);
+  }
+  run.entry = entry;
+  run.verified = verified;
+});
 
 /** Envelopes waiting on a box-side fix below a newly verified serial are given up: the newer one takes their place. */
 async function supersedeWaiting(ctx: AgentContext, newer: JournalEntry): Promise<void> {
