@@ -1,5 +1,5 @@
 /**
- * Restore mode (seed §9): on the host tier a spec issued with a restore directive (the restore
+ * Restore mode (docs/architecture.md#restore-mode): on the host tier a spec issued with a restore directive (the restore
  * job just after it, in the same batch) is provisioned BY the restore, never on its own first
  * (that would be a clean provision, creating empty guests where backups belong).
  *

@@ -1,5 +1,5 @@
 /**
- * `restore` (restore mode, seed §9): list each source's backups, plan (the operator's `sources`
+ * `restore` (restore mode, docs/architecture.md#restore-mode): list each source's backups, plan (the operator's `sources`
  * order, else fastest surviving first), `pct restore` + `pct start` per guest, then one `up` of
  * the spec in which the restored guests are adopted (`import`), not created. Guests no source
  * holds are created empty by that up, and the job fails with ERESTORE_INCOMPLETE naming them.
