@@ -6,7 +6,7 @@ import { verifyAuditLog } from '../../../runner/state/audit.js';
 import { checkDrift, checkStorage } from '../../../runner/agent/checks.js';
 import { PveApiClient } from '../../../runner/agent/pve-api-client.js';
 import { pveStorageProbe, StorageMonitor } from '../../../runner/agent/storage-health.js';
-import { boxSpec, BOX } from '../../helpers/agent-fixture.js';
+import { agentWorld, boxSpec, BOX } from '../../helpers/agent-fixture.js';
 import { contextWorld } from '../../helpers/agent-context.js';
 import { startTestSimulator } from '../../helpers/pve-sim.js';
 
@@ -45,4 +45,15 @@ t.test('a storage check that cannot run is logged and does not throw; with no sp
   await checkStorage(w.ctx, monitor);
   t.same(warnings, ['storage check failed']);
   t.same(w.ctx.stores.agent.data.outbox, [], 'nothing reported');
+});
+
+t.test("the agent's drift check and the time it last ran", async (t) => {
+  const world = await agentWorld(t);
+  await world.publish({ serial: 1, body: boxSpec() as never });
+  const agent = await world.agent();
+  t.equal(agent.stackName, `${BOX}.host`);
+  t.equal(agent.lastDriftAt(), undefined, 'never checked');
+  await agent.cycle();
+  t.match(await agent.checkDrift(), { status: 'checked', drifted: false });
+  t.type(agent.lastDriftAt(), Date, 'checked now');
 });
