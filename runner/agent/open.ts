@@ -8,7 +8,8 @@ import type { BodyValidator } from '../envelope/index.js';
 import { HubClient } from '../hub/client.js';
 import { AuditLog } from '../state/audit.js';
 import { Journal } from '../state/journal.js';
-import { Agent, type AgentOptions } from './agent.js';
+import type { Tier } from '../../stacks/spec/types.js';
+import { Agent, type AgentEngineOptions, type AgentHostOptions, type AgentRuntime } from './agent.js';
 import { AgentSetupError } from './errors.js';
 import { SecretRegistry } from './logger.js';
 import type { ProgramFactory } from './program.js';
@@ -17,8 +18,21 @@ import { acquireLock, stackLockFile, type Lock } from '../state/lock.js';
 import { stackName } from '../../stacks/spec/types.js';
 
 /** What `openAgent` needs: where the state is, and the collaborators it passes to the Agent as they are. */
-export interface OpenAgentOptions
-  extends Pick<AgentOptions, 'box' | 'tier' | 'engine' | 'requiredPlugins' | 'hostOperations' | 'storageMonitor' | 'logger' | 'secrets' | 'env' | 'clock' | 'beforeStep' | 'stopSignal' | 'engineGraceMs'> {
+export interface OpenAgentOptions {
+  readonly box: string;
+  readonly tier: Tier;
+  readonly engine: AgentEngineOptions['engines'];
+  readonly requiredPlugins?: AgentEngineOptions['requiredPlugins'];
+  /** @default 120 000 ms */
+  readonly engineGraceMs?: number;
+  readonly hostOperations?: AgentHostOptions['operations'];
+  readonly storageMonitor?: AgentHostOptions['storageMonitor'];
+  readonly logger?: AgentRuntime['logger'];
+  readonly secrets?: AgentRuntime['secrets'];
+  readonly env?: AgentRuntime['env'];
+  readonly clock?: AgentRuntime['clock'];
+  readonly beforeStep?: AgentRuntime['beforeStep'];
+  readonly stopSignal?: AgentRuntime['stopSignal'];
   readonly stateDir: string;
   readonly trustPath: string;
   readonly hubUrl: string;
@@ -85,28 +99,28 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
   return new Agent({
     box: options.box,
     tier: options.tier,
-    layout,
-    lock,
-    trustPath: options.trustPath,
+    stores: { layout, trustPath: options.trustPath, journal, audit, agent: state, lock },
     hub: new HubClient({ url: options.hubUrl, token: apiKey, ...(options.hubTimeoutMs ? { timeoutMs: options.hubTimeoutMs } : {}) }),
-    journal,
-    audit,
-    state,
-    engine: options.engine,
-    passphrase,
-    programFor,
-    resolve: (spec) => resolveBox(spec, catalog, sizing),
-    validateBody,
-    ...(requiredPlugins ? { requiredPlugins } : {}),
-    ...(policyPack ? { policyPack } : {}),
-    ...(options.hostOperations ? { hostOperations: options.hostOperations } : {}),
-    ...(options.storageMonitor ? { storageMonitor: options.storageMonitor } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
-    secrets,
-    ...(options.env ? { env: options.env } : {}),
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
-    ...(options.stopSignal ? { stopSignal: options.stopSignal } : {}),
-    ...(options.engineGraceMs !== undefined ? { engineGraceMs: options.engineGraceMs } : {}),
+    engine: {
+      engines: options.engine,
+      passphrase,
+      programFor,
+      ...(requiredPlugins ? { requiredPlugins } : {}),
+      ...(policyPack ? { policyPack } : {}),
+      ...(options.engineGraceMs !== undefined ? { graceMs: options.engineGraceMs } : {}),
+    },
+    spec: { resolve: (spec) => resolveBox(spec, catalog, sizing), validateBody },
+    host: {
+      ...(options.hostOperations ? { operations: options.hostOperations } : {}),
+      ...(options.storageMonitor ? { storageMonitor: options.storageMonitor } : {}),
+    },
+    runtime: {
+      ...(options.logger ? { logger: options.logger } : {}),
+      secrets,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.beforeStep ? { beforeStep: options.beforeStep } : {}),
+      ...(options.stopSignal ? { stopSignal: options.stopSignal } : {}),
+    },
   });
 }
