@@ -150,6 +150,16 @@ export async function keyfileWithKey(key: Uint8Array, passphrase: string, option
   return { text: JSON.stringify(config), fingerprint };
 }
 
+/**
+ * The same key without a passphrase (KeyConfig::without_password, `--kdf none`): the form a
+ * Proxmox VE storage holds (`/etc/pve/priv/storage/<id>.enc`) to encrypt backups unattended.
+ */
+export function keyfileWithoutPassphrase(key: Uint8Array, created: string, options: Pick<KeyfileOptions, 'clock'> = {}): CreatedKeyfile {
+  const fingerprint = pbsKeyFingerprint(key);
+  const config: PbsKeyConfig = { kdf: null, created, modified: rfc3339((options.clock ?? (() => new Date()))()), data: Buffer.from(key).toString('base64'), fingerprint };
+  return { text: JSON.stringify(config), fingerprint };
+}
+
 /** Parses and checks a keyfile's fields without opening it. */
 export function parseKeyfile(text: string): PbsKeyConfig {
   let value: unknown;

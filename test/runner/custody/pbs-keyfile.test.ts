@@ -150,3 +150,15 @@ t.test('malformed keyfiles are refused naming the field', async (t) => {
   await t.rejects(openKeyfile(JSON.stringify({ ...good, kdf: { Scrypt: { ...good.kdf.Scrypt, n: 2 ** 30 } } }), 'correct horse'), { code: 'EKEYFILE_MALFORMED', message: /key derivation failed/ });
   t.throws(() => pbsKeyFingerprint(Buffer.alloc(31)), { code: 'EKEYFILE_MALFORMED' });
 });
+
+t.test('the passphrase-less form (what a Proxmox VE storage holds) is kdf null with the bare key', async (t) => {
+  const { keyfileWithoutPassphrase } = await import('../../../runner/custody/pbs-keyfile.js');
+  const plain = keyfileWithoutPassphrase(PBS_VECTOR_KEY, '2026-01-01T00:00:00+00:00', { clock: clock('2026-03-01T00:00:00Z') });
+  const json = JSON.parse(plain.text);
+  t.same(Object.keys(json), ['kdf', 'created', 'modified', 'data', 'fingerprint']);
+  t.equal(json.kdf, null);
+  t.equal(json.modified, '2026-03-01T00:00:00+00:00');
+  t.equal(plain.fingerprint, PBS_VECTOR_FINGERPRINT);
+  t.same([...(await openKeyfile(plain.text, '')).key], [...PBS_VECTOR_KEY]);
+  t.equal(keyfileInfo(plain.text).kdf, 'none');
+});
