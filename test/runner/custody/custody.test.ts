@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { AuditLog, verifyAuditLog } from '../../../runner/state/audit.js';
@@ -20,10 +21,17 @@ import {
 } from '../../../runner/custody/custody.js';
 import { startTestHub } from '../../helpers/hub.js';
 
+/** A new empty directory per call (t.testdir() is one directory per test, recreated on each call). */
+async function fresh(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'felhom-custody-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 const cost = { keyfile: { n: 1024, r: 8, p: 1 }, escrow: { n: 1024, r: 8, p: 1 } };
 
 async function boxContext(t: Test, hub?: Awaited<ReturnType<typeof startTestHub>>, box = 'home-1'): Promise<CustodyContext & { auditFile: string }> {
-  const stateDir = t.testdir();
+  const stateDir = (await fresh(t));
   const auditFile = AuditLog.fileIn(stateDir);
   const audit = await AuditLog.open(auditFile);
   return { stateDir, box, audit, cost, auditFile, ...(hub ? { hub: await hub.enroll(box) } : {}) };
