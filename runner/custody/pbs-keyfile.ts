@@ -61,7 +61,7 @@ export class PbsKeyfileError extends Error {
   readonly reason: PbsKeyfileReason;
   /** A person must supply a different file or passphrase; retrying cannot help. */
   readonly kind = 'stalled' as const;
-  /** Exit status of a `felhom key` command: the input was understood and refused. */
+  /** Exit status of a `felhom custody` command: the input was understood and refused. */
   readonly exitCode = 1;
   constructor(reason: PbsKeyfileReason, message: string, options: { cause?: unknown } = {}) {
     super(message, options);

@@ -1,5 +1,5 @@
 /**
- * `felhom key recover --state <dir> --box <id> --hub <url>`: disaster recovery on a replacement
+ * `felhom custody recover --state <dir> --box <id> --hub <url>`: disaster recovery on a replacement
  * box (seed §9). The box, enrolled again under its identity, fetches its escrow and the customer
  * enters the recovery code here; a wrong code is refused and counted in the audit log. After it,
  * the box holds its PBS key again and the restore path can read the offsite backups.
@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { recoverFromEscrow } from '../../runner/custody/custody.js';
 import type { CommandModule } from '../command.js';
 import { CliError, ExitCode } from '../errors.js';
-import { boxCustodyContext, boxOptions, readRecoveryCode } from './key-io.js';
+import { boxCustodyContext, boxOptions, readRecoveryCode } from './custody-io.js';
 
 const keyRecover: CommandModule = {
   description: "recover the box's PBS key from the hub's escrow with the customer's recovery code",

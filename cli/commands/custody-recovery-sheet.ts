@@ -1,5 +1,5 @@
 /**
- * `felhom key recovery-sheet --state <dir> --box <id>`: prints the recovery sheet again. The box
+ * `felhom custody recovery-sheet --state <dir> --box <id>`: prints the recovery sheet again. The box
  * does not keep the code, so the customer types it (or FELHOM_RECOVERY_CODE holds it); it is
  * checked against the box's keyfile before anything is printed.
  */
@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { checkRecoveryCode, readCustodyState, recoverySheet } from '../../runner/custody/custody.js';
 import type { CommandModule } from '../command.js';
 import { CliError, ExitCode } from '../errors.js';
-import { readRecoveryCode } from './key-io.js';
+import { readRecoveryCode } from './custody-io.js';
 import { resolve } from 'node:path';
 
 const keyRecoverySheet: CommandModule = {
@@ -23,7 +23,7 @@ const keyRecoverySheet: CommandModule = {
   async run(context, _args, options) {
     const stateDir = resolve(context.cwd, options.state as string);
     const state = await readCustodyState(stateDir);
-    if (!state || !state.fingerprint) throw new CliError('ENO_KEY', `no PBS key in ${stateDir}; create one first (felhom key create)`);
+    if (!state || !state.fingerprint) throw new CliError('ENO_KEY', `no PBS key in ${stateDir}; create one first (felhom custody create)`);
     const code = await checkRecoveryCode(stateDir, await readRecoveryCode(context, `the recovery code of box ${options.box as string}`));
     const pbs = typeof options.pbsServer === 'string' && typeof options.pbsDatastore === 'string'
       ? { server: options.pbsServer, datastore: options.pbsDatastore, ...(typeof options.pbsNamespace === 'string' ? { namespace: options.pbsNamespace } : {}) }

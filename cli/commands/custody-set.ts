@@ -1,5 +1,5 @@
 /**
- * `felhom key custody --state <dir> --box <id> --custody <custody>`: changes who can open the
+ * `felhom custody set --state <dir> --box <id> --custody <custody>`: changes who can open the
  * box's key, on the box, with the customer present: every custody but customer-only needs the
  * recovery code (the new escrow is wrapped under it). The operator's way is the signed
  * `key-custody` job (docs/key-custody.md); either way the change is an audit entry.
@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { changeCustody } from '../../runner/custody/custody.js';
 import type { CommandModule } from '../command.js';
 import { ExitCode } from '../errors.js';
-import { boxCustodyContext, boxOptions, CUSTODIES, operatorKeyOption, parseCustody, readOperatorKeys, readRecoveryCode } from './key-io.js';
+import { boxCustodyContext, boxOptions, CUSTODIES, operatorKeyOption, parseCustody, readOperatorKeys, readRecoveryCode } from './custody-io.js';
 
 const keyCustody: CommandModule = {
   description: "change the box key's custody (the customer enters the recovery code)",

@@ -1,5 +1,5 @@
 /**
- * `felhom key create --state <dir> --box <id> [--custody zero-knowledge-escrow]`: the box's PBS
+ * `felhom custody create --state <dir> --box <id> [--custody zero-knowledge-escrow]`: the box's PBS
  * encryption key under a fresh recovery code, escrowed as the custody says. Prints the recovery
  * sheet once: the code is stored nowhere, so this output is the customer's only copy.
  */
@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { createBoxKey, DEFAULT_CUSTODY, recoverySheet } from '../../runner/custody/custody.js';
 import type { CommandModule } from '../command.js';
 import { ExitCode } from '../errors.js';
-import { boxCustodyContext, boxOptions, CUSTODIES, operatorKeyOption, parseCustody, readOperatorKeys } from './key-io.js';
+import { boxCustodyContext, boxOptions, CUSTODIES, operatorKeyOption, parseCustody, readOperatorKeys } from './custody-io.js';
 
 const keyCreate: CommandModule = {
   description: "create the box's PBS encryption key and print its recovery sheet once",

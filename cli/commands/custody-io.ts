@@ -1,5 +1,5 @@
 /**
- * What the `felhom key …` commands share: the box's custody context from `--state`, `--box`,
+ * What the `felhom custody …` commands share: the box's custody context from `--state`, `--box`,
  * `--hub` and its API key, the customer's recovery code (from FELHOM_RECOVERY_CODE or a prompt
  * without echo, never from a flag) and the operator keys a custody names.
  * Not a command itself, so it has no entry in the command table.

@@ -1,5 +1,5 @@
 /**
- * `felhom key unwrap --escrow <blob.json> --out <keyfile>`: opens an escrow blob on any machine
+ * `felhom custody unwrap --escrow <blob.json> --out <keyfile>`: opens an escrow blob on any machine
  * and writes the PBS keyfile inside, which the stock `proxmox-backup-client` opens with the
  * recovery code. The customer enters the code; with operator-managed custody an operator may
  * instead give `--operator-key <private.asc>` (its passphrase from FELHOM_KEY_PASSPHRASE or a
@@ -16,7 +16,7 @@ import type { EscrowBlob } from '../../runner/hub/protocol.js';
 import type { CommandModule } from '../command.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { readInputFile, unlockKeys } from './envelope-io.js';
-import { readRecoveryCode } from './key-io.js';
+import { readRecoveryCode } from './custody-io.js';
 
 const keyUnwrap: CommandModule = {
   description: 'open an escrow blob with the recovery code (or an operator key) and write the PBS keyfile',
