@@ -156,7 +156,7 @@ export async function escrowBoxKey(ctx: CustodyContext, options: { custody: Excl
  */
 export async function changeCustody(ctx: CustodyContext, options: { custody: KeyCustody; recoveryCode?: string; operatorKeys?: readonly openpgp.PublicKey[] }): Promise<CustodyState> {
   const state = await readCustodyState(ctx.stateDir);
-  if (!state) throw new CustodyError('ENO_KEY', `box ${ctx.box} has no PBS key yet; create one first (felhom key create)`);
+  if (!state) throw new CustodyError('ENO_KEY', `box ${ctx.box} has no PBS key yet; create one first (felhom custody create)`);
   if (options.custody === 'customer-only') {
     checkCustodyNeeds(ctx, 'zero-knowledge-escrow', undefined);
     const deleted = await ctx.hub!.deleteEscrow(ctx.box);
@@ -265,7 +265,7 @@ export function recoverySheet(info: { box: string; recoveryCode: string; fingerp
     '    Proxmox tools: proxmox-backup-client key show / restore --keyfile <file>; the passphrase is this code;',
     info.custody === 'customer-only'
       ? '  - nothing at Felhom: with customer-only custody the operator holds no copy of the key.'
-      : '  - the escrowed copy at the Felhom hub, on a replacement box (felhom key unwrap / restore mode).',
+      : '  - the escrowed copy at the Felhom hub, on a replacement box (felhom custody unwrap / restore mode).',
     '',
   ];
   if (info.pbs) {
@@ -294,7 +294,7 @@ function checkCustodyNeeds(ctx: CustodyContext, custody: KeyCustody, operatorKey
 
 async function requireKeyfile(ctx: CustodyContext): Promise<string> {
   const keyfile = await readBoxKeyfile(ctx.stateDir);
-  if (keyfile === null) throw new CustodyError('ENO_KEY', `box ${ctx.box} has no PBS key yet; create one first (felhom key create)`);
+  if (keyfile === null) throw new CustodyError('ENO_KEY', `box ${ctx.box} has no PBS key yet; create one first (felhom custody create)`);
   return keyfile;
 }
 

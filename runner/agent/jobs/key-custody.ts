@@ -27,7 +27,7 @@ export async function runKeyCustodyJob(ctx: KeyCustodyJobContext, body: KeyCusto
   const operatorKeys = [];
   for (const [index, armored] of (body.operatorKeys ?? []).entries()) operatorKeys.push(await readPublicKey(armored, `body.operatorKeys[${index}]`));
   if (body.custody === 'customer-only') return changeCustody(ctx, { custody: 'customer-only' });
-  if (!ctx.recoveryCode) throw new CustodyError('ERECOVERY_CODE_NEEDED', `changing key custody to ${body.custody} needs the customer's recovery code, and this box has no way to ask for it; run felhom key custody on the box with the customer`);
+  if (!ctx.recoveryCode) throw new CustodyError('ERECOVERY_CODE_NEEDED', `changing key custody to ${body.custody} needs the customer's recovery code, and this box has no way to ask for it; run felhom custody set on the box with the customer`);
   const recoveryCode = await ctx.recoveryCode(`the recovery code of box ${ctx.box} (key custody → ${body.custody})`);
   return changeCustody(ctx, { custody: body.custody, recoveryCode, ...(operatorKeys.length > 0 ? { operatorKeys } : {}) });
 }
