@@ -7,17 +7,14 @@ import type { Command } from 'commander';
 import { createBoxKey, DEFAULT_CUSTODY, recoverySheet } from '../../runner/custody/custody.js';
 import type { CommandModule } from '../command.js';
 import { ExitCode } from '../errors.js';
-import { boxCustodyContext, boxOptions, CUSTODIES, operatorKeyOption, parseCustody, readOperatorKeys } from './custody-io.js';
+import { boxCustodyContext, boxOptions, CUSTODIES, operatorKeyOption, parseCustody, readOperatorKeys, sheetOptions, sheetPbs } from './custody-io.js';
 
 const keyCreate: CommandModule = {
   description: "create the box's PBS encryption key and print its recovery sheet once",
   configure(command: Command) {
-    operatorKeyOption(boxOptions(command))
+    sheetOptions(operatorKeyOption(boxOptions(command)))
       .option('--custody <custody>', `who can open the key: ${CUSTODIES.join(', ')}`, DEFAULT_CUSTODY)
       .option('--storage-secret <name>', "also write the passphrase-less key as <state>/secrets/<name>, for the PBS storage's encryptionKey: { ref }")
-      .option('--pbs-server <host>', 'the PBS server, for the sheet')
-      .option('--pbs-datastore <name>', 'the PBS datastore, for the sheet')
-      .option('--pbs-namespace <ns>', 'the PBS namespace, for the sheet')
       .option('--json', 'print the recovery code, fingerprint and custody as JSON');
   },
   async run(context, _args, options) {
@@ -33,9 +30,7 @@ const keyCreate: CommandModule = {
       context.out.json(created);
       return ExitCode.ok;
     }
-    const pbs = typeof options.pbsServer === 'string' && typeof options.pbsDatastore === 'string'
-      ? { server: options.pbsServer, datastore: options.pbsDatastore, ...(typeof options.pbsNamespace === 'string' ? { namespace: options.pbsNamespace } : {}) }
-      : undefined;
+    const pbs = sheetPbs(options);
     context.out.line(recoverySheet({ box: ctx.box, recoveryCode: created.recoveryCode, fingerprint: created.fingerprint, custody, ...(pbs ? { pbs } : {}) }));
     return ExitCode.ok;
   },

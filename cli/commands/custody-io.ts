@@ -67,3 +67,17 @@ export async function readOperatorKeys(context: CommandContext, paths: readonly 
 export function readRecoveryCode(context: CommandContext, purpose: string): Promise<string> {
   return readPassphrase({ env: context.env }, purpose, { variables: [RECOVERY_CODE_VARIABLE] });
 }
+
+/** The options that say where the offsite backups are, for the recovery sheet. */
+export function sheetOptions(command: Command): Command {
+  return command
+    .option('--pbs-server <host>', 'the PBS server, for the sheet')
+    .option('--pbs-datastore <name>', 'the PBS datastore, for the sheet')
+    .option('--pbs-namespace <ns>', 'the PBS namespace, for the sheet');
+}
+
+/** The sheet's PBS location from {@link sheetOptions}, when server and datastore are given. */
+export function sheetPbs(options: Record<string, unknown>): { server: string; datastore: string; namespace?: string } | undefined {
+  if (typeof options.pbsServer !== 'string' || typeof options.pbsDatastore !== 'string') return undefined;
+  return { server: options.pbsServer, datastore: options.pbsDatastore, ...(typeof options.pbsNamespace === 'string' ? { namespace: options.pbsNamespace } : {}) };
+}

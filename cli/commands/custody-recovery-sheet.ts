@@ -3,31 +3,24 @@
  * does not keep the code, so the customer types it (or FELHOM_RECOVERY_CODE holds it); it is
  * checked against the box's keyfile before anything is printed.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { checkRecoveryCode, readCustodyState, recoverySheet } from '../../runner/custody/custody.js';
 import type { CommandModule } from '../command.js';
 import { CliError, ExitCode } from '../errors.js';
-import { readRecoveryCode } from './custody-io.js';
-import { resolve } from 'node:path';
+import { readRecoveryCode, sheetOptions, sheetPbs } from './custody-io.js';
 
 const keyRecoverySheet: CommandModule = {
   description: 'print the recovery sheet again, for the recovery code the customer enters',
   configure(command: Command) {
-    command
-      .requiredOption('--state <dir>', 'the agent state directory')
-      .requiredOption('--box <id>', 'this box id')
-      .option('--pbs-server <host>', 'the PBS server, for the sheet')
-      .option('--pbs-datastore <name>', 'the PBS datastore, for the sheet')
-      .option('--pbs-namespace <ns>', 'the PBS namespace, for the sheet');
+    sheetOptions(command.requiredOption('--state <dir>', 'the agent state directory').requiredOption('--box <id>', 'this box id'));
   },
   async run(context, _args, options) {
     const stateDir = resolve(context.cwd, options.state as string);
     const state = await readCustodyState(stateDir);
     if (!state || !state.fingerprint) throw new CliError('ENO_KEY', `no PBS key in ${stateDir}; create one first (felhom custody create)`);
     const code = await checkRecoveryCode(stateDir, await readRecoveryCode(context, `the recovery code of box ${options.box as string}`));
-    const pbs = typeof options.pbsServer === 'string' && typeof options.pbsDatastore === 'string'
-      ? { server: options.pbsServer, datastore: options.pbsDatastore, ...(typeof options.pbsNamespace === 'string' ? { namespace: options.pbsNamespace } : {}) }
-      : undefined;
+    const pbs = sheetPbs(options);
     context.out.line(recoverySheet({ box: options.box as string, recoveryCode: code, fingerprint: state.fingerprint, custody: state.custody, ...(pbs ? { pbs } : {}) }));
     return ExitCode.ok;
   },

@@ -343,7 +343,8 @@ function now(ctx: CustodyContext): string {
   return (ctx.clock ?? (() => new Date()))().toISOString();
 }
 
-async function readOptional(file: string): Promise<string | null> {
+/** A file's text, or null when it does not exist. */
+export async function readOptional(file: string): Promise<string | null> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {

@@ -18,10 +18,10 @@
  * failed must not be followed by revoking the credentials a retry needs.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BoxSpec, PbsStorageSpec } from '../../../stacks/spec/types.js';
-import { readBoxKeyfile, readCustodyState } from '../../custody/custody.js';
+import { readBoxKeyfile, readCustodyState, readOptional } from '../../custody/custody.js';
 import { keyfileInfo } from '../../custody/pbs-keyfile.js';
 import type { HubClient } from '../../hub/client.js';
 import type { AuditLog, AuditEntry } from '../../state/audit.js';
@@ -259,13 +259,4 @@ function recoveryInstructions(ctx: DecommissionContext, fingerprint: string, acc
 async function readAuditEntries(file: string): Promise<AuditEntry[]> {
   const text = (await readOptional(file)) ?? '';
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditEntry);
-}
-
-async function readOptional(file: string): Promise<string | null> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
 }
