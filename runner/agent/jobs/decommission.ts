@@ -15,7 +15,9 @@
  *
  * A standalone module taking an explicit context (the agent's job registry wires it); it
  * returns what it did. A failed step stops the job before any later step: a final backup that
- * failed must not be followed by revoking the credentials a retry needs.
+ * failed must not be followed by revoking the credentials a retry needs. Finished steps are kept
+ * in `<state>/decommission.json`, so the job signed again (or resumed after a crash) goes on
+ * where it stopped instead of repeating a final backup with a token already revoked.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
@@ -96,6 +98,14 @@ export class DecommissionError extends Error {
 }
 
 export const HANDOFF_DIR = 'handoff';
+/** The finished steps, so a decommission resumes where it stopped. */
+export const PROGRESS_FILE = 'decommission.json';
+
+interface Progress {
+  readonly done: { step: DecommissionStep; detail: string }[];
+  finalBackups: BackupVolume[];
+  storage: string | null;
+}
 
 /** `pbs-access.json` in the bundle: how the customer reaches their offsite namespace. */
 interface PbsAccess {
@@ -111,8 +121,16 @@ interface PbsAccess {
 
 export async function runDecommission(ctx: DecommissionContext, body: DecommissionBody): Promise<DecommissionResult> {
   if (body.confirm !== ctx.box) throw new DecommissionError('final-backup', 'EDECOMMISSION_CONFIRM', `the job confirms box ${JSON.stringify(body.confirm)}, but this is box ${ctx.box}`);
+  const progressFile = join(ctx.stateDir, PROGRESS_FILE);
+  const saved = await readOptional(progressFile);
+  const progress: Progress = saved === null ? { done: [], finalBackups: [], storage: null } : (JSON.parse(saved) as Progress);
   const steps: { step: DecommissionStep; detail: string }[] = [];
   const run = async (step: DecommissionStep, work: () => Promise<string>): Promise<void> => {
+    const earlier = progress.done.find((done) => done.step === step);
+    if (earlier) {
+      steps.push(earlier);
+      return;
+    }
     let detail: string;
     try {
       detail = await work();
@@ -124,24 +142,27 @@ export async function runDecommission(ctx: DecommissionContext, body: Decommissi
       throw new DecommissionError(step, code, `decommission stopped at ${step}: ${(error as Error).message}`, { cause: error, kind: (error as { kind?: string }).kind === 'waiting' ? 'waiting' : 'stalled' });
     }
     steps.push({ step, detail });
+    progress.done.push({ step, detail });
+    await writeFileDurably(progressFile, `${JSON.stringify(progress, null, 2)}\n`, 0o600);
     ctx.logger.info(`decommission ${step}`, { detail });
     // The hub credential's own entry is written after it is gone: it stays in the local log.
     await ctx.audit.append({ actor: ctx.actor, action: `decommission.${step}`, box: ctx.box, tier: 'host', envelopeDigest: ctx.envelopeDigest, outcome: 'succeeded', reason: { code: `DECOMMISSION_${step.toUpperCase().replace(/-/g, '_')}`, message: detail } });
   };
 
-  const storage = finalBackupStorage(ctx.spec, body);
+  const storage = progress.storage ?? finalBackupStorage(ctx.spec, body);
   const vmIds = ctx.spec.spec.guests.map((guest) => guest.vmId);
-  let finalBackups: BackupVolume[] = [];
   await run('final-backup', async () => {
-    finalBackups = await ctx.operations.backupNow(vmIds, storage);
+    const finalBackups = await ctx.operations.backupNow(vmIds, storage);
     const missing = vmIds.filter((vmId) => !finalBackups.some((volume) => volume.vmId === vmId));
     if (missing.length > 0) throw new DecommissionError('final-backup', 'EFINAL_BACKUP', `the final backup to ${storage} made no archive for guest(s) ${missing.join(', ')}`);
+    progress.finalBackups = finalBackups;
+    progress.storage = storage;
     return `${finalBackups.length} archive(s) on ${storage}: ${finalBackups.map((volume) => volume.volid).join(', ')}`;
   });
 
   const bundle = join(ctx.stateDir, HANDOFF_DIR);
   await run('hand-off', async () => {
-    const files = await writeHandoffBundle(ctx, bundle, finalBackups, storage);
+    const files = await writeHandoffBundle(ctx, bundle, progress.finalBackups, storage);
     return `hand-off bundle at ${bundle}: ${files.join(', ')}`;
   });
 
@@ -176,7 +197,7 @@ export async function runDecommission(ctx: DecommissionContext, body: Decommissi
     return "the box's hub API key revoked at the hub and deleted here";
   });
 
-  return { steps, bundle, finalBackups };
+  return { steps, bundle, finalBackups: progress.finalBackups };
 }
 
 /** The storage of the final backup: the job's, else the offsite PBS, else the first backup storage. */

@@ -185,3 +185,28 @@ t.test('the agent token is parsed as PVE writes it; anything else is refused', a
   t.same(parseApiToken('root@pam!felhom=1234-abcd'), { userid: 'root@pam', tokenid: 'felhom' });
   t.throws(() => parseApiToken('nonsense'), { code: 'EHOST_OPERATION' });
 });
+
+t.test('a decommission stopped at a revocation resumes where it stopped: no second final backup', async (t) => {
+  const { ctx, box } = await runningBox(t);
+  let backups = 0;
+  let revokeFails = true;
+  const operations: DecommissionOperations = {
+    backupNow: async (vmIds, storage) => {
+      backups++;
+      return vmIds.map((vmId) => ({ volid: `${storage}:backup/ct/${vmId}/final`, vmId, ctime: 1 }));
+    },
+    revokeApiToken: async () => {
+      if (revokeFails) throw Object.assign(new Error('the host did not answer'), { code: 'EHOST_OPERATION', kind: 'waiting' });
+    },
+  };
+  await t.rejects(runDecommission({ ...ctx, operations }, { action: 'decommission', confirm: BOX }), { step: 'proxmox-token', kind: 'waiting' });
+  revokeFails = false;
+  const result = await runDecommission({ ...ctx, operations }, { action: 'decommission', confirm: BOX });
+  t.equal(backups, 1, 'the final backup is not taken again');
+  t.same(result.steps.map((s) => s.step), ['final-backup', 'hand-off', 'audit-upload', 'escrow', 'tunnel', 'proxmox-token', 'operator-keys', 'hub-credential']);
+  t.same(result.finalBackups.map((v) => v.volid), ['offsite:backup/ct/200/final']);
+  await t.rejects(box.fetchEscrow(BOX), { code: 'EHUB_AUTH' });
+  const entries = (await readFile(ctx.audit.file, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+  t.same(entries.filter((e) => e.action === 'decommission.final-backup').map((e) => e.outcome), ['succeeded'], 'audited once');
+  t.same(entries.filter((e) => e.action === 'decommission.proxmox-token').map((e) => e.outcome), ['failed', 'succeeded']);
+});
