@@ -35,7 +35,7 @@ import {
 } from '../runner/hub/protocol.js';
 import { EnvelopeRoutingError } from './routing.js';
 import { serveEngineMirrorFile } from './engine-mirror.js';
-import { escrowBlobProblems } from '../runner/custody/escrow.js';
+import { escrowBlobProblems } from '../runner/custody/escrow-blob.js';
 import type { EscrowBlob } from '../runner/hub/protocol.js';
 
 export const OPERATOR_TOKEN_FILE = 'operator-token';
