@@ -33,11 +33,11 @@ const codeOf = (sheet: string) => /^ {4}([0-9A-Z]{4}(?:-[0-9A-Z]{4}){8})$/m.exec
 t.test('custody create prints the sheet once; recovery-sheet reprints it for the right code only; recover works on a replacement box', async (t) => {
   const hub = await startTestHub(t);
   const state = await enrolledState(t, hub, 'home-1');
-  const created = await felhom(['custody', 'create', '--state', state, '--box', 'home-1', '--hub', hub.hub.url, '--storage-secret', 'pbs-key', '--pbs-server', 'pbs.example', '--pbs-datastore', 'offsite']);
+  const created = await felhom(['custody', 'create', '--state', state, '--box', 'home-1', '--hub', hub.hub.url, '--storage-secret', 'pbs-key', '--pbs-server', 'pbs.example', '--pbs-datastore', 'offsite', '--pbs-namespace', 'customers/c-1']);
   t.equal(created.code, 0, created.stderr);
   t.match(created.stdout, /FELHOM RECOVERY SHEET — box home-1/);
   t.match(created.stdout, /Key custody: zero-knowledge-escrow/);
-  t.match(created.stdout, /server pbs\.example, datastore offsite/);
+  t.match(created.stdout, /server pbs\.example, datastore offsite, namespace customers\/c-1/);
   const code = codeOf(created.stdout);
   const keyfile = await readFile(join(state, 'keys', 'pbs-encryption-key.json'), 'utf8');
   const { fingerprint } = await openKeyfile(keyfile, code);
@@ -90,6 +90,11 @@ t.test('custody set moves between custodies; operator-managed lets an operator u
   const back = await felhom(['custody', 'set', '--state', state, '--box', 'home-2', '--hub', hub.hub.url, '--custody', 'zero-knowledge-escrow', '--json'], { env: { FELHOM_RECOVERY_CODE: recoveryCode } });
   t.equal(back.code, 0, back.stderr);
   t.equal(JSON.parse(back.stdout).custody, 'zero-knowledge-escrow');
+  const toCustomer = await felhom(['custody', 'set', '--state', state, '--box', 'home-2', '--hub', hub.hub.url, '--custody', 'customer-only']);
+  t.equal(toCustomer.code, 0, toCustomer.stderr);
+  t.equal(toCustomer.stdout, 'key custody of box home-2 is now customer-only\n', 'no code asked for customer-only');
+  const again = await felhom(['custody', 'set', '--state', state, '--box', 'home-2', '--hub', hub.hub.url, '--custody', 'zero-knowledge-escrow'], { env: { FELHOM_RECOVERY_CODE: recoveryCode } });
+  t.equal(again.code, 0, again.stderr);
   const operatorNow = await felhom(['custody', 'unwrap', '--box', 'home-2', '--hub', hub.hub.url, '--out', join((await fresh(t)), 'x.json')], { env: { FELHOM_HUB_OPERATOR_TOKEN: OPERATOR_TOKEN, FELHOM_RECOVERY_CODE: recoveryCode } });
   t.equal(operatorNow.code, 1);
   t.match(operatorNow.stderr, /EESCROW_ZERO_KNOWLEDGE/);
