@@ -65,6 +65,11 @@ export interface DecommissionContext {
   readonly envelopeDigest: string | null;
   /** Audit entries not yet at the hub (the agent's upload mark). @default - the whole log */
   readonly unsentAudit?: () => Promise<readonly AuditEntry[]>;
+  /**
+   * Called just before the hub credential is revoked, with the steps done: the agent's last
+   * chance to send the job's report (afterwards the hub refuses the box). @default - none
+   */
+  readonly beforeHubRevocation?: (steps: readonly { readonly step: DecommissionStep; readonly detail: string }[]) => Promise<void>;
 }
 
 /** `{ action: 'decommission', confirm: <box id>, finalBackup?: { storage } }` (runner/envelope/body.ts). */
@@ -192,6 +197,7 @@ export async function runDecommission(ctx: DecommissionContext, body: Decommissi
   });
 
   await run('hub-credential', async () => {
+    await ctx.beforeHubRevocation?.(steps);
     await ctx.hub.revokeOwnKey(ctx.box);
     await rm(ctx.hubApiKeyFile, { force: true });
     return "the box's hub API key revoked at the hub and deleted here";

@@ -95,8 +95,18 @@ async function runningBox(t: Test) {
 
 t.test('decommission: final backup, hand-off bundle, then every credential revoked; none works afterwards; the bundle restores', async (t) => {
   const { sim, hub, box, ctx, key, agentToken, tunnelCredentials, logger } = await runningBox(t);
-  const result = await runDecommission(ctx, { action: 'decommission', confirm: BOX });
+  let reportedBefore: string[] = [];
+  const result = await runDecommission({
+    ...ctx,
+    beforeHubRevocation: async (steps) => {
+      // The agent's final report still reaches the hub here.
+      await box.postReport(BOX, { jobId: 'f'.repeat(64), tier: 'host', outcome: 'succeeded' });
+      reportedBefore = steps.map((s) => s.step);
+    },
+  }, { action: 'decommission', confirm: BOX });
   t.same(result.steps.map((s) => s.step), ['final-backup', 'hand-off', 'audit-upload', 'escrow', 'tunnel', 'proxmox-token', 'operator-keys', 'hub-credential']);
+  t.same(reportedBefore, ['final-backup', 'hand-off', 'audit-upload', 'escrow', 'tunnel', 'proxmox-token', 'operator-keys']);
+  t.match(await hub.operator.listReports({ box: BOX }), [{ jobId: 'f'.repeat(64), outcome: 'succeeded' }], 'the report sent before the revocation arrived');
   t.same(result.finalBackups.map((v) => v.vmId), [200]);
   t.match(result.finalBackups[0]!.volid, /^offsite:backup\/ct\/200\//, 'to the offsite PBS by default');
 
