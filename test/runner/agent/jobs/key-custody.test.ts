@@ -39,6 +39,10 @@ t.test('key-custody to operator-managed asks the customer for the code and uses 
   t.same(state.operatorKeys, [operator.fingerprint]);
   t.match(asked, [/recovery code of box home-1 \(key custody → operator-managed\)/]);
   await t.rejects(runKeyCustodyJob(ctx, { action: 'key-custody', custody: 'operator-managed', operatorKeys: ['not a key'] }), { code: 'EKEY' });
+  const other = await generateKey({ name: 'x', email: 'x@example.org', passphrase: 'x pass' });
+  await t.rejects(runKeyCustodyJob({ ...ctx, specOperators: [other.fingerprint], recoveryCode: async () => code }, { action: 'key-custody', custody: 'operator-managed', operatorKeys: [operator.publicKey] }), { code: 'EOPERATOR_KEYS_NOT_IN_SPEC' });
+  const matching = await runKeyCustodyJob({ ...ctx, specOperators: [operator.fingerprint], recoveryCode: async () => code }, { action: 'key-custody', custody: 'operator-managed', operatorKeys: [operator.publicKey] });
+  t.same(matching.operatorKeys, [operator.fingerprint], 'the keys the spec names are accepted');
 });
 
 t.test('job bodies for key-custody and decommission are checked before dispatch, naming the field', async (t) => {
