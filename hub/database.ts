@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import type { Tier } from '../stacks/spec/types.js';
 import type { AuditEntry } from '../runner/state/audit.js';
 import { DurableStore } from '../runner/state/store.js';
-import type { BoxSummary, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
+import type { BoxSummary, EscrowAccess, EscrowBlob, EscrowResponse, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { readRoutingHeader } from './routing.js';
 import { HubRefusal } from './refusal.js';
-import { BOOTSTRAP_OPERATOR, newAuditEntries, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
+import { BOOTSTRAP_OPERATOR, BOX_ACTOR, ESCROW_ACCESSES_KEPT, newAuditEntries, REVOKED_KEY_HASH, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
 
 export type { StoredEnvelope } from './store.js';
 
@@ -40,6 +40,8 @@ export interface HubData {
   operators?: Record<string, { tokenHash: string; createdAt: string; createdBy: string }>;
   /** What operators did, oldest first (absent in older documents). */
   activity?: OperatorActivity[];
+  /** Key escrow per box: the opaque blob and every access to it (absent in older documents). */
+  escrow?: Record<string, { blob: EscrowBlob | null; storedAt: string | null; accesses: EscrowAccess[] }>;
 }
 
 export { HubRefusal } from './refusal.js';
@@ -344,6 +346,65 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
     const activity = (data.activity ??= []);
     activity.push(entry);
     if (activity.length > ACTIVITY_KEPT) activity.splice(0, activity.length - ACTIVITY_KEPT);
+  }
+
+  // ---- key escrow ---------------------------------------------------------------------------
+
+  async putEscrow(box: string, blob: EscrowBlob): Promise<{ storedAt: string }> {
+    const storedAt = this.#clock().toISOString();
+    await this.#store.update((data) => {
+      const record = this.#escrowRecord(data, box);
+      record.blob = blob;
+      record.storedAt = storedAt;
+      this.#access(record, { at: storedAt, by: BOX_ACTOR, action: 'store', fingerprint: blob.fingerprint });
+    });
+    return { storedAt };
+  }
+
+  async readEscrow(box: string, by: string): Promise<EscrowResponse | null> {
+    return this.#store.update((data) => {
+      const held = data.escrow && Object.hasOwn(data.escrow, box) ? data.escrow[box]! : undefined;
+      if (!held?.blob || !held.storedAt) return null;
+      const at = this.#clock().toISOString();
+      this.#access(held, { at, by, action: 'read', fingerprint: held.blob.fingerprint });
+      if (by !== BOX_ACTOR) this.#record(data, { at, operator: by, action: 'escrow-read', subject: box });
+      return { escrow: held.blob, storedAt: held.storedAt };
+    });
+  }
+
+  async deleteEscrow(box: string): Promise<boolean> {
+    return this.#store.update((data) => {
+      const held = data.escrow && Object.hasOwn(data.escrow, box) ? data.escrow[box]! : undefined;
+      if (!held?.blob) return false;
+      this.#access(held, { at: this.#clock().toISOString(), by: BOX_ACTOR, action: 'delete', fingerprint: held.blob.fingerprint });
+      held.blob = null;
+      held.storedAt = null;
+      return true;
+    });
+  }
+
+  escrowAccesses(box: string): EscrowAccess[] {
+    const escrow = this.#store.data.escrow;
+    return escrow && Object.hasOwn(escrow, box) ? escrow[box]!.accesses : [];
+  }
+
+  async revokeBoxKey(box: string): Promise<void> {
+    await this.#store.update((data) => {
+      const record = Object.hasOwn(data.boxes, box) ? data.boxes[box] : undefined;
+      if (!record) throw new HubRefusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
+      data.boxes[box] = { ...record, keyHash: REVOKED_KEY_HASH, keyRotatedAt: this.#clock().toISOString() };
+    });
+  }
+
+  #escrowRecord(data: HubData, box: string): { blob: EscrowBlob | null; storedAt: string | null; accesses: EscrowAccess[] } {
+    const escrow = (data.escrow ??= {});
+    if (!Object.hasOwn(escrow, box)) escrow[box] = { blob: null, storedAt: null, accesses: [] };
+    return escrow[box]!;
+  }
+
+  #access(record: { accesses: EscrowAccess[] }, access: EscrowAccess): void {
+    record.accesses.push(access);
+    if (record.accesses.length > ESCROW_ACCESSES_KEPT) record.accesses.splice(0, record.accesses.length - ESCROW_ACCESSES_KEPT);
   }
 
   // ---- fleet view -------------------------------------------------------------------------

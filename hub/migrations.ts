@@ -101,4 +101,27 @@ CREATE TABLE hub_activity (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'key-escrow',
+    sql: `
+-- One opaque escrow blob per box (the PBS keyfile wrapped under the customer's recovery code).
+CREATE TABLE hub_escrow (
+  box text PRIMARY KEY REFERENCES hub_boxes ON DELETE CASCADE,
+  escrow json NOT NULL,
+  stored_at timestamptz NOT NULL
+);
+
+-- Every store, read and delete of a box's escrow, which the box lists into its audit log.
+CREATE TABLE hub_escrow_access (
+  id bigserial PRIMARY KEY,
+  box text NOT NULL REFERENCES hub_boxes ON DELETE CASCADE,
+  at timestamptz NOT NULL,
+  by_whom text NOT NULL,
+  action text NOT NULL CHECK (action IN ('store', 'read', 'delete')),
+  fingerprint text
+);
+CREATE INDEX hub_escrow_access_box ON hub_escrow_access (box, id);
+`,
+  },
 ];

@@ -20,10 +20,10 @@ import type { AuditEntry } from '../runner/state/audit.js';
 import { Backoff } from '../runner/hub/backoff.js';
 import { newToken, REPORTS_KEPT_PER_BOX, secretMatchesHash, sha256Hex } from './database.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
-import type { OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
+import type { EscrowAccess, EscrowBlob, EscrowResponse, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { HubRefusal } from './refusal.js';
 import { readRoutingHeader } from './routing.js';
-import { BOOTSTRAP_OPERATOR, newAuditEntries, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
+import { BOOTSTRAP_OPERATOR, BOX_ACTOR, ESCROW_ACCESSES_KEPT, newAuditEntries, REVOKED_KEY_HASH, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
 import { FelhomError } from '../lib/errors.js';
 
 export const NOTIFY_CHANNEL = 'felhom_hub';
@@ -481,6 +481,57 @@ export class PostgresHubStore implements HubStore {
       ...(row.serial !== null ? { serial: Number(row.serial) } : {}),
       ...(row.digest !== null ? { digest: row.digest } : {}),
     }));
+  }
+
+  // ---- key escrow ---------------------------------------------------------------------------
+
+  async putEscrow(box: string, blob: EscrowBlob): Promise<{ storedAt: string }> {
+    return this.#tx(async (client) => {
+      const { rows } = await client.query<{ stored_at: Date }>(
+        'INSERT INTO hub_escrow (box, escrow, stored_at) VALUES ($1, $2, now()) ON CONFLICT (box) DO UPDATE SET escrow = EXCLUDED.escrow, stored_at = EXCLUDED.stored_at RETURNING stored_at',
+        [box, JSON.stringify(blob)],
+      );
+      await this.#escrowAccess(client, box, BOX_ACTOR, 'store', blob.fingerprint);
+      return { storedAt: rows[0]!.stored_at.toISOString() };
+    });
+  }
+
+  async readEscrow(box: string, by: string): Promise<EscrowResponse | null> {
+    return this.#tx(async (client) => {
+      const { rows } = await client.query<{ escrow: EscrowBlob; stored_at: Date }>('SELECT escrow, stored_at FROM hub_escrow WHERE box = $1', [box]);
+      const row = rows[0];
+      if (!row) return null;
+      await this.#escrowAccess(client, box, by, 'read', row.escrow.fingerprint);
+      if (by !== BOX_ACTOR) await this.#record(client, { operator: by, action: 'escrow-read', subject: box });
+      return { escrow: row.escrow, storedAt: row.stored_at.toISOString() };
+    });
+  }
+
+  async deleteEscrow(box: string): Promise<boolean> {
+    return this.#tx(async (client) => {
+      const { rows } = await client.query<{ escrow: EscrowBlob }>('DELETE FROM hub_escrow WHERE box = $1 RETURNING escrow', [box]);
+      if (rows.length === 0) return false;
+      await this.#escrowAccess(client, box, BOX_ACTOR, 'delete', rows[0]!.escrow.fingerprint);
+      return true;
+    });
+  }
+
+  async escrowAccesses(box: string): Promise<EscrowAccess[]> {
+    const { rows } = await this.#query<{ at: Date; by_whom: string; action: EscrowAccess['action']; fingerprint: string | null }>(
+      'SELECT at, by_whom, action, fingerprint FROM hub_escrow_access WHERE box = $1 ORDER BY id',
+      [box],
+    );
+    return rows.map((row) => ({ at: row.at.toISOString(), by: row.by_whom, action: row.action, fingerprint: row.fingerprint }));
+  }
+
+  async revokeBoxKey(box: string): Promise<void> {
+    const { rowCount } = await this.#query('UPDATE hub_boxes SET key_hash = $2, key_rotated_at = now() WHERE box = $1', [box, REVOKED_KEY_HASH]);
+    if (rowCount !== 1) throw new HubRefusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
+  }
+
+  async #escrowAccess(client: pg.PoolClient, box: string, by: string, action: EscrowAccess['action'], fingerprint: string | null): Promise<void> {
+    await client.query('INSERT INTO hub_escrow_access (box, at, by_whom, action, fingerprint) VALUES ($1, now(), $2, $3, $4)', [box, by, action, fingerprint]);
+    await client.query('DELETE FROM hub_escrow_access WHERE box = $1 AND id NOT IN (SELECT id FROM hub_escrow_access WHERE box = $1 ORDER BY id DESC LIMIT $2)', [box, ESCROW_ACCESSES_KEPT]);
   }
 
   // ---- fleet view ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import { HubDatabase, HubRefusal, sha256Hex, secretMatchesHash } from './databas
 import { countByState, fleetView } from './fleet.js';
 import { HubMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
 import { isLoopbackHost, type RequestLogEntry } from './request-log.js';
-import { BOOTSTRAP_OPERATOR, OPERATOR_NAME_PATTERN, type HubStore } from './store.js';
+import { BOOTSTRAP_OPERATOR, BOX_ACTOR, OPERATOR_NAME_PATTERN, type HubStore } from './store.js';
 import {
   BOX_ID_PATTERN,
   MAX_BODY_BYTES,
@@ -35,6 +35,8 @@ import {
 } from '../runner/hub/protocol.js';
 import { EnvelopeRoutingError } from './routing.js';
 import { serveEngineMirrorFile } from './engine-mirror.js';
+import { escrowBlobProblems } from '../runner/custody/escrow-blob.js';
+import type { EscrowBlob } from '../runner/hub/protocol.js';
 
 export const OPERATOR_TOKEN_FILE = 'operator-token';
 
@@ -584,6 +586,65 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/engine\/(?<file>[^/]+)$/,
       auth: 'box',
       handle: ({ res, params }) => serveEngineMirrorFile(options.engineMirrorDir, params.file!, res),
+    },
+    // ---- key escrow (docs/hub-protocol.md "Key escrow"): opaque blobs, every access kept ----
+    {
+      method: 'PUT',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/escrow$/,
+      auth: 'box',
+      handle: async ({ req, res, params }) => {
+        const body = await readJson(req, maxBody);
+        const problems = escrowBlobProblems(body);
+        if (problems.length > 0) throw refusal(400, 'EESCROW_INVALID', `not an escrow blob: ${problems.slice(0, 5).join('; ')}`);
+        if (body.box !== params.box) throw refusal(400, 'EESCROW_INVALID', `the blob is for box ${String(body.box)}, not ${params.box}`);
+        sendJson(res, 201, await database.putEscrow(params.box!, body as unknown as EscrowBlob));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/escrow$/,
+      auth: 'box',
+      handle: async ({ res, params }) => {
+        const held = await database.readEscrow(params.box!, BOX_ACTOR);
+        if (!held) throw refusal(404, 'ENO_ESCROW', `the hub holds no escrow for box ${params.box}`);
+        sendJson(res, 200, held, { 'cache-control': 'no-store' });
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/escrow$/,
+      auth: 'box',
+      handle: async ({ res, params }) => sendJson(res, 200, { box: params.box, deleted: await database.deleteEscrow(params.box!) }),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/escrow\/accesses$/,
+      auth: 'box',
+      handle: async ({ res, params }) => sendJson(res, 200, { accesses: await database.escrowAccesses(params.box!) }),
+    },
+    {
+      // An operator reads an escrow only under operator-managed custody; the read is kept as an
+      // access the box lists into the customer's audit log, and as operator activity.
+      method: 'GET',
+      pattern: /^\/v1\/escrow\/(?<box>[^/]+)$/,
+      auth: 'operator',
+      handle: async ({ res, params, who }) => {
+        const box = params.box!;
+        if (!BOX_ID_PATTERN.test(box) || !(await database.hasBox(box))) throw refusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled`);
+        const held = await database.readEscrow(box, who.operator!);
+        if (!held) throw refusal(404, 'ENO_ESCROW', `the hub holds no escrow for box ${box}`);
+        if (held.escrow.custody !== 'operator-managed') throw refusal(403, 'EESCROW_ZERO_KNOWLEDGE', `box ${box}'s key custody is ${held.escrow.custody}: its escrow is for the box and its customer only`);
+        sendJson(res, 200, held, { 'cache-control': 'no-store' });
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/key$/,
+      auth: 'box',
+      handle: async ({ res, params }) => {
+        await database.revokeBoxKey(params.box!);
+        sendJson(res, 200, { box: params.box, revoked: true });
+      },
     },
     {
       method: 'POST',

@@ -9,7 +9,7 @@
  */
 import type { Tier } from '../stacks/spec/types.js';
 import { auditEntryHash, GENESIS_HASH, type AuditEntry } from '../runner/state/audit.js';
-import type { OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
+import type { EscrowAccess, EscrowBlob, EscrowResponse, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { HubRefusal } from './refusal.js';
 
 export type Awaitable<T> = T | Promise<T>;
@@ -85,10 +85,33 @@ export interface HubStore {
 
   fleetFacts(): Awaitable<BoxFacts[]>;
 
+  /**
+   * Key escrow (docs/hub-protocol.md "Key escrow"): one opaque blob per box, replaced by a newer
+   * upload. Every store, read and delete is kept as an access the box can list; a read by an
+   * operator is also operator activity. `by` is `box` or the operator's name.
+   */
+  putEscrow(box: string, blob: EscrowBlob): Promise<{ storedAt: string }>;
+  /** The box's escrow, recording the read; null when none is held. */
+  readEscrow(box: string, by: string): Promise<EscrowResponse | null>;
+  /** Deletes the box's escrow; false when none was held. */
+  deleteEscrow(box: string): Promise<boolean>;
+  escrowAccesses(box: string): Awaitable<EscrowAccess[]>;
+  /** The box gives up its own API key (decommission): it stops working at once, for good. */
+  revokeBoxKey(box: string): Promise<void>;
+
   /** Calls `listener` after a change to a stream's spec or jobs, made here or by another replica. */
   onChange(listener: ChangeListener): void;
   close(): Promise<void>;
 }
+
+/** What a revoked box key's hash is replaced with: not hex, so no presented key can match it. */
+export const REVOKED_KEY_HASH = 'revoked';
+
+/** The actor of an escrow access made with the box's own key. */
+export const BOX_ACTOR = 'box';
+
+/** Escrow accesses kept per box; older ones are dropped. */
+export const ESCROW_ACCESSES_KEPT = 1000;
 
 /** The operator whose token the hub was started with (flag, environment or token file). */
 export const BOOTSTRAP_OPERATOR = 'admin';

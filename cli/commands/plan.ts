@@ -101,12 +101,16 @@ const plan: CommandModule = {
     const { runPolicies, renderPolicyReport } = await import('../../policies/check.js');
     const policies = runPolicies(result);
     const status = policies.passed ? 0 : 1;
+    // What the backup schedules promise per failure scope (docs/key-custody.md "Recovery objectives").
+    const { recoveryObjectives, recoveryObjectiveLines } = await import('../../stacks/recovery-objectives.js');
+    const objectives = recoveryObjectives(spec);
     if (options.json) {
       out.json({
         box: result.box.box,
         tiers: Object.fromEntries(Object.entries(result.tiers).map(([tier, planned]) => [tier, { stack: planned.stack, resources: plannedResources(planned) }])),
         policies,
         ...(comparison ? { renames: comparison.renames, deleted: comparison.deleted } : {}),
+        recoveryObjectives: objectives,
       });
       return status;
     }
@@ -116,6 +120,8 @@ const plan: CommandModule = {
       lines.push('');
     }
     for (const line of lines) out.line(line);
+    for (const line of recoveryObjectiveLines(objectives)) out.line(line);
+    out.line('');
     for (const line of renderPolicyReport(policies)) out.line(line);
     if (comparison) for (const line of renderRenames(comparison, previous!)) out.warn(line);
     return status;

@@ -8,7 +8,7 @@ import { isPlainObject, JOB_ACTIONS, type EnvelopeType, type JobAction } from '.
 /** Problems with `body` as an envelope of `type` for `box`, each naming the field. */
 export function bodyProblems(body: Record<string, unknown>, type: EnvelopeType, box: string): string[] {
   if (type === 'spec') return specProblems(body, box);
-  return jobProblems(body);
+  return jobProblems(body, box);
 }
 
 function specProblems(body: Record<string, unknown>, box: string): string[] {
@@ -21,11 +21,13 @@ function specProblems(body: Record<string, unknown>, box: string): string[] {
   return [];
 }
 
-function jobProblems(body: Record<string, unknown>): string[] {
+function jobProblems(body: Record<string, unknown>, box: string): string[] {
   if (!JOB_ACTIONS.includes(body.action as JobAction)) {
     return [`body.action: expected one of ${JOB_ACTIONS.join(', ')}, got ${JSON.stringify(body.action)}`];
   }
   if (body.action === 'restore') return restoreProblems(body);
+  if (body.action === 'decommission') return decommissionProblems(body, box);
+  if (body.action === 'key-custody') return keyCustodyProblems(body);
   if (body.action === 'apply' || body.action === 'destroy') return applyProblems(body);
   if (body.action !== 'rotate-keys') return [];
   const problems: string[] = [];
@@ -51,6 +53,31 @@ function restoreProblems(body: Record<string, unknown>): string[] {
     else if (sources.indexOf(source) !== index) problems.push(`body.sources[${index}]: ${JSON.stringify(source)} is listed twice`);
   });
   return problems;
+}
+
+/**
+ * A decommission names the box it ends (`confirm`), so a job signed for the wrong box by a slip
+ * cannot offboard this one; `finalBackup.storage` is a storage id of the spec.
+ */
+function decommissionProblems(body: Record<string, unknown>, box: string): string[] {
+  const problems: string[] = [];
+  if (body.confirm !== box) problems.push(`body.confirm: expected the box id ${JSON.stringify(box)} (a decommission names the box it ends), got ${JSON.stringify(body.confirm)}`);
+  const finalBackup = body.finalBackup;
+  if (finalBackup !== undefined && (!isPlainObject(finalBackup) || typeof finalBackup.storage !== 'string' || !/^[a-z][a-z0-9\-_.]*[a-z0-9]$/i.test(finalBackup.storage))) {
+    problems.push(`body.finalBackup: expected { storage: <storage name> }, got ${JSON.stringify(finalBackup)}`);
+  }
+  return problems;
+}
+
+export const KEY_CUSTODIES: readonly string[] = ['customer-only', 'zero-knowledge-escrow', 'operator-managed'];
+
+/** `{ action: 'key-custody', custody, operatorKeys? }`: operator keys exactly when operator-managed. */
+function keyCustodyProblems(body: Record<string, unknown>): string[] {
+  if (!KEY_CUSTODIES.includes(body.custody as string)) return [`body.custody: expected one of ${KEY_CUSTODIES.join(', ')}, got ${JSON.stringify(body.custody)}`];
+  const keys = body.operatorKeys;
+  if (body.custody !== 'operator-managed') return keys === undefined ? [] : [`body.operatorKeys: only operator-managed custody names operator keys`];
+  if (!Array.isArray(keys) || keys.length === 0) return ['body.operatorKeys: operator-managed custody needs a non-empty array of armoured public keys'];
+  return keys.flatMap((key, index) => (typeof key === 'string' && key.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----') ? [] : [`body.operatorKeys[${index}]: expected an armoured public key`]));
 }
 
 /** Destructive capabilities a signed apply or destroy job may grant (docs/agent.md). */

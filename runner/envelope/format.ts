@@ -22,7 +22,7 @@ export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024;
 export const ENVELOPE_TYPES = ['spec', 'job'] as const;
 export type EnvelopeType = (typeof ENVELOPE_TYPES)[number];
 
-export const JOB_ACTIONS = ['apply', 'preview', 'refresh', 'snapshot', 'rollback', 'restore', 'rotate-keys', 'destroy'] as const;
+export const JOB_ACTIONS = ['apply', 'preview', 'refresh', 'snapshot', 'rollback', 'restore', 'rotate-keys', 'destroy', 'key-custody', 'decommission'] as const;
 export type JobAction = (typeof JOB_ACTIONS)[number];
 
 /** A job body: the action plus its parameters. */

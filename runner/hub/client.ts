@@ -13,6 +13,9 @@ import type {
   AuditUploadResponse,
   BoxListResponse,
   EnrollResponse,
+  EscrowAccess,
+  EscrowBlob,
+  EscrowResponse,
   HealthResponse,
   JobsResponse,
   OperatorActivity,
@@ -114,7 +117,7 @@ export type SpecPoll =
 export type JobsPoll = { readonly status: 'changed'; readonly jobs: readonly PendingJob[]; readonly etag: string } | { readonly status: 'unchanged'; readonly etag: string };
 
 interface RequestOptions {
-  readonly method?: 'GET' | 'POST' | 'DELETE';
+  readonly method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly body?: string | Uint8Array;
   readonly headers?: Record<string, string>;
   readonly waitSeconds?: number;
@@ -204,6 +207,37 @@ export class HubClient {
     return body as unknown as AuditUploadResponse;
   }
 
+  /** Stores (replaces) the box's escrow blob; the hub keeps it opaque. */
+  async putEscrow(box: string, blob: EscrowBlob): Promise<{ storedAt: string }> {
+    const response = await this.#request(`/v1/boxes/${seg(box)}/escrow`, { method: 'PUT', body: JSON.stringify(blob), headers: { 'content-type': 'application/json' } });
+    const body = await this.#json(response);
+    if (typeof body.storedAt !== 'string') throw new HubProtocolError('hub stored the escrow without saying when');
+    return { storedAt: body.storedAt };
+  }
+
+  /** The box's escrow blob, or null when the hub holds none. The hub records the read. */
+  async fetchEscrow(box: string): Promise<EscrowResponse | null> {
+    return this.#escrowAnswer(await this.#request(`/v1/boxes/${seg(box)}/escrow`, { accept: [404] }));
+  }
+
+  /** Deletes the box's escrow at the hub; false when none was held. */
+  async deleteEscrow(box: string): Promise<boolean> {
+    const body = await this.#json(await this.#request(`/v1/boxes/${seg(box)}/escrow`, { method: 'DELETE' }));
+    return body.deleted === true;
+  }
+
+  /** Every store, read and delete of the box's escrow the hub recorded, oldest first. */
+  async listEscrowAccesses(box: string): Promise<readonly EscrowAccess[]> {
+    const body = await this.#json(await this.#request(`/v1/boxes/${seg(box)}/escrow/accesses`));
+    if (!Array.isArray(body.accesses)) throw new HubProtocolError('hub answered the escrow accesses without an accesses array');
+    return body.accesses as EscrowAccess[];
+  }
+
+  /** The box gives up its own API key for good (decommission). */
+  async revokeOwnKey(box: string): Promise<void> {
+    await this.#json(await this.#request(`/v1/boxes/${seg(box)}/key`, { method: 'DELETE' }));
+  }
+
   // ---- operator endpoints --------------------------------------------------------------------
 
   /** Enrolls a box; the answer holds its API key, which the hub never shows again. */
@@ -281,10 +315,26 @@ export class HubClient {
     return (body as unknown as AuditListResponse).entries;
   }
 
+  /** A box's escrow as an operator (operator-managed custody only; the read is recorded and shown to the customer). */
+  async fetchEscrowAsOperator(box: string): Promise<EscrowResponse | null> {
+    return this.#escrowAnswer(await this.#request(`/v1/escrow/${seg(box)}`, { accept: [404] }));
+  }
+
   async health(): Promise<HealthResponse> {
     const body = await this.#json(await this.#request('/v1/health'));
     if (body.ok !== true || typeof body.protocol !== 'number') throw new HubProtocolError('hub health answer is not { ok, protocol }');
     return body as unknown as HealthResponse;
+  }
+
+  async #escrowAnswer(response: Response): Promise<EscrowResponse | null> {
+    if (response.status === 404) {
+      const { code, message } = await readErrorBody(response);
+      if (code === 'ENO_ESCROW') return null;
+      throw new HubRequestError(code ?? 'EHUB_REFUSED', `hub answered 404${message ? `: ${message}` : ''}`, { status: 404 });
+    }
+    const body = await this.#json(response);
+    if (!isPlainObject(body.escrow) || typeof body.storedAt !== 'string') throw new HubProtocolError('hub answered the escrow without escrow and storedAt');
+    return body as unknown as EscrowResponse;
   }
 
   // ---- plumbing -----------------------------------------------------------------------------

@@ -97,7 +97,7 @@ export interface OperatorSummary {
 export interface OperatorActivity {
   readonly at: string;
   readonly operator: string;
-  readonly action: 'publish' | 'enroll' | 'rotate-key' | 'add-operator' | 'remove-operator';
+  readonly action: 'publish' | 'enroll' | 'rotate-key' | 'add-operator' | 'remove-operator' | 'escrow-read';
   /** The box, or the operator added or removed. */
   readonly subject: string;
   readonly tier?: Tier;
@@ -194,6 +194,44 @@ export interface AuditUploadResponse {
 /** GET /v1/boxes/{box}/audit (operator). */
 export interface AuditListResponse {
   readonly entries: readonly AuditEntry[];
+}
+
+/** The escrow blob's format tag (runner/custody/escrow.ts). */
+export const ESCROW_FORMAT = 'felhom-escrow-1';
+
+/**
+ * PUT/GET /v1/boxes/{box}/escrow (box): the box's PBS keyfile wrapped under the customer's
+ * recovery code (docs/hub-protocol.md "Key escrow"). Opaque to the hub: it checks the shape,
+ * stores it, serves it back, and records every access.
+ */
+export interface EscrowBlob {
+  readonly format: typeof ESCROW_FORMAT;
+  readonly box: string;
+  readonly custody: 'zero-knowledge-escrow' | 'operator-managed';
+  /** PBS's fingerprint of the escrowed key, colon-separated hex (not secret: PBS writes it in every manifest). */
+  readonly fingerprint: string;
+  readonly createdAt: string;
+  readonly kdf: { readonly name: 'scrypt'; readonly n: number; readonly r: number; readonly p: number; readonly salt: string };
+  readonly iv: string;
+  readonly tag: string;
+  readonly ciphertext: string;
+  /** operator-managed only: the recovery code encrypted to each named operator key. */
+  readonly operatorWraps?: readonly { readonly keyFingerprint: string; readonly message: string }[];
+}
+
+/** An escrow as the hub serves it. */
+export interface EscrowResponse {
+  readonly escrow: EscrowBlob;
+  readonly storedAt: string;
+}
+
+/** One access to a box's escrow at the hub (GET /v1/boxes/{box}/escrow/accesses). */
+export interface EscrowAccess {
+  readonly at: string;
+  /** `box` (the box's own key) or the operator's name. */
+  readonly by: string;
+  readonly action: 'store' | 'read' | 'delete';
+  readonly fingerprint: string | null;
 }
 
 export interface HealthResponse {

@@ -304,6 +304,10 @@ export const boxSpecShape: ObjectShape = {
               name: 'Backup',
               fields: {
                 keyCustody: optional({ kind: 'string', enum: ['customer-only', 'zero-knowledge-escrow', 'operator-managed'] }, 'Who can open the offsite key; default zero-knowledge-escrow.'),
+                keyCustodyOperators: optional(
+                  { kind: 'array', items: { kind: 'string', pattern: /^[0-9A-F]{40}$/, expected: 'expected an OpenPGP fingerprint: 40 upper-case hex digits' }, minItems: 1, unique: true },
+                  'With operator-managed custody: the OpenPGP fingerprints of the operator keys that can unwrap the escrowed key.',
+                ),
                 jobs: required({ kind: 'array', items: backupJobShape }, 'Guest backup jobs.'),
                 snapshotBeforeDeploy: optional({ kind: 'boolean' }, 'Snapshot before each deploy; default true.'),
                 bulk: optional(

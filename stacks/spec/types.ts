@@ -193,6 +193,8 @@ export type KeyCustody = 'customer-only' | 'zero-knowledge-escrow' | 'operator-m
 export interface BackupSpec {
   /** @default - zero-knowledge-escrow */
   readonly keyCustody?: KeyCustody;
+  /** With `operator-managed` custody (and only then): the operator keys that can unwrap, by OpenPGP fingerprint. */
+  readonly keyCustodyOperators?: readonly string[];
   /** Guest backup jobs (vzdump): each to one storage with the `backup` role. */
   readonly jobs: readonly BackupJobSpec[];
   /** Take a transient snapshot before every deploy and roll back on a failed health check. @default - true */

@@ -88,6 +88,14 @@ const crossFieldRules: readonly Rule[] = [
   (spec) => duplicates(appsOf(spec), (app) => app.name, (i) => `spec.apps[${i}].name`, 'app name'),
   (spec) => duplicates(storagesOf(spec), (storage) => identityKey(storage), (i) => `spec.storage[${i}].identity`, 'storage identity'),
 
+  // Operator-managed custody says, in the signed spec, whose keys can open the customer's backups.
+  (spec) => {
+    const { keyCustody, keyCustodyOperators } = spec.spec.backup;
+    if (keyCustody === 'operator-managed' && !keyCustodyOperators) return [{ path: 'spec.backup.keyCustodyOperators', message: 'operator-managed key custody names the operator keys that can unwrap the key (their OpenPGP fingerprints)' }];
+    if (keyCustody !== 'operator-managed' && keyCustodyOperators) return [{ path: 'spec.backup.keyCustodyOperators', message: `${keyCustody ?? 'zero-knowledge-escrow'} key custody gives no operator a way in; name operator keys only with operator-managed` }];
+    return [];
+  },
+
   // Storage names must not shadow the host's own storages.
   (spec) => {
     const reserved = new Set([spec.spec.host.rootStorage ?? 'local-lvm', spec.spec.host.templateStorage ?? 'local', 'rootfs']);

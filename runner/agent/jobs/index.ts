@@ -30,6 +30,7 @@ import type { ChangeCounts } from '../../engine/run.js';
 import type { AgentContext } from '../context.js';
 import { UnsupportedJobError } from '../errors.js';
 import { applyJob } from './apply.js';
+import { decommissionJob, keyCustodyJob } from './custody-jobs.js';
 import { destroyJob } from './destroy.js';
 import { previewJob } from './preview.js';
 import { refreshJob } from './refresh.js';
@@ -63,6 +64,8 @@ export const JOB_HANDLERS: ReadonlyMap<string, JobHandler> = new Map<string, Job
   ['snapshot', snapshotJob],
   ['rollback', rollbackJob],
   ['restore', restoreJob],
+  ['key-custody', keyCustodyJob],
+  ['decommission', decommissionJob],
 ]);
 
 /** The handler of `action`; UnsupportedJobError for an action no handler knows. */
