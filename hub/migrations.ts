@@ -101,4 +101,25 @@ CREATE TABLE hub_activity (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'enrollment-codes',
+    sql: `
+-- One-time enrollment codes (docs/hub-protocol.md "Enrollment"): the code's sha256 only, the
+-- signed configuration it unlocks, and the guesses counted against the box.
+CREATE TABLE hub_enrollments (
+  box text PRIMARY KEY REFERENCES hub_boxes ON DELETE CASCADE,
+  code_hash text NOT NULL,
+  envelope text NOT NULL,
+  issued_at timestamptz NOT NULL,
+  issued_by text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  used_at timestamptz,
+  completed_at timestamptz,
+  failures integer NOT NULL DEFAULT 0,
+  failure_window_start timestamptz,
+  agent_public_key text
+);
+`,
+  },
 ];

@@ -9,7 +9,7 @@
  */
 import type { Tier } from '../stacks/spec/types.js';
 import { auditEntryHash, GENESIS_HASH, type AuditEntry } from '../runner/state/audit.js';
-import type { OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
+import type { EnrollmentCodeResponse, EnrollmentStatus, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { HubRefusal } from './refusal.js';
 
 export type Awaitable<T> = T | Promise<T>;
@@ -61,6 +61,22 @@ export interface HubStore {
   /** Notes that `box` called the hub with its key; a backend may keep this coarse (per minute). */
   touch(box: string): Awaitable<void>;
 
+  /**
+   * Creates the box record with a one-time code (or, with `regenerate`, replaces the code of a box
+   * that has not completed enrollment, revoking any credential it half-registered).
+   */
+  issueEnrollmentCode(box: string, request: IssueCodeRequest, by: string, now: Date): Promise<EnrollmentCodeResponse>;
+  /**
+   * Redeems `code` for `box` once: on a match, burns it, registers the box's credential hash and
+   * agent key, and returns the configuration. Failures are counted per box (one transaction).
+   */
+  redeemEnrollmentCode(box: string, code: string, registration: CodeRegistration, now: Date): Promise<RedeemOutcome>;
+  /** The configuration of a box whose code was redeemed (null otherwise). */
+  enrollmentConfig(box: string): Awaitable<string | null>;
+  /** The box says its state is written: the code can no longer be regenerated. */
+  completeEnrollment(box: string, now: Date): Promise<{ completedAt: string }>;
+  enrollmentStatus(box: string, now: Date): Awaitable<EnrollmentStatus | null>;
+
   publish(envelopeText: string, envelopeBytes: Uint8Array, by: string): Promise<PublishResponse>;
   spec(box: string, tier: Tier): Awaitable<StoredEnvelope | null>;
   /** The highest serial published for the box and tier (specs and jobs), 0 before the first. */
@@ -88,6 +104,33 @@ export interface HubStore {
   /** Calls `listener` after a change to a stream's spec or jobs, made here or by another replica. */
   onChange(listener: ChangeListener): void;
   close(): Promise<void>;
+}
+
+export interface IssueCodeRequest {
+  readonly codeHash: string;
+  readonly expiresAt: Date;
+  readonly envelope: string;
+  readonly regenerate: boolean;
+}
+
+export interface CodeRegistration {
+  readonly credentialHash: string;
+  readonly agentPublicKey: string;
+}
+
+export type RedeemOutcome =
+  | { readonly status: 'redeemed'; readonly envelope: string }
+  /** No such box, no code, or not this code: counted against the box. */
+  | { readonly status: 'invalid' }
+  | { readonly status: 'throttled'; readonly retryAfterSeconds: number }
+  | { readonly status: 'used'; readonly usedAt: string }
+  | { readonly status: 'expired'; readonly expiresAt: string };
+
+/** Per-box guess counting: a fixed window opened by the first failure. */
+export function boxThrottle(failures: number, windowStart: Date | null, now: Date, max: number, windowMs: number): { blocked: number; next: { failures: number; windowStart: Date } } {
+  const open = windowStart !== null && now.getTime() - windowStart.getTime() < windowMs;
+  const blocked = open && failures >= max ? Math.ceil((windowStart!.getTime() + windowMs - now.getTime()) / 1000) : 0;
+  return { blocked, next: open ? { failures: failures + 1, windowStart: windowStart! } : { failures: 1, windowStart: now } };
 }
 
 /** The operator whose token the hub was started with (flag, environment or token file). */
