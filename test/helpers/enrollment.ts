@@ -1,4 +1,9 @@
 /** One-time enrollment codes for tests, made as `felhom hub enroll --key` makes them. */
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Test } from 'tap';
 import type { HubClient } from '../../runner/hub/client.js';
 import { enrollmentCodeDigest, newEnrollmentCode } from '../../runner/enrollment/code.js';
 import { signEnrollmentConfig } from '../../runner/enrollment/config.js';
@@ -34,4 +39,11 @@ export async function registration(credential = 'fhb_test-credential'): Promise<
   const { createHash } = await import('node:crypto');
   const [agent] = await testKeys('box-agent');
   return { credential, credentialHash: createHash('sha256').update(credential).digest('hex'), agentPublicKey: agent!.publicArmored };
+}
+
+/** A fresh empty directory removed at teardown (t.testdir() is one per test, and startTestHub already holds it). */
+export function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'felhom-enroll-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }
