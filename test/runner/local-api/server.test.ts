@@ -5,79 +5,11 @@
  * the signed spec's ceiling is refused, and every call is in the audit log.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import t, { type Test } from 'tap';
-import { AuditLog, verifyAuditLog, type AuditEntry } from '../../../runner/state/audit.js';
-import { LocalApiClient } from '../../../runner/local-api/client.js';
-import { PveGuestOperations } from '../../../runner/local-api/guest-operations.js';
-import { grantsFromSpec, LocalApiServer, LOCAL_API_VERBS, type GuestGrant } from '../../../runner/local-api/server.js';
-import { LocalApiTokens } from '../../../runner/local-api/tokens.js';
-import { GOLDEN_TEMPLATE_FILE } from '../../../runner/sim/proxmox/state.js';
-import { tempDir } from '../../helpers/enrollment.js';
-import { startTestSimulator, type TestSimulator } from '../../helpers/pve-sim.js';
+import t from 'tap';
+import { verifyAuditLog, type AuditEntry } from '../../../runner/state/audit.js';
+import { LOCAL_API_VERBS } from '../../../runner/local-api/server.js';
+import { company, configOf, snapshotsOf } from '../../helpers/local-api.js';
 
-const GUESTS = [
-  { guest: 'tenant-a', vmId: 201 },
-  { guest: 'tenant-b', vmId: 202 },
-  { guest: 'tenant-c', vmId: 203 },
-];
-
-interface Fixture {
-  readonly sim: TestSimulator;
-  readonly server: LocalApiServer;
-  readonly audit: AuditLog;
-  readonly tokens: LocalApiTokens;
-  readonly token: Record<string, string>;
-  readonly client: (guest: string, token?: string) => LocalApiClient;
-  readonly now: { ms: number };
-  entries(): Promise<readonly AuditEntry[]>;
-}
-
-async function company(t: Test, options: { rateLimit?: { calls: number; windowMs: number }; maxSnapshots?: number; grants?: GuestGrant[] } = {}): Promise<Fixture> {
-  const sim = await startTestSimulator(t);
-  await sim.api.post('/storage', { storage: 'nas-backup', type: 'nfs', server: 'nas.lan', export: '/volume1/felhom', content: 'backup' });
-  for (const { guest, vmId } of GUESTS) {
-    await sim.api.runTask('POST', 'pve', '/nodes/pve/lxc', { vmid: vmId, hostname: guest, ostemplate: `local:vztmpl/${GOLDEN_TEMPLATE_FILE}`, rootfs: 'local-lvm:8', memory: 1024, start: 1 });
-  }
-  const state = tempDir(t);
-  const now = { ms: Date.now() };
-  const clock = () => new Date(now.ms);
-  const audit = await AuditLog.open(AuditLog.fileIn(state), { clock });
-  const tokens = await LocalApiTokens.open(join(state, 'local-api'), { clock });
-  const token: Record<string, string> = {};
-  for (const { guest } of GUESTS) token[guest] = await tokens.issue(guest);
-  const grants =
-    options.grants ??
-    grantsFromSpec({
-      guests: GUESTS.map(({ guest, vmId }) => ({ name: guest, vmId, memoryMiB: 2048, diskGiB: 16 })),
-      backup: { jobs: [{ storage: 'nas-backup', guests: ['tenant-a', 'tenant-b'] }] },
-    });
-  const server = await LocalApiServer.start({
-    box: 'co-0001',
-    socketDir: join(state, 'local-api', 'sockets'),
-    tokens,
-    audit,
-    operations: new PveGuestOperations({ endpoint: sim.sim.url, token: sim.sim.token, ca: sim.sim.certificate, pollMs: 20, node: 'pve' }),
-    grants: () => grants,
-    clock,
-    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
-    ...(options.maxSnapshots ? { maxSnapshots: options.maxSnapshots } : {}),
-  });
-  t.teardown(() => server.close());
-  return {
-    sim,
-    server,
-    audit,
-    tokens,
-    token,
-    now,
-    client: (guest, override) => new LocalApiClient({ socketPath: server.socketPath(guest), token: override ?? token[guest]! }),
-    entries: async () => (await verifyAuditLog(audit.file)).entries,
-  };
-}
-
-const snapshotsOf = async (sim: TestSimulator, vmId: number) => ((await sim.api.get<{ name: string }[]>(`/nodes/pve/lxc/${vmId}/snapshot`)) ?? []).map((s) => s.name).filter((n) => n !== 'current');
-const configOf = (sim: TestSimulator, vmId: number) => sim.api.get<{ memory?: number; rootfs?: string }>(`/nodes/pve/lxc/${vmId}/config`);
 
 t.test("a guest snapshots, rolls back and deletes through its own socket; the host's state shows it, the audit log records it", async (t) => {
   const co = await company(t);
