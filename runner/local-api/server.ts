@@ -62,6 +62,8 @@ export interface LocalApiOptions {
   readonly rateLimit?: { readonly calls: number; readonly windowMs: number };
   /** Snapshots a guest may hold at once. @default 5 */
   readonly maxSnapshots?: number;
+  /** The hub's audit head after the agent's last upload (agent.json `auditHubHead`), for the customer's comparison. @default - unknown (null) */
+  readonly hubHead?: () => { seq: number; hash: string } | null | Promise<{ seq: number; hash: string } | null>;
   readonly clock?: () => Date;
 }
 
@@ -367,6 +369,6 @@ export class LocalApiServer {
     const visible = (entry: AuditEntry) => entry.actor === `guest:${socket.guest}` || (guests === 1 && !entry.actor.startsWith('guest:'));
     const entries = verification.entries.filter((entry) => entry.seq > since && visible(entry));
     await this.#audit(socket.guest, verb, 'succeeded', 'OK', `audit log read by guest ${grant.guest} (${entries.length} entries after seq ${since})`);
-    return { ok: verification.ok, head: verification.head, problems: verification.problems.length, entries };
+    return { ok: verification.ok, head: verification.head, problems: verification.problems.length, hubHead: (await this.#o.hubHead?.()) ?? null, entries };
   }
 }

@@ -27,7 +27,7 @@ export interface Fixture {
   entries(): Promise<readonly AuditEntry[]>;
 }
 
-export async function company(t: Test, options: { rateLimit?: { calls: number; windowMs: number }; maxSnapshots?: number; grants?: GuestGrant[] } = {}): Promise<Fixture> {
+export async function company(t: Test, options: { rateLimit?: { calls: number; windowMs: number }; maxSnapshots?: number; grants?: GuestGrant[]; hubHead?: () => { seq: number; hash: string } | null } = {}): Promise<Fixture> {
   const sim = await startTestSimulator(t);
   await sim.api.post('/storage', { storage: 'nas-backup', type: 'nfs', server: 'nas.lan', export: '/volume1/felhom', content: 'backup' });
   for (const { guest, vmId } of GUESTS) {
@@ -56,6 +56,7 @@ export async function company(t: Test, options: { rateLimit?: { calls: number; w
     clock,
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.maxSnapshots ? { maxSnapshots: options.maxSnapshots } : {}),
+    ...(options.hubHead ? { hubHead: options.hubHead } : {}),
   });
   t.teardown(() => server.close());
   return {
