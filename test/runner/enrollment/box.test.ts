@@ -167,6 +167,27 @@ t.test('a hub that swaps the operator keys is refused before anything is pinned'
   t.ok(operator);
 });
 
+t.test('credentials revoked by a regeneration while the box is stopped before pinning: the retry says to use the new code', async (t) => {
+  const dataDir = freshDir(t);
+  let hub = await startHub({ dataDir, operatorToken: OPERATOR_TOKEN });
+  t.teardown(() => hub.close());
+  const operator = () => new HubClient({ url: hub.url, token: OPERATOR_TOKEN });
+  const mallory = await testKey('mallory');
+  const issued = await issueCode(operator(), 'box-1');
+  await hub.close();
+  const file = join(dataDir, 'hub.json');
+  const data = JSON.parse(await readFile(file, 'utf8'));
+  data.enrollments['box-1'].envelope = await trustOf(['mallory']).then((trust) => signEnrollmentConfig({ box: 'box-1', code: issued.code, trust, signingKeys: [mallory.privateKey], codeExpiresAt: new Date(Date.now() + 3600_000) }));
+  await writeFile(file, JSON.stringify(data));
+  hub = await startHub({ dataDir, operatorToken: OPERATOR_TOKEN });
+  const state = freshDir(t);
+  await t.rejects(enrollBox({ hubUrl: hub.url, code: issued.code, stateDir: state }), { code: 'EENROLL_UNTRUSTED' });
+  const second = await issueCode(operator(), 'box-1', { regenerate: true });
+  await t.rejects(enrollBox({ hubUrl: hub.url, code: issued.code, stateDir: state }), { code: 'EENROLL_REVOKED', message: /run this command with the new code/ });
+  const result = await enrollBox({ hubUrl: hub.url, code: second.code, stateDir: state });
+  t.equal(result.box, 'box-1', 'the new code finishes with the same state directory');
+});
+
 t.test('a trust root given besides the code must agree with it', async (t) => {
   const { hub, operator } = await startTestHub(t);
   const { code } = await issueCode(operator, 'box-1');
