@@ -43,6 +43,8 @@ export interface HubData {
   activity?: OperatorActivity[];
   /** One-time enrollment codes by box (absent in older documents). */
   enrollments?: Record<string, EnrollmentRecord>;
+  /** In-guest controllers' credentials by box, then guest (absent in older documents). */
+  guestCredentials?: Record<string, Record<string, { keyHash: string; registeredAt: string }>>;
 }
 
 interface EnrollmentRecord {
@@ -205,6 +207,26 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
     const record = Object.hasOwn(this.#store.data.boxes, box) ? this.#store.data.boxes[box] : undefined;
     // Hash something even for an unknown box, so timing does not tell which boxes exist.
     return secretMatchesHash(apiKey, record?.keyHash ?? '0'.repeat(64)) && record !== undefined;
+  }
+
+  // ---- in-guest controllers ----------------------------------------------------------------
+
+  async registerGuestCredential(box: string, guest: string, credentialHash: string, now: Date): Promise<{ guest: string; registeredAt: string }> {
+    const registeredAt = now.toISOString();
+    await this.#store.update((data) => {
+      const credentials = (data.guestCredentials ??= {});
+      if (!Object.hasOwn(credentials, box)) credentials[box] = {};
+      credentials[box]![guest] = { keyHash: credentialHash, registeredAt };
+    });
+    return { guest, registeredAt };
+  }
+
+  guestByCredential(box: string, token: string): string | null {
+    const credentials = this.#store.data.guestCredentials ?? {};
+    const guests = Object.hasOwn(credentials, box) ? credentials[box]! : {};
+    // Tokens are 256 random bits: comparing each guest's hash reveals nothing about the others.
+    for (const [guest, record] of Object.entries(guests)) if (secretMatchesHash(token, record.keyHash)) return guest;
+    return null;
   }
 
   // ---- enrollment by code ------------------------------------------------------------------

@@ -122,4 +122,18 @@ CREATE TABLE hub_enrollments (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'guest-credentials',
+    sql: `
+-- The in-guest controllers' hub credentials (sha256 only): each opens its box's guest tier only.
+CREATE TABLE hub_guest_credentials (
+  box text NOT NULL REFERENCES hub_boxes ON DELETE CASCADE,
+  guest text NOT NULL,
+  key_hash text NOT NULL UNIQUE,
+  registered_at timestamptz NOT NULL,
+  PRIMARY KEY (box, guest)
+);
+`,
+  },
 ];

@@ -294,6 +294,23 @@ export class PostgresHubStore implements HubStore {
     await this.#query('UPDATE hub_boxes SET last_contact_at = now() WHERE box = $1', [box]);
   }
 
+  // ---- in-guest controllers ------------------------------------------------------------------
+
+  async registerGuestCredential(box: string, guest: string, credentialHash: string, now: Date): Promise<{ guest: string; registeredAt: string }> {
+    await this.#query(
+      `INSERT INTO hub_guest_credentials (box, guest, key_hash, registered_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (box, guest) DO UPDATE SET key_hash = EXCLUDED.key_hash, registered_at = EXCLUDED.registered_at`,
+      [box, guest, credentialHash, now],
+    );
+    return { guest, registeredAt: now.toISOString() };
+  }
+
+  async guestByCredential(box: string, token: string): Promise<string | null> {
+    // 256 random bits: looking one up by its hash reveals nothing about others.
+    const { rows } = await this.#query<{ guest: string }>('SELECT guest FROM hub_guest_credentials WHERE box = $1 AND key_hash = $2', [box, sha256Hex(token)]);
+    return rows[0]?.guest ?? null;
+  }
+
   // ---- enrollment by code --------------------------------------------------------------------
 
   async issueEnrollmentCode(box: string, request: IssueCodeRequest, by: string, now: Date): Promise<EnrollmentCodeResponse> {

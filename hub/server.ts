@@ -94,8 +94,8 @@ export interface RunningHub {
 interface Route {
   readonly method: string;
   readonly pattern: RegExp;
-  /** `admin`: the bootstrap operator only (operator accounts). */
-  readonly auth: 'none' | 'operator' | 'admin' | 'box';
+  /** `admin`: the bootstrap operator only (operator accounts); `box-or-guest`: also an in-guest controller's credential, for the guest tier only. */
+  readonly auth: 'none' | 'operator' | 'admin' | 'box' | 'box-or-guest';
   readonly handle: (request: RequestContext) => Promise<void> | void;
 }
 
@@ -104,8 +104,8 @@ interface RequestContext {
   readonly res: ServerResponse;
   readonly url: URL;
   readonly params: Record<string, string>;
-  /** Who is asking, once authorized: an operator's name or a box id (for the request log). */
-  readonly who: { operator?: string; box?: string };
+  /** Who is asking, once authorized: an operator's name or a box id (for the request log), and the guest of a controller's credential. */
+  readonly who: { operator?: string; box?: string; guest?: string };
 }
 
 function refusal(status: number, code: string, message: string): HubRefusal {
@@ -521,6 +521,17 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       },
     },
     {
+      method: 'PUT',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/guests\/(?<guest>[^/]+)\/credential$/,
+      auth: 'box',
+      handle: async ({ req, res, params }) => {
+        if (!BOX_ID_PATTERN.test(params.guest!)) throw refusal(400, 'EBAD_REQUEST', 'guest: expected a guest name (lower-case letters, digits, dashes)');
+        const body = await readJson(req, maxBody);
+        if (!isHex64(body.credentialHash)) throw refusal(400, 'EBAD_REQUEST', "credentialHash: expected the sha256 hex of the controller's API key");
+        sendJson(res, 200, { box: params.box, ...(await database.registerGuestCredential(params.box!, params.guest!, body.credentialHash, clock())) });
+      },
+    },
+    {
       method: 'POST',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/enrollment\/complete$/,
       auth: 'box',
@@ -616,7 +627,7 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     {
       method: 'GET',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/spec$/,
-      auth: 'box',
+      auth: 'box-or-guest',
       handle: async (ctx) => {
         const { box, tier } = boxParams(ctx);
         const wait = parseWait(ctx.url, maxWait);
@@ -650,7 +661,7 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     {
       method: 'GET',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/jobs$/,
-      auth: 'box',
+      auth: 'box-or-guest',
       handle: async (ctx) => {
         const { box, tier } = boxParams(ctx);
         const wait = parseWait(ctx.url, maxWait);
@@ -674,9 +685,11 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     {
       method: 'POST',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/reports$/,
-      auth: 'box',
-      handle: async ({ req, res, params }) => {
-        const report = await database.addReport(params.box!, parseReport(await readJson(req, maxBody)));
+      auth: 'box-or-guest',
+      handle: async ({ req, res, params, who }) => {
+        const request = parseReport(await readJson(req, maxBody));
+        if (who.guest !== undefined && request.tier !== 'guest') throw refusal(403, 'EAUTH_FORBIDDEN', `the controller credential of guest ${who.guest} reports for the guest tier only`);
+        const report = await database.addReport(params.box!, request);
         metrics.reports.inc({ outcome: report.outcome });
         sendJson(res, 201, { id: report.id });
       },
@@ -710,7 +723,15 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       return;
     }
     // A box key opens only its own box's endpoints; an unknown box looks like a wrong key.
-    if (!(await database.boxKeyMatches(ctx.params.box!, token))) throw refusal(401, 'EAUTH_INVALID', `the API key is not valid for box ${ctx.params.box}`);
+    if (!(await database.boxKeyMatches(ctx.params.box!, token))) {
+      // A controller's credential opens its box's guest tier, and nothing else.
+      const guest = route.auth === 'box-or-guest' && token ? await database.guestByCredential(ctx.params.box!, token) : null;
+      if (guest === null) throw refusal(401, 'EAUTH_INVALID', `the API key is not valid for box ${ctx.params.box}`);
+      if (ctx.params.tier !== undefined && ctx.params.tier !== 'guest') throw refusal(403, 'EAUTH_FORBIDDEN', `the controller credential of guest ${guest} opens the guest tier only, not ${ctx.params.tier}`);
+      ctx.who.box = ctx.params.box!;
+      ctx.who.guest = guest;
+      return;
+    }
     ctx.who.box = ctx.params.box!;
     await database.touch(ctx.params.box!);
   }

@@ -58,6 +58,13 @@ export interface HubStore {
   rotateKey(box: string, by: string): Promise<{ apiKey: string; enrolledAt: string; keyRotatedAt: string }>;
   /** Whether `apiKey` is the key of `box` (false for unknown boxes too). */
   boxKeyMatches(box: string, apiKey: string): Awaitable<boolean>;
+  /**
+   * Registers (or replaces) the hub credential of the in-guest controller of `guest` on `box`, by its
+   * sha256: it opens the box's guest tier only (spec, jobs, reports), never the host or edge tier.
+   */
+  registerGuestCredential(box: string, guest: string, credentialHash: string, now: Date): Promise<{ guest: string; registeredAt: string }>;
+  /** The guest whose controller credential `token` is on `box`, or null. */
+  guestByCredential(box: string, token: string): Awaitable<string | null>;
   /** Notes that `box` called the hub with its key; a backend may keep this coarse (per minute). */
   touch(box: string): Awaitable<void>;
 

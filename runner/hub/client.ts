@@ -124,7 +124,7 @@ export type SpecPoll =
 export type JobsPoll = { readonly status: 'changed'; readonly jobs: readonly PendingJob[]; readonly etag: string } | { readonly status: 'unchanged'; readonly etag: string };
 
 interface RequestOptions {
-  readonly method?: 'GET' | 'POST' | 'DELETE';
+  readonly method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly body?: string | Uint8Array;
   readonly headers?: Record<string, string>;
   readonly waitSeconds?: number;
@@ -225,6 +225,17 @@ export class HubClient {
   /** The configuration again, with the credential the box registered (a retry after a later failure). */
   async fetchEnrollmentConfig(box: string): Promise<EnrollmentConfigResponse> {
     return enrollmentConfigBody(await this.#json(await this.#request(`/v1/boxes/${seg(box)}/enrollment/config`)));
+  }
+
+  /**
+   * Registers the hub credential of the in-guest controller of `guest` (the box's key; the agent
+   * does it when it deploys the controller): it opens the box's guest tier only.
+   */
+  async registerGuestCredential(box: string, guest: string, credentialHash: string): Promise<{ guest: string; registeredAt: string }> {
+    const response = await this.#request(`/v1/boxes/${seg(box)}/guests/${seg(guest)}/credential`, { method: 'PUT', body: JSON.stringify({ credentialHash }), headers: { 'content-type': 'application/json' } });
+    const body = await this.#json(response);
+    if (typeof body.registeredAt !== 'string') throw new HubProtocolError('hub registered the controller credential without its time');
+    return { guest, registeredAt: body.registeredAt };
   }
 
   /** Tells the hub the box wrote its state; its code can no longer be regenerated. */
