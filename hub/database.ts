@@ -14,10 +14,11 @@ import { join } from 'node:path';
 import type { Tier } from '../stacks/spec/types.js';
 import type { AuditEntry } from '../runner/state/audit.js';
 import { DurableStore } from '../runner/state/store.js';
-import type { BoxSummary, EscrowAccess, EscrowBlob, EscrowResponse, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
+import type { BoxSummary, EnrollmentCodeResponse, EnrollmentStatus, EscrowAccess, EscrowBlob, EscrowResponse, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { readRoutingHeader } from './routing.js';
 import { HubRefusal } from './refusal.js';
-import { BOOTSTRAP_OPERATOR, BOX_ACTOR, ESCROW_ACCESSES_KEPT, newAuditEntries, REVOKED_KEY_HASH, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
+import { CODE_FAILURE_WINDOW_MS, MAX_CODE_FAILURES } from '../runner/hub/protocol.js';
+import { BOOTSTRAP_OPERATOR, BOX_ACTOR, boxThrottle, ESCROW_ACCESSES_KEPT, newAuditEntries, REVOKED_KEY_HASH, type CodeRegistration, type IssueCodeRequest, type RedeemOutcome, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
 
 export type { StoredEnvelope } from './store.js';
 
@@ -42,6 +43,23 @@ export interface HubData {
   activity?: OperatorActivity[];
   /** Key escrow per box: the opaque blob and every access to it (absent in older documents). */
   escrow?: Record<string, { blob: EscrowBlob | null; storedAt: string | null; accesses: EscrowAccess[] }>;
+  /** One-time enrollment codes by box (absent in older documents). */
+  enrollments?: Record<string, EnrollmentRecord>;
+  /** In-guest controllers' credentials by box, then guest (absent in older documents). */
+  guestCredentials?: Record<string, Record<string, { keyHash: string; registeredAt: string }>>;
+}
+
+interface EnrollmentRecord {
+  codeHash: string;
+  envelope: string;
+  issuedAt: string;
+  issuedBy: string;
+  expiresAt: string;
+  usedAt?: string;
+  completedAt?: string;
+  failures: number;
+  failureWindowStart?: string;
+  agentPublicKey?: string;
 }
 
 export { HubRefusal } from './refusal.js';
@@ -72,6 +90,25 @@ export function secretMatchesHash(presented: string, expectedHashHex: string): b
   const actual = createHash('sha256').update(presented).digest();
   const expected = Buffer.from(expectedHashHex, 'hex');
   return expected.length === actual.length && timingSafeEqual(actual, expected);
+}
+
+/** The operator's view of a box's enrollment, from either backend's record. */
+export function enrollmentStatusOf(
+  box: string,
+  record: { issuedAt: string; issuedBy: string; expiresAt: string; usedAt: string | null; completedAt: string | null; agentPublicKey: string | null },
+  now: Date,
+): EnrollmentStatus {
+  const state = record.completedAt ? 'completed' : record.usedAt ? 'redeemed' : now.getTime() >= Date.parse(record.expiresAt) ? 'expired' : 'pending';
+  return {
+    box,
+    state,
+    issuedAt: record.issuedAt,
+    issuedBy: record.issuedBy,
+    expiresAt: record.expiresAt,
+    redeemedAt: record.usedAt,
+    completedAt: record.completedAt,
+    agentPublicKey: record.agentPublicKey,
+  };
 }
 
 function checkHubData(data: HubData): string | undefined {
@@ -172,6 +209,102 @@ export class HubDatabase extends EventEmitter<{ change: [box: string, tier: Tier
     const record = Object.hasOwn(this.#store.data.boxes, box) ? this.#store.data.boxes[box] : undefined;
     // Hash something even for an unknown box, so timing does not tell which boxes exist.
     return secretMatchesHash(apiKey, record?.keyHash ?? '0'.repeat(64)) && record !== undefined;
+  }
+
+  // ---- in-guest controllers ----------------------------------------------------------------
+
+  async registerGuestCredential(box: string, guest: string, credentialHash: string, now: Date): Promise<{ guest: string; registeredAt: string }> {
+    const registeredAt = now.toISOString();
+    await this.#store.update((data) => {
+      const credentials = (data.guestCredentials ??= {});
+      if (!Object.hasOwn(credentials, box)) credentials[box] = {};
+      credentials[box]![guest] = { keyHash: credentialHash, registeredAt };
+    });
+    return { guest, registeredAt };
+  }
+
+  guestByCredential(box: string, token: string): string | null {
+    const credentials = this.#store.data.guestCredentials ?? {};
+    const guests = Object.hasOwn(credentials, box) ? credentials[box]! : {};
+    // Tokens are 256 random bits: comparing each guest's hash reveals nothing about the others.
+    for (const [guest, record] of Object.entries(guests)) if (secretMatchesHash(token, record.keyHash)) return guest;
+    return null;
+  }
+
+  // ---- enrollment by code ------------------------------------------------------------------
+
+  #enrollment(data: HubData, box: string): EnrollmentRecord | undefined {
+    const enrollments = data.enrollments ?? {};
+    return Object.hasOwn(enrollments, box) ? enrollments[box] : undefined;
+  }
+
+  async issueEnrollmentCode(box: string, request: IssueCodeRequest, by: string, now: Date): Promise<EnrollmentCodeResponse> {
+    const at = now.toISOString();
+    await this.#store.update((data) => {
+      const record: EnrollmentRecord = { codeHash: request.codeHash, envelope: request.envelope, issuedAt: at, issuedBy: by, expiresAt: request.expiresAt.toISOString(), failures: 0 };
+      const exists = Object.hasOwn(data.boxes, box);
+      if (!request.regenerate) {
+        if (exists) throw new HubRefusal(409, 'EBOX_EXISTS', `box ${box} is already enrolled; pass --regenerate to replace a code it has not completed enrollment with`);
+        // No key works until the box redeems the code and registers its own.
+        data.boxes[box] = { keyHash: sha256Hex(randomBytes(32)), enrolledAt: at, enrolledBy: by };
+        (data.enrollments ??= {})[box] = record;
+        this.#record(data, { at, operator: by, action: 'enroll', subject: box });
+        return;
+      }
+      const held = this.#enrollment(data, box);
+      if (!exists) throw new HubRefusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled; create its code without --regenerate`);
+      if (!held) throw new HubRefusal(409, 'EENROLL_NO_CODE', `box ${box} was enrolled with an API key, not a code; rotate its key instead`);
+      if (held.completedAt) throw new HubRefusal(409, 'EENROLL_COMPLETE', `box ${box} completed enrollment at ${held.completedAt}; a code can no longer be regenerated for it`);
+      // A credential the box registered with the old code stops working.
+      data.boxes[box] = { ...data.boxes[box]!, keyHash: sha256Hex(randomBytes(32)) };
+      data.enrollments![box] = record;
+      this.#record(data, { at, operator: by, action: 'regenerate-code', subject: box });
+    });
+    return { box, expiresAt: request.expiresAt.toISOString(), regenerated: request.regenerate };
+  }
+
+  async redeemEnrollmentCode(box: string, code: string, registration: CodeRegistration, now: Date): Promise<RedeemOutcome> {
+    return this.#store.update((data): RedeemOutcome => {
+      const record = this.#enrollment(data, box);
+      // Hash something even without a record, so timing does not tell which boxes have codes.
+      const matches = secretMatchesHash(code, record?.codeHash ?? '0'.repeat(64)) && record !== undefined;
+      if (!record) return { status: 'invalid' };
+      const throttle = boxThrottle(record.failures, record.failureWindowStart ? new Date(record.failureWindowStart) : null, now, MAX_CODE_FAILURES, CODE_FAILURE_WINDOW_MS);
+      if (throttle.blocked > 0) return { status: 'throttled', retryAfterSeconds: throttle.blocked };
+      if (!matches) {
+        record.failures = throttle.next.failures;
+        record.failureWindowStart = throttle.next.windowStart.toISOString();
+        return { status: 'invalid' };
+      }
+      if (record.usedAt) return { status: 'used', usedAt: record.usedAt };
+      if (now.getTime() >= Date.parse(record.expiresAt)) return { status: 'expired', expiresAt: record.expiresAt };
+      record.usedAt = now.toISOString();
+      record.agentPublicKey = registration.agentPublicKey;
+      record.failures = 0;
+      delete record.failureWindowStart;
+      data.boxes[box] = { ...data.boxes[box]!, keyHash: registration.credentialHash };
+      return { status: 'redeemed', envelope: record.envelope };
+    });
+  }
+
+  enrollmentConfig(box: string): string | null {
+    const record = this.#enrollment(this.#store.data, box);
+    return record?.usedAt ? record.envelope : null;
+  }
+
+  async completeEnrollment(box: string, now: Date): Promise<{ completedAt: string }> {
+    return this.#store.update((data) => {
+      const record = this.#enrollment(data, box);
+      if (!record?.usedAt) throw new HubRefusal(409, 'EENROLL_NOT_REDEEMED', `box ${box} has not redeemed an enrollment code`);
+      record.completedAt ??= now.toISOString();
+      return { completedAt: record.completedAt };
+    });
+  }
+
+  enrollmentStatus(box: string, now: Date): EnrollmentStatus | null {
+    const record = this.#enrollment(this.#store.data, box);
+    if (!record) return null;
+    return enrollmentStatusOf(box, { ...record, usedAt: record.usedAt ?? null, completedAt: record.completedAt ?? null, agentPublicKey: record.agentPublicKey ?? null }, now);
   }
 
   /**

@@ -124,4 +124,39 @@ CREATE TABLE hub_escrow_access (
 CREATE INDEX hub_escrow_access_box ON hub_escrow_access (box, id);
 `,
   },
+  {
+    version: 3,
+    name: 'enrollment-codes',
+    sql: `
+-- One-time enrollment codes (docs/hub-protocol.md "Enrollment"): the code's sha256 only, the
+-- signed configuration it unlocks, and the guesses counted against the box.
+CREATE TABLE hub_enrollments (
+  box text PRIMARY KEY REFERENCES hub_boxes ON DELETE CASCADE,
+  code_hash text NOT NULL,
+  envelope text NOT NULL,
+  issued_at timestamptz NOT NULL,
+  issued_by text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  used_at timestamptz,
+  completed_at timestamptz,
+  failures integer NOT NULL DEFAULT 0,
+  failure_window_start timestamptz,
+  agent_public_key text
+);
+`,
+  },
+  {
+    version: 4,
+    name: 'guest-credentials',
+    sql: `
+-- The in-guest controllers' hub credentials (sha256 only): each opens its box's guest tier only.
+CREATE TABLE hub_guest_credentials (
+  box text NOT NULL REFERENCES hub_boxes ON DELETE CASCADE,
+  guest text NOT NULL,
+  key_hash text NOT NULL UNIQUE,
+  registered_at timestamptz NOT NULL,
+  PRIMARY KEY (box, guest)
+);
+`,
+  },
 ];

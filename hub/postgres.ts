@@ -18,12 +18,13 @@ import pg from 'pg';
 import type { Tier } from '../stacks/spec/types.js';
 import type { AuditEntry } from '../runner/state/audit.js';
 import { Backoff } from '../runner/hub/backoff.js';
-import { newToken, REPORTS_KEPT_PER_BOX, secretMatchesHash, sha256Hex } from './database.js';
+import { enrollmentStatusOf, newToken, REPORTS_KEPT_PER_BOX, secretMatchesHash, sha256Hex } from './database.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import { CODE_FAILURE_WINDOW_MS, MAX_CODE_FAILURES, type EnrollmentCodeResponse, type EnrollmentStatus } from '../runner/hub/protocol.js';
 import type { EscrowAccess, EscrowBlob, EscrowResponse, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { HubRefusal } from './refusal.js';
 import { readRoutingHeader } from './routing.js';
-import { BOOTSTRAP_OPERATOR, BOX_ACTOR, ESCROW_ACCESSES_KEPT, newAuditEntries, REVOKED_KEY_HASH, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
+import { BOOTSTRAP_OPERATOR, BOX_ACTOR, boxThrottle, ESCROW_ACCESSES_KEPT, newAuditEntries, REVOKED_KEY_HASH, type CodeRegistration, type IssueCodeRequest, type RedeemOutcome, type BoxFacts, type ChangeListener, type HubStore, type StoredEnvelope, type TierFacts } from './store.js';
 import { FelhomError } from '../lib/errors.js';
 
 export const NOTIFY_CHANNEL = 'felhom_hub';
@@ -289,6 +290,105 @@ export class PostgresHubStore implements HubStore {
     if (now - (this.#touched.get(box) ?? 0) < CONTACT_WRITE_INTERVAL_MS) return;
     this.#touched.set(box, now);
     await this.#query('UPDATE hub_boxes SET last_contact_at = now() WHERE box = $1', [box]);
+  }
+
+  // ---- in-guest controllers ------------------------------------------------------------------
+
+  async registerGuestCredential(box: string, guest: string, credentialHash: string, now: Date): Promise<{ guest: string; registeredAt: string }> {
+    await this.#query(
+      `INSERT INTO hub_guest_credentials (box, guest, key_hash, registered_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (box, guest) DO UPDATE SET key_hash = EXCLUDED.key_hash, registered_at = EXCLUDED.registered_at`,
+      [box, guest, credentialHash, now],
+    );
+    return { guest, registeredAt: now.toISOString() };
+  }
+
+  async guestByCredential(box: string, token: string): Promise<string | null> {
+    // 256 random bits: looking one up by its hash reveals nothing about others.
+    const { rows } = await this.#query<{ guest: string }>('SELECT guest FROM hub_guest_credentials WHERE box = $1 AND key_hash = $2', [box, sha256Hex(token)]);
+    return rows[0]?.guest ?? null;
+  }
+
+  // ---- enrollment by code --------------------------------------------------------------------
+
+  async issueEnrollmentCode(box: string, request: IssueCodeRequest, by: string, now: Date): Promise<EnrollmentCodeResponse> {
+    const values = [box, request.codeHash, request.envelope, now, by, request.expiresAt];
+    await this.#tx(async (client) => {
+      if (!request.regenerate) {
+        // No key works until the box redeems the code and registers its own.
+        const { rowCount } = await client.query('INSERT INTO hub_boxes (box, key_hash, enrolled_at, enrolled_by) VALUES ($1, $2, $3, $4) ON CONFLICT (box) DO NOTHING', [box, sha256Hex(randomBytes(32)), now, by]);
+        if (rowCount !== 1) throw new HubRefusal(409, 'EBOX_EXISTS', `box ${box} is already enrolled; pass --regenerate to replace a code it has not completed enrollment with`);
+        await client.query('INSERT INTO hub_enrollments (box, code_hash, envelope, issued_at, issued_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', values);
+        await this.#record(client, { operator: by, action: 'enroll', subject: box });
+        return;
+      }
+      const boxRow = await client.query('SELECT 1 FROM hub_boxes WHERE box = $1 FOR UPDATE', [box]);
+      if (boxRow.rowCount !== 1) throw new HubRefusal(404, 'EBOX_UNKNOWN', `box ${box} is not enrolled; create its code without --regenerate`);
+      const { rows } = await client.query<{ completed_at: Date | null }>('SELECT completed_at FROM hub_enrollments WHERE box = $1', [box]);
+      if (rows.length === 0) throw new HubRefusal(409, 'EENROLL_NO_CODE', `box ${box} was enrolled with an API key, not a code; rotate its key instead`);
+      if (rows[0]!.completed_at) throw new HubRefusal(409, 'EENROLL_COMPLETE', `box ${box} completed enrollment at ${rows[0]!.completed_at.toISOString()}; a code can no longer be regenerated for it`);
+      // A credential the box registered with the old code stops working.
+      await client.query('UPDATE hub_boxes SET key_hash = $2 WHERE box = $1', [box, sha256Hex(randomBytes(32))]);
+      await client.query(
+        `UPDATE hub_enrollments SET code_hash = $2, envelope = $3, issued_at = $4, issued_by = $5, expires_at = $6,
+           used_at = NULL, failures = 0, failure_window_start = NULL, agent_public_key = NULL WHERE box = $1`,
+        values,
+      );
+      await this.#record(client, { operator: by, action: 'regenerate-code', subject: box });
+    });
+    return { box, expiresAt: request.expiresAt.toISOString(), regenerated: request.regenerate };
+  }
+
+  async redeemEnrollmentCode(box: string, code: string, registration: CodeRegistration, now: Date): Promise<RedeemOutcome> {
+    return this.#tx(async (client): Promise<RedeemOutcome> => {
+      const { rows } = await client.query<{ code_hash: string; envelope: string; expires_at: Date; used_at: Date | null; failures: number; failure_window_start: Date | null }>(
+        'SELECT code_hash, envelope, expires_at, used_at, failures, failure_window_start FROM hub_enrollments WHERE box = $1 FOR UPDATE',
+        [box],
+      );
+      const record = rows[0];
+      // Hash something even without a record, so timing does not tell which boxes have codes.
+      const matches = secretMatchesHash(code, record?.code_hash ?? '0'.repeat(64)) && record !== undefined;
+      if (!record) return { status: 'invalid' };
+      const throttle = boxThrottle(record.failures, record.failure_window_start, now, MAX_CODE_FAILURES, CODE_FAILURE_WINDOW_MS);
+      if (throttle.blocked > 0) return { status: 'throttled', retryAfterSeconds: throttle.blocked };
+      if (!matches) {
+        await client.query('UPDATE hub_enrollments SET failures = $2, failure_window_start = $3 WHERE box = $1', [box, throttle.next.failures, throttle.next.windowStart]);
+        return { status: 'invalid' };
+      }
+      if (record.used_at) return { status: 'used', usedAt: record.used_at.toISOString() };
+      if (now.getTime() >= record.expires_at.getTime()) return { status: 'expired', expiresAt: record.expires_at.toISOString() };
+      await client.query('UPDATE hub_enrollments SET used_at = $2, agent_public_key = $3, failures = 0, failure_window_start = NULL WHERE box = $1', [box, now, registration.agentPublicKey]);
+      await client.query('UPDATE hub_boxes SET key_hash = $2 WHERE box = $1', [box, registration.credentialHash]);
+      return { status: 'redeemed', envelope: record.envelope };
+    });
+  }
+
+  async enrollmentConfig(box: string): Promise<string | null> {
+    const { rows } = await this.#query<{ envelope: string }>('SELECT envelope FROM hub_enrollments WHERE box = $1 AND used_at IS NOT NULL', [box]);
+    return rows[0]?.envelope ?? null;
+  }
+
+  async completeEnrollment(box: string, now: Date): Promise<{ completedAt: string }> {
+    const { rows } = await this.#query<{ completed_at: Date }>(
+      'UPDATE hub_enrollments SET completed_at = coalesce(completed_at, $2) WHERE box = $1 AND used_at IS NOT NULL RETURNING completed_at',
+      [box, now],
+    );
+    if (rows.length === 0) throw new HubRefusal(409, 'EENROLL_NOT_REDEEMED', `box ${box} has not redeemed an enrollment code`);
+    return { completedAt: rows[0]!.completed_at.toISOString() };
+  }
+
+  async enrollmentStatus(box: string, now: Date): Promise<EnrollmentStatus | null> {
+    const { rows } = await this.#query<{ issued_at: Date; issued_by: string; expires_at: Date; used_at: Date | null; completed_at: Date | null; agent_public_key: string | null }>(
+      'SELECT issued_at, issued_by, expires_at, used_at, completed_at, agent_public_key FROM hub_enrollments WHERE box = $1',
+      [box],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return enrollmentStatusOf(
+      box,
+      { issuedAt: row.issued_at.toISOString(), issuedBy: row.issued_by, expiresAt: row.expires_at.toISOString(), usedAt: iso(row.used_at), completedAt: iso(row.completed_at), agentPublicKey: row.agent_public_key },
+      now,
+    );
   }
 
   // ---- envelopes ----------------------------------------------------------------------------

@@ -33,10 +33,23 @@ import {
   type EngineSummary,
   type ReportRequest,
 } from '../runner/hub/protocol.js';
-import { EnvelopeRoutingError } from './routing.js';
+import { EnvelopeRoutingError, readRoutingHeader } from './routing.js';
 import { serveEngineMirrorFile } from './engine-mirror.js';
 import { escrowBlobProblems } from '../runner/custody/escrow-blob.js';
 import type { EscrowBlob } from '../runner/hub/protocol.js';
+import { AttemptThrottle } from './attempt-throttle.js';
+import { CODE_FAILURE_WINDOW_MS, MAX_CODE_FAILURES, MAX_CODE_TTL_MS } from '../runner/hub/protocol.js';
+
+/** A 429 for too many failed code attempts, with the seconds to wait. */
+class ThrottledRefusal extends HubRefusal {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(429, 'EENROLL_THROTTLED', message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+const isHex64 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
 
 export const OPERATOR_TOKEN_FILE = 'operator-token';
 
@@ -63,6 +76,8 @@ export interface HubServerOptions {
   readonly log?: (line: string) => void;
   /** Called once per answered request (never with a token or a body). @default - nowhere */
   readonly requestLog?: (entry: RequestLogEntry) => void;
+  /** The hub's clock for enrollment codes (expiry, guessing windows). @default - the system clock */
+  readonly clock?: () => Date;
 }
 
 export interface RunningHub {
@@ -81,8 +96,8 @@ export interface RunningHub {
 interface Route {
   readonly method: string;
   readonly pattern: RegExp;
-  /** `admin`: the bootstrap operator only (operator accounts). */
-  readonly auth: 'none' | 'operator' | 'admin' | 'box';
+  /** `admin`: the bootstrap operator only (operator accounts); `box-or-guest`: also an in-guest controller's credential, for the guest tier only. */
+  readonly auth: 'none' | 'operator' | 'admin' | 'box' | 'box-or-guest';
   readonly handle: (request: RequestContext) => Promise<void> | void;
 }
 
@@ -91,8 +106,8 @@ interface RequestContext {
   readonly res: ServerResponse;
   readonly url: URL;
   readonly params: Record<string, string>;
-  /** Who is asking, once authorized: an operator's name or a box id (for the request log). */
-  readonly who: { operator?: string; box?: string };
+  /** Who is asking, once authorized: an operator's name or a box id (for the request log), and the guest of a controller's credential. */
+  readonly who: { operator?: string; box?: string; guest?: string };
 }
 
 function refusal(status: number, code: string, message: string): HubRefusal {
@@ -310,7 +325,7 @@ async function openStore(options: HubServerOptions, log: (line: string) => void)
     return PostgresHubStore.open(options.database, { log });
   }
   if (options.dataDir === undefined) throw new HubRefusal(400, 'EUSAGE', 'dataDir: required without a database URL');
-  return HubDatabase.open(options.dataDir);
+  return HubDatabase.open(options.dataDir, options.clock ? { clock: options.clock } : {});
 }
 
 export async function startHub(options: HubServerOptions): Promise<RunningHub> {
@@ -328,6 +343,8 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
   }
   const operatorTokenHash = sha256Hex(operator.token);
   const metrics = new HubMetrics();
+  const clock = options.clock ?? (() => new Date());
+  const addressThrottle = new AttemptThrottle({ max: MAX_CODE_FAILURES, windowMs: CODE_FAILURE_WINDOW_MS, clock });
 
   const waiters = new Map<string, Set<Waiter>>();
   const waiterKey = (box: string, tier: Tier) => `${box}/${tier}`;
@@ -394,7 +411,8 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     if (error instanceof HubRefusal) {
       // After a refused body, stop reading it and close: the client may still be sending.
       const close: Record<string, string> = error.status === 413 ? { connection: 'close' } : {};
-      sendError(res, error.status, error.code, error.message, close);
+      const retry: Record<string, string> = error instanceof ThrottledRefusal ? { 'retry-after': String(error.retryAfterSeconds) } : {};
+      sendError(res, error.status, error.code, error.message, { ...close, ...retry });
       if (error.status === 413) req.resume();
     } else if (error instanceof EnvelopeRoutingError) {
       sendError(res, 400, error.code, error.message);
@@ -434,6 +452,101 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
         if (typeof body.box !== 'string' || !BOX_ID_PATTERN.test(body.box)) throw refusal(400, 'EBAD_REQUEST', 'box: expected a box id (lower-case letters, digits, dashes)');
         const { apiKey, enrolledAt } = await database.enroll(body.box, who.operator!);
         sendJson(res, 201, { box: body.box, apiKey, enrolledAt }, { 'cache-control': 'no-store' });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/enrollment\/code$/,
+      auth: 'operator',
+      handle: async ({ req, res, params, who }) => {
+        const box = params.box!;
+        if (!BOX_ID_PATTERN.test(box)) throw refusal(400, 'EBAD_REQUEST', 'box: expected a box id (lower-case letters, digits, dashes)');
+        const body = await readJson(req, maxBody);
+        if (!isHex64(body.codeHash)) throw refusal(400, 'EBAD_REQUEST', 'codeHash: expected the sha256 hex of the code');
+        const expiresAt = typeof body.expiresAt === 'string' ? new Date(body.expiresAt) : new Date(NaN);
+        const now = clock();
+        if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= now.getTime() || expiresAt.getTime() > now.getTime() + MAX_CODE_TTL_MS) {
+          throw refusal(400, 'EBAD_REQUEST', `expiresAt: expected an ISO 8601 instant after now and at most ${MAX_CODE_TTL_MS / 86_400_000} days ahead`);
+        }
+        if (!isShortString(body.envelope, maxBody)) throw refusal(400, 'EBAD_REQUEST', 'envelope: expected the signed enrollment configuration');
+        // Opaque to the hub like every envelope; its routing header must at least name this box.
+        const header = readRoutingHeader(body.envelope);
+        if (header.box !== box || header.type !== 'spec' || header.tier !== 'host') throw refusal(400, 'EBAD_REQUEST', `envelope: expected the enrollment configuration of box ${box} (a host spec envelope), got a ${header.tier} ${header.type} for ${header.box}`);
+        if (body.regenerate !== undefined && typeof body.regenerate !== 'boolean') throw refusal(400, 'EBAD_REQUEST', 'regenerate: expected true or false');
+        const issued = await database.issueEnrollmentCode(box, { codeHash: body.codeHash, expiresAt, envelope: body.envelope, regenerate: body.regenerate === true }, who.operator!, now);
+        sendJson(res, 201, issued, { 'cache-control': 'no-store' });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/enrollment$/,
+      auth: 'none',
+      handle: async ({ req, res, params }) => {
+        const box = params.box!;
+        const address = req.socket.remoteAddress ?? 'unknown';
+        // Checked before the code is looked at: a blocked guesser learns nothing, right or wrong.
+        const blocked = addressThrottle.blockedFor(address);
+        if (blocked > 0) throw new ThrottledRefusal(`too many wrong codes from this address; try again in ${blocked} s`, blocked);
+        const body = await readJson(req, maxBody);
+        if (!isShortString(body.code, 256)) throw refusal(400, 'EBAD_REQUEST', 'code: expected the one-time code');
+        if (!isHex64(body.credentialHash)) throw refusal(400, 'EBAD_REQUEST', 'credentialHash: expected the sha256 hex of the API key the box generated');
+        if (!isShortString(body.agentPublicKey, 64 * 1024) || !body.agentPublicKey.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) {
+          throw refusal(400, 'EBAD_REQUEST', "agentPublicKey: expected the agent's armoured OpenPGP public key");
+        }
+        const outcome = BOX_ID_PATTERN.test(box)
+          ? await database.redeemEnrollmentCode(box, body.code, { credentialHash: body.credentialHash, agentPublicKey: body.agentPublicKey }, clock())
+          : ({ status: 'invalid' } as const);
+        switch (outcome.status) {
+          case 'redeemed':
+            sendJson(res, 200, { box, envelope: outcome.envelope }, { 'cache-control': 'no-store' });
+            return;
+          case 'invalid':
+            addressThrottle.fail(address);
+            throw refusal(401, 'EENROLL_CODE_INVALID', `the code is not valid for box ${box}`);
+          case 'throttled':
+            throw new ThrottledRefusal(`too many wrong codes for box ${box}; try again in ${outcome.retryAfterSeconds} s`, outcome.retryAfterSeconds);
+          case 'used':
+            throw refusal(409, 'EENROLL_CODE_USED', `the code for box ${box} was used at ${outcome.usedAt}`);
+          case 'expired':
+            throw refusal(410, 'EENROLL_CODE_EXPIRED', `the code for box ${box} expired unused at ${outcome.expiresAt}`);
+        }
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/enrollment\/config$/,
+      auth: 'box',
+      handle: async ({ res, params }) => {
+        const envelope = await database.enrollmentConfig(params.box!);
+        if (envelope === null) throw refusal(404, 'EENROLL_NOT_REDEEMED', `box ${params.box} has not redeemed an enrollment code`);
+        sendJson(res, 200, { box: params.box, envelope }, { 'cache-control': 'no-store' });
+      },
+    },
+    {
+      method: 'PUT',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/guests\/(?<guest>[^/]+)\/credential$/,
+      auth: 'box',
+      handle: async ({ req, res, params }) => {
+        if (!BOX_ID_PATTERN.test(params.guest!)) throw refusal(400, 'EBAD_REQUEST', 'guest: expected a guest name (lower-case letters, digits, dashes)');
+        const body = await readJson(req, maxBody);
+        if (!isHex64(body.credentialHash)) throw refusal(400, 'EBAD_REQUEST', "credentialHash: expected the sha256 hex of the controller's API key");
+        sendJson(res, 200, { box: params.box, ...(await database.registerGuestCredential(params.box!, params.guest!, body.credentialHash, clock())) });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/enrollment\/complete$/,
+      auth: 'box',
+      handle: async ({ res, params }) => sendJson(res, 200, { box: params.box, ...(await database.completeEnrollment(params.box!, clock())) }),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/enrollment$/,
+      auth: 'operator',
+      handle: async ({ res, params }) => {
+        const status = await database.enrollmentStatus(params.box!, clock());
+        if (status === null) throw refusal(404, 'EENROLL_NO_CODE', `box ${params.box} has no enrollment code`);
+        sendJson(res, 200, status);
       },
     },
     { method: 'GET', pattern: /^\/v1\/boxes$/, auth: 'operator', handle: async ({ res }) => sendJson(res, 200, { boxes: fleetView(await database.fleetFacts()) }) },
@@ -516,7 +629,7 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     {
       method: 'GET',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/spec$/,
-      auth: 'box',
+      auth: 'box-or-guest',
       handle: async (ctx) => {
         const { box, tier } = boxParams(ctx);
         const wait = parseWait(ctx.url, maxWait);
@@ -550,7 +663,7 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     {
       method: 'GET',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/tiers\/(?<tier>[^/]+)\/jobs$/,
-      auth: 'box',
+      auth: 'box-or-guest',
       handle: async (ctx) => {
         const { box, tier } = boxParams(ctx);
         const wait = parseWait(ctx.url, maxWait);
@@ -574,9 +687,11 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
     {
       method: 'POST',
       pattern: /^\/v1\/boxes\/(?<box>[^/]+)\/reports$/,
-      auth: 'box',
-      handle: async ({ req, res, params }) => {
-        const report = await database.addReport(params.box!, parseReport(await readJson(req, maxBody)));
+      auth: 'box-or-guest',
+      handle: async ({ req, res, params, who }) => {
+        const request = parseReport(await readJson(req, maxBody));
+        if (who.guest !== undefined && request.tier !== 'guest') throw refusal(403, 'EAUTH_FORBIDDEN', `the controller credential of guest ${who.guest} reports for the guest tier only`);
+        const report = await database.addReport(params.box!, request);
         metrics.reports.inc({ outcome: report.outcome });
         sendJson(res, 201, { id: report.id });
       },
@@ -669,7 +784,15 @@ export async function startHub(options: HubServerOptions): Promise<RunningHub> {
       return;
     }
     // A box key opens only its own box's endpoints; an unknown box looks like a wrong key.
-    if (!(await database.boxKeyMatches(ctx.params.box!, token))) throw refusal(401, 'EAUTH_INVALID', `the API key is not valid for box ${ctx.params.box}`);
+    if (!(await database.boxKeyMatches(ctx.params.box!, token))) {
+      // A controller's credential opens its box's guest tier, and nothing else.
+      const guest = route.auth === 'box-or-guest' && token ? await database.guestByCredential(ctx.params.box!, token) : null;
+      if (guest === null) throw refusal(401, 'EAUTH_INVALID', `the API key is not valid for box ${ctx.params.box}`);
+      if (ctx.params.tier !== undefined && ctx.params.tier !== 'guest') throw refusal(403, 'EAUTH_FORBIDDEN', `the controller credential of guest ${guest} opens the guest tier only, not ${ctx.params.tier}`);
+      ctx.who.box = ctx.params.box!;
+      ctx.who.guest = guest;
+      return;
+    }
     ctx.who.box = ctx.params.box!;
     await database.touch(ctx.params.box!);
   }

@@ -9,7 +9,7 @@
  */
 import type { Tier } from '../stacks/spec/types.js';
 import { auditEntryHash, GENESIS_HASH, type AuditEntry } from '../runner/state/audit.js';
-import type { EscrowAccess, EscrowBlob, EscrowResponse, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
+import type { EnrollmentCodeResponse, EnrollmentStatus, EscrowAccess, EscrowBlob, EscrowResponse, OperatorActivity, OperatorSummary, PendingJob, PublishResponse, Report, ReportRequest } from '../runner/hub/protocol.js';
 import { HubRefusal } from './refusal.js';
 
 export type Awaitable<T> = T | Promise<T>;
@@ -58,8 +58,31 @@ export interface HubStore {
   rotateKey(box: string, by: string): Promise<{ apiKey: string; enrolledAt: string; keyRotatedAt: string }>;
   /** Whether `apiKey` is the key of `box` (false for unknown boxes too). */
   boxKeyMatches(box: string, apiKey: string): Awaitable<boolean>;
+  /**
+   * Registers (or replaces) the hub credential of the in-guest controller of `guest` on `box`, by its
+   * sha256: it opens the box's guest tier only (spec, jobs, reports), never the host or edge tier.
+   */
+  registerGuestCredential(box: string, guest: string, credentialHash: string, now: Date): Promise<{ guest: string; registeredAt: string }>;
+  /** The guest whose controller credential `token` is on `box`, or null. */
+  guestByCredential(box: string, token: string): Awaitable<string | null>;
   /** Notes that `box` called the hub with its key; a backend may keep this coarse (per minute). */
   touch(box: string): Awaitable<void>;
+
+  /**
+   * Creates the box record with a one-time code (or, with `regenerate`, replaces the code of a box
+   * that has not completed enrollment, revoking any credential it half-registered).
+   */
+  issueEnrollmentCode(box: string, request: IssueCodeRequest, by: string, now: Date): Promise<EnrollmentCodeResponse>;
+  /**
+   * Redeems `code` for `box` once: on a match, burns it, registers the box's credential hash and
+   * agent key, and returns the configuration. Failures are counted per box (one transaction).
+   */
+  redeemEnrollmentCode(box: string, code: string, registration: CodeRegistration, now: Date): Promise<RedeemOutcome>;
+  /** The configuration of a box whose code was redeemed (null otherwise). */
+  enrollmentConfig(box: string): Awaitable<string | null>;
+  /** The box says its state is written: the code can no longer be regenerated. */
+  completeEnrollment(box: string, now: Date): Promise<{ completedAt: string }>;
+  enrollmentStatus(box: string, now: Date): Awaitable<EnrollmentStatus | null>;
 
   publish(envelopeText: string, envelopeBytes: Uint8Array, by: string): Promise<PublishResponse>;
   spec(box: string, tier: Tier): Awaitable<StoredEnvelope | null>;
@@ -112,6 +135,33 @@ export const BOX_ACTOR = 'box';
 
 /** Escrow accesses kept per box; older ones are dropped. */
 export const ESCROW_ACCESSES_KEPT = 1000;
+
+export interface IssueCodeRequest {
+  readonly codeHash: string;
+  readonly expiresAt: Date;
+  readonly envelope: string;
+  readonly regenerate: boolean;
+}
+
+export interface CodeRegistration {
+  readonly credentialHash: string;
+  readonly agentPublicKey: string;
+}
+
+export type RedeemOutcome =
+  | { readonly status: 'redeemed'; readonly envelope: string }
+  /** No such box, no code, or not this code: counted against the box. */
+  | { readonly status: 'invalid' }
+  | { readonly status: 'throttled'; readonly retryAfterSeconds: number }
+  | { readonly status: 'used'; readonly usedAt: string }
+  | { readonly status: 'expired'; readonly expiresAt: string };
+
+/** Per-box guess counting: a fixed window opened by the first failure. */
+export function boxThrottle(failures: number, windowStart: Date | null, now: Date, max: number, windowMs: number): { blocked: number; next: { failures: number; windowStart: Date } } {
+  const open = windowStart !== null && now.getTime() - windowStart.getTime() < windowMs;
+  const blocked = open && failures >= max ? Math.ceil((windowStart!.getTime() + windowMs - now.getTime()) / 1000) : 0;
+  return { blocked, next: open ? { failures: failures + 1, windowStart: windowStart! } : { failures: 1, windowStart: now } };
+}
 
 /** The operator whose token the hub was started with (flag, environment or token file). */
 export const BOOTSTRAP_OPERATOR = 'admin';

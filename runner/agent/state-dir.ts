@@ -8,8 +8,10 @@
  *   <state>/engine/               the Pulumi file backend (state under engine/.pulumi)
  *   <state>/envelopes/<digest>.json  envelopes as received, named by payload digest (retry after a crash)
  *   <state>/keys/                 0700: stack-passphrase (generated, 0600), hub-api-key,
- *                                 agent.key.asc + agent.key.passphrase (or FELHOM_AGENT_KEY_PASSPHRASE)
+ *                                 agent.key.asc + agent.key.passphrase (or FELHOM_AGENT_KEY_PASSPHRASE), agent.pub.asc
  *   <state>/secrets/<name>        the spec's `{ ref: <name> }` secrets, e.g. proxmox-api-token
+ *   <state>/trust.json            the trust store `felhom agent enroll` pinned (runner/enrollment/box.ts)
+ *   <state>/enrollment.json       how far `felhom agent enroll` got (box, hub, stage), so a retry resumes
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -33,6 +35,9 @@ export interface StateLayout {
   readonly hubApiKey: string;
   readonly agentKey: string;
   readonly agentKeyPassphrase: string;
+  readonly agentPublicKey: string;
+  readonly trustStore: string;
+  readonly enrollment: string;
 }
 
 export function stateLayout(root: string): StateLayout {
@@ -49,6 +54,9 @@ export function stateLayout(root: string): StateLayout {
     hubApiKey: join(keys, 'hub-api-key'),
     agentKey: join(keys, 'agent.key.asc'),
     agentKeyPassphrase: join(keys, 'agent.key.passphrase'),
+    agentPublicKey: join(keys, 'agent.pub.asc'),
+    trustStore: join(root, 'trust.json'),
+    enrollment: join(root, 'enrollment.json'),
   };
 }
 

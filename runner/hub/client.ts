@@ -16,6 +16,11 @@ import type {
   EscrowAccess,
   EscrowBlob,
   EscrowResponse,
+  EnrollmentCodeRequest,
+  EnrollmentCodeResponse,
+  EnrollmentConfigResponse,
+  EnrollmentRedeemRequest,
+  EnrollmentStatus,
   HealthResponse,
   JobsResponse,
   OperatorActivity,
@@ -238,7 +243,52 @@ export class HubClient {
     await this.#json(await this.#request(`/v1/boxes/${seg(box)}/key`, { method: 'DELETE' }));
   }
 
+  /**
+   * Redeems a one-time code (no token: the code is the credential) and answers the signed
+   * enrollment configuration. Burns the code: a second call is refused with EENROLL_CODE_USED.
+   */
+  async redeemEnrollmentCode(box: string, request: EnrollmentRedeemRequest): Promise<EnrollmentConfigResponse> {
+    return enrollmentConfigBody(await this.#postJson(`/v1/boxes/${seg(box)}/enrollment`, request));
+  }
+
+  /** The configuration again, with the credential the box registered (a retry after a later failure). */
+  async fetchEnrollmentConfig(box: string): Promise<EnrollmentConfigResponse> {
+    return enrollmentConfigBody(await this.#json(await this.#request(`/v1/boxes/${seg(box)}/enrollment/config`)));
+  }
+
+  /**
+   * Registers the hub credential of the in-guest controller of `guest` (the box's key; the agent
+   * does it when it deploys the controller): it opens the box's guest tier only.
+   */
+  async registerGuestCredential(box: string, guest: string, credentialHash: string): Promise<{ guest: string; registeredAt: string }> {
+    const response = await this.#request(`/v1/boxes/${seg(box)}/guests/${seg(guest)}/credential`, { method: 'PUT', body: JSON.stringify({ credentialHash }), headers: { 'content-type': 'application/json' } });
+    const body = await this.#json(response);
+    if (typeof body.registeredAt !== 'string') throw new HubProtocolError('hub registered the controller credential without its time');
+    return { guest, registeredAt: body.registeredAt };
+  }
+
+  /** Tells the hub the box wrote its state; its code can no longer be regenerated. */
+  async completeEnrollment(box: string): Promise<{ completedAt: string }> {
+    const body = await this.#postJson(`/v1/boxes/${seg(box)}/enrollment/complete`, {});
+    if (typeof body.completedAt !== 'string') throw new HubProtocolError('hub acknowledged the enrollment without its time');
+    return { completedAt: body.completedAt };
+  }
+
   // ---- operator endpoints --------------------------------------------------------------------
+
+  /** Files a one-time code (its hash) and the signed configuration it unlocks; creates the box record. */
+  async issueEnrollmentCode(box: string, request: EnrollmentCodeRequest): Promise<EnrollmentCodeResponse> {
+    const body = await this.#postJson(`/v1/boxes/${seg(box)}/enrollment/code`, request);
+    if (typeof body.expiresAt !== 'string' || typeof body.box !== 'string') throw new HubProtocolError('hub filed the code without its expiry');
+    return body as unknown as EnrollmentCodeResponse;
+  }
+
+  async enrollmentStatus(box: string): Promise<EnrollmentStatus> {
+    const body = await this.#json(await this.#request(`/v1/boxes/${seg(box)}/enrollment`));
+    if (typeof body.state !== 'string') throw new HubProtocolError('hub answered the enrollment status without a state');
+    return body as unknown as EnrollmentStatus;
+  }
+
 
   /** Enrolls a box; the answer holds its API key, which the hub never shows again. */
   async enrollBox(box: string): Promise<EnrollResponse> {
@@ -415,6 +465,11 @@ export class HubClient {
     if (!isPlainObject(value)) throw new HubProtocolError(`hub answered ${response.status} with JSON that is not an object`, { status: response.status });
     return value;
   }
+}
+
+function enrollmentConfigBody(body: Record<string, unknown>): EnrollmentConfigResponse {
+  if (typeof body.envelope !== 'string' || typeof body.box !== 'string') throw new HubProtocolError('hub answered the enrollment without the configuration envelope');
+  return body as unknown as EnrollmentConfigResponse;
 }
 
 /** Reads `{ error: { code, message } }` from an error answer, if that is what it holds. */

@@ -42,6 +42,62 @@ export interface EnrollResponse {
   readonly enrolledAt: string;
 }
 
+/**
+ * POST /v1/boxes/{box}/enrollment/code (operator): a one-time retrieval code for the box. The
+ * operator's tool makes the code and signs the configuration; the hub keeps the code's sha256 and
+ * the envelope, and never sees the code itself.
+ */
+export interface EnrollmentCodeRequest {
+  /** sha256 hex of the code (runner/enrollment/code.ts). */
+  readonly codeHash: string;
+  /** When the unused code stops working (ISO 8601, at most {@link MAX_CODE_TTL_MS} ahead). */
+  readonly expiresAt: string;
+  /** The signed enrollment configuration, served to the box that redeems the code. */
+  readonly envelope: string;
+  /** Replace the code of a box that has not completed enrollment (its half-registered credential is revoked). */
+  readonly regenerate?: boolean;
+}
+export interface EnrollmentCodeResponse {
+  readonly box: string;
+  readonly expiresAt: string;
+  readonly regenerated: boolean;
+}
+
+/**
+ * POST /v1/boxes/{box}/enrollment (no token; the code is the credential): redeems the code once,
+ * registering the public halves of what the box generated, and answers the configuration.
+ */
+export interface EnrollmentRedeemRequest {
+  readonly code: string;
+  /** sha256 hex of the hub API key the box generated: from now on its key. */
+  readonly credentialHash: string;
+  /** The agent's own armoured OpenPGP public key (secrets for this box are encrypted to it). */
+  readonly agentPublicKey: string;
+}
+export interface EnrollmentConfigResponse {
+  readonly box: string;
+  /** The enrollment configuration envelope, as the operator signed it. */
+  readonly envelope: string;
+}
+
+/** GET /v1/boxes/{box}/enrollment (operator). */
+export interface EnrollmentStatus {
+  readonly box: string;
+  readonly state: 'pending' | 'expired' | 'redeemed' | 'completed';
+  readonly issuedAt: string;
+  readonly issuedBy: string;
+  readonly expiresAt: string;
+  readonly redeemedAt: string | null;
+  readonly completedAt: string | null;
+  readonly agentPublicKey: string | null;
+}
+
+/** Longest life of an unused code. */
+export const MAX_CODE_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** Failed code attempts allowed per box, and per client address, in each window. */
+export const MAX_CODE_FAILURES = 10;
+export const CODE_FAILURE_WINDOW_MS = 15 * 60 * 1000;
+
 export interface BoxSummary {
   readonly box: string;
   readonly enrolledAt: string;
@@ -97,7 +153,7 @@ export interface OperatorSummary {
 export interface OperatorActivity {
   readonly at: string;
   readonly operator: string;
-  readonly action: 'publish' | 'enroll' | 'rotate-key' | 'add-operator' | 'remove-operator' | 'escrow-read';
+  readonly action: 'publish' | 'enroll' | 'regenerate-code' | 'rotate-key' | 'add-operator' | 'remove-operator' | 'escrow-read';
   /** The box, or the operator added or removed. */
   readonly subject: string;
   readonly tier?: Tier;

@@ -41,7 +41,7 @@ export interface TestHub {
   enroll(box: string): Promise<HubClient>;
 }
 
-export async function startTestHub(t: Test, options: { dataDir?: string; maxWaitSeconds?: number; maxBodyBytes?: number; engineMirrorDir?: string } = {}): Promise<TestHub> {
+export async function startTestHub(t: Test, options: { dataDir?: string; maxWaitSeconds?: number; maxBodyBytes?: number; engineMirrorDir?: string; clock?: () => Date; database?: string } = {}): Promise<TestHub> {
   const dataDir = options.dataDir ?? t.testdir();
   const hub = await startHub({ dataDir, operatorToken: OPERATOR_TOKEN, ...options });
   t.teardown(() => hub.close());

@@ -527,6 +527,23 @@ function rollbackSnapshot(sim: SimHost, { params, user }: ApiRequest): string {
   }, { vmid: guest.vmid, name: 'rollback' });
 }
 
+/** `pct resize`: grows a volume (PVE refuses to shrink); `size` is `<n>G` (the new size) or `+<n>G` (added). */
+function resizeVolume(sim: SimHost, { params, user }: ApiRequest): string {
+  const guest = sim.guest(required(params, 'node'), required(params, 'vmid'));
+  sim.unlocked(guest);
+  const disk = required(params, 'disk');
+  const value = guest.config[disk];
+  if (!VOLUME_KEY.test(disk) || value === undefined) throw new SimApiError(500, `disk '${disk}' does not exist`);
+  const size = /^(\+)?(\d+)G$/.exec(required(params, 'size'));
+  if (!size) throw new SimApiError(400, "size: expected '<n>G' or '+<n>G'");
+  const current = Number(/(?:^|,)size=(\d+)G/.exec(value)?.[1] ?? 0);
+  const next = size[1] ? current + Number(size[2]) : Number(size[2]);
+  if (next < current) throw new SimApiError(500, 'unable to shrink disk size');
+  return sim.task(guest.node, 'resize', String(guest.vmid), user, () => {
+    guest.config[disk] = /(?:^|,)size=\d+G/.test(value) ? value.replace(/size=\d+G/, `size=${next}G`) : `${value},size=${next}G`;
+  }, { vmid: guest.vmid, name: 'disk' });
+}
+
 function deleteSnapshot(sim: SimHost, { params, user }: ApiRequest): string {
   const { guest, name } = snapshotOf(sim, params);
   sim.unlocked(guest);
@@ -766,6 +783,7 @@ export const handlers: Readonly<Record<string, Handler>> = {
     return { ...guest.snapshots[name]!.config };
   },
   'POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback': rollbackSnapshot,
+  'PUT /nodes/{node}/lxc/{vmid}/resize': resizeVolume,
   'POST /nodes/{node}/vzdump': vzdump,
   'GET /cluster/backup': (sim) => Object.entries(sim.state.backupJobs).map(([id, job]) => jobView(id, job)),
   'POST /cluster/backup': (sim, { params }) => {
