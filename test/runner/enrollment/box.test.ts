@@ -54,11 +54,11 @@ t.test('a code works once: a second box (or a state directory without its creden
   // The redemption reaches the hub and its answer is lost: the code is burned.
   proxy.rules.push({ method: 'POST', path: /\/v1\/boxes\/box-1\/enrollment$/, mode: 'lose', times: 1 });
   const lost = freshDir(t);
-  await t.rejects(enrollBox({ hubUrl: proxy.url, code, stateDir: lost, hubTimeoutMs: 5000 }), { code: 'EENROLL_HUB', kind: 'waiting', exitCode: 3, message: /run the same command again/ });
+  await t.rejects(enrollBox({ hubUrl: proxy.url, code, stateDir: lost, hubTimeoutMs: 5000 }), { code: 'EENROLL_HUB', kind: 'waiting', fault: 'environment', message: /run the same command again/ });
   t.equal((await operator.enrollmentStatus('box-1')).state, 'redeemed', 'the hub burned the code');
   // Another state directory holds nothing from that redemption.
   const other = freshDir(t);
-  await t.rejects(enrollBox({ hubUrl: hub.url, code, stateDir: other }), { code: 'EENROLL_CODE_USED', exitCode: 1, message: /was already used, and not with the credentials in .*felhom hub enroll --box box-1 --regenerate/ });
+  await t.rejects(enrollBox({ hubUrl: hub.url, code, stateDir: other }), { code: 'EENROLL_CODE_USED', fault: 'input', message: /was already used, and not with the credentials in .*felhom hub enroll --box box-1 --regenerate/ });
   t.notOk(await exists(join(other, 'trust.json')), 'nothing pinned');
   // The same state directory resumes on the credentials it wrote before redeeming.
   const resumed = await enrollBox({ hubUrl: proxy.url, code, stateDir: lost });
@@ -119,7 +119,7 @@ t.test('an expired code, a mistyped code and a code for another state are refuse
   await mkdir(broken, { recursive: true });
   await writeFile(join(broken, 'enrollment.json'), '{');
   await t.rejects(enrollBox({ hubUrl: hub.url, code, stateDir: broken }), { code: 'EENROLL_STATE', message: /not JSON/ });
-  await t.rejects(enrollBox({ hubUrl: 'http://127.0.0.1:1', code: newEnrollmentCode('box-3', alice.fingerprint).code, stateDir: freshDir(t) }), { code: 'EENROLL_HUB', exitCode: 3 });
+  await t.rejects(enrollBox({ hubUrl: 'http://127.0.0.1:1', code: newEnrollmentCode('box-3', alice.fingerprint).code, stateDir: freshDir(t) }), { code: 'EENROLL_HUB', fault: 'environment' });
 });
 
 t.test('a hub that swaps the operator keys is refused before anything is pinned', async (t) => {
@@ -196,7 +196,7 @@ t.test('a trust root given besides the code must agree with it', async (t) => {
   const state = freshDir(t);
   await t.rejects(enrollBox({ hubUrl: hub.url, code, stateDir: state, trustRoot: bob.fingerprint }), { code: 'EENROLL_UNTRUSTED', message: /nothing was contacted or pinned/ });
   t.equal((await operator.enrollmentStatus('box-1')).state, 'pending', 'the hub was not contacted: the code still works');
-  await t.rejects(enrollBox({ hubUrl: hub.url, code, stateDir: state, trustRoot: 'ABC' }), { code: 'EENROLL_CODE', exitCode: 2 });
+  await t.rejects(enrollBox({ hubUrl: hub.url, code, stateDir: state, trustRoot: 'ABC' }), { code: 'EENROLL_CODE', kind: 'usage' });
   const result = await enrollBox({ hubUrl: hub.url, code, stateDir: state, trustRoot: alice.fingerprint });
   t.same(result.operatorFingerprints, [alice.fingerprint]);
 });
@@ -207,7 +207,7 @@ t.test('codes: parsed as typed, refused naming the part that is wrong', async (t
   t.match(code, /^box-1\.[a-z2-7]{4}(-[a-z2-7]{4}){5}\.[0-9A-F]{32}$/);
   t.equal(trustRoot, alice.fingerprint.slice(0, 32));
   t.same(parseEnrollmentCode(`  ${code.toUpperCase()}\n`), { box: 'box-1', code, trustRoot });
-  t.throws(() => parseEnrollmentCode('box-1.abcd'), { code: 'EENROLL_CODE', exitCode: 2, message: /three parts/ });
+  t.throws(() => parseEnrollmentCode('box-1.abcd'), { code: 'EENROLL_CODE', kind: 'usage', message: /three parts/ });
   t.throws(() => parseEnrollmentCode(code.replace('box-1', 'Box_1')), { message: /is not a box id/ });
   t.throws(() => parseEnrollmentCode(code.replace(/\.[a-z2-7]{4}-/, '.abc1-')), { message: /secret part/ });
   t.throws(() => parseEnrollmentCode(`${code.slice(0, -1)}`), { message: /trust root is not 32 hex digits/ });

@@ -22,7 +22,7 @@ t.test('the box refuses what is not a configuration, an expired one, a short tru
   const { code, trustRoot } = newEnrollmentCode('box-1', alice.fingerprint);
   const codeDigest = enrollmentCodeDigest(code);
   await t.rejects(verifyEnrollmentConfig('{"payload":"x","signatures":["-----BEGIN PGP SIGNATURE-----\\n\\nx\\n-----END PGP SIGNATURE-----\\n"]}', { box: 'box-1', codeDigest, trustRoot }), { code: 'EENROLL_UNTRUSTED', message: /is not one/ });
-  await t.rejects(verifyEnrollmentConfig('', { box: 'box-1', codeDigest, trustRoot: 'ABCD' }), { code: 'EENROLL_CODE', exitCode: 2 });
+  await t.rejects(verifyEnrollmentConfig('', { box: 'box-1', codeDigest, trustRoot: 'ABCD' }), { code: 'EENROLL_CODE', kind: 'usage' });
   const trust = await trustOf(['alice']);
   const issuedAt = new Date('2026-01-01T00:00:00Z');
   const envelope = await signEnrollmentConfig({ box: 'box-1', code, trust, signingKeys: [alice.privateKey], codeExpiresAt: new Date('2026-01-02T00:00:00Z'), issuedAt });
