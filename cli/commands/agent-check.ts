@@ -37,7 +37,7 @@ const command: CommandModule = {
         throw new CliError('EPARSE', `${options.spec}: not YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
       }
     }
-    const engine = new EngineRunner();
+    const engine = new EngineRunner(context.env.FELHOM_ENGINE_HOME ? { engineHome: resolve(context.cwd, context.env.FELHOM_ENGINE_HOME) } : {});
     const result = await preflight({
       stateDir: resolve(context.cwd, options.state as string),
       trustPath: resolve(context.cwd, options.trust as string),

@@ -68,6 +68,8 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
     import('../../runner/agent/state-dir.js'),
   ]);
   const secrets = new SecretRegistry();
+  // The engine home the command's environment names (FELHOM_ENGINE_HOME), else the project's `.engine/`.
+  const engineHome = context.env.FELHOM_ENGINE_HOME ? resolve(context.cwd, context.env.FELHOM_ENGINE_HOME) : undefined;
   const level = context.debug ? 'debug' : (options.logLevel as LogLevel);
   const format = options.logFormat ?? (context.out.terminal.stderr ? 'text' : 'json');
   if (format !== 'json' && format !== 'text') throw usageError(`--log-format: expected json or text, got ${JSON.stringify(format)}`);
@@ -89,8 +91,9 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
     hubUrl,
     ...(options.apiKeyFile ? { apiKeyFile: resolve(context.cwd, options.apiKeyFile as string) } : {}),
     // A missing engine or plugin comes from the hub's engine mirror, checked against this box's pins.
-    engine: new HubSuppliedEngines(() => new LazyEngineRunner(), {
+    engine: new HubSuppliedEngines(() => new LazyEngineRunner(engineHome ? { engineHome } : {}), {
       hubUrl,
+      ...(engineHome ? { engineHome } : {}),
       box: options.box as string,
       apiKey: () => readSecretFile(options.apiKeyFile ? resolve(context.cwd, options.apiKeyFile as string) : stateLayout(resolve(context.cwd, options.state as string)).hubApiKey),
       logger,

@@ -19,7 +19,7 @@
  */
 import type { Reason } from '../state/audit.js';
 import type { Tier } from '../../stacks/spec/types.js';
-import { checkDrift, checkStorage, type DriftResult } from './checks.js';
+import { checkDrift, checkEscrowAccesses, checkStorage, type DriftResult } from './checks.js';
 import { AgentContext, StepFailure, type AgentOptions, type CycleRun, type ItemResult, type StepName } from './context.js';
 import { errorKind, StoppingError, toReason, type ErrorKind } from './errors.js';
 import { tidy } from './outbox.js';
@@ -102,6 +102,7 @@ export class Agent {
       return { status: kind === 'generic' ? 'failed' : kind, items: run.items, engineRuns: ctx.counters.engineRuns - runsBefore, served: ctx.counters.served, error: { ...reason, kind, step: failure.step } };
     }
     if (ctx.host.storageMonitor && this.tier === 'host') await checkStorage(ctx, ctx.host.storageMonitor);
+    if (this.tier === 'host') await checkEscrowAccesses(ctx);
     await tidied();
     const worked = run.items.some((item) => item.outcome !== 'skipped');
     return { status: worked ? 'done' : 'idle', items: run.items, engineRuns: ctx.counters.engineRuns - runsBefore, served: ctx.counters.served };

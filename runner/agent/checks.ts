@@ -10,6 +10,8 @@ import { toReason } from './errors.js';
 import { deliver, engineSummary } from './outbox.js';
 import { lastAppliedSpec } from './specs.js';
 import type { StorageMonitor } from './storage-health.js';
+import { readCustodyState, syncEscrowAccesses } from '../custody/custody.js';
+import type { EscrowAccess } from '../hub/protocol.js';
 
 export interface DriftResult {
   readonly status: 'checked' | 'no-spec';
@@ -62,5 +64,25 @@ export async function checkStorage(ctx: AgentContext, monitor: StorageMonitor): 
   } catch (error) {
     // A storage check that cannot run is itself news, but must not stop the cycle's own work.
     ctx.log.warn('storage check failed', { ...toReason(error) });
+  }
+}
+
+/**
+ * On the host tier, after a cycle: the hub's record of accesses to the box's escrowed key goes
+ * into the audit log (the customer's view of it, docs/key-custody.md), and an access by an
+ * operator is logged as a warning, the customer's notification. Nothing to do for a box with no
+ * key yet or under customer-only custody; a hub that cannot answer is logged and tried again next
+ * cycle (the count of accesses already copied is kept, so none is copied twice or lost).
+ */
+export async function checkEscrowAccesses(ctx: AgentContext): Promise<EscrowAccess[]> {
+  const state = await readCustodyState(ctx.stores.layout.root);
+  if (!state || state.custody === 'customer-only') return [];
+  try {
+    const fresh = await syncEscrowAccesses({ stateDir: ctx.stores.layout.root, box: ctx.box, audit: ctx.stores.audit, hub: ctx.hub });
+    for (const access of fresh) ctx.log.warn('an operator accessed the escrowed backup key', { by: access.by, action: access.action, at: access.at });
+    return fresh;
+  } catch (error) {
+    ctx.log.warn('escrow accesses not checked', { code: (error as { code?: string }).code ?? 'EINTERNAL', message: (error as Error).message });
+    return [];
   }
 }

@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { FelhomError } from '../../lib/errors.js';
+import { base32 } from '../../lib/base32.js';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const CODE_BYTES = 20;
@@ -29,7 +30,7 @@ export function newRecoveryCode(): string {
 
 export function formatRecoveryCode(bytes: Uint8Array): string {
   if (bytes.length !== CODE_BYTES) throw new RecoveryCodeError(`a recovery code holds ${CODE_BYTES} bytes, got ${bytes.length}`);
-  const body = base32(bytes);
+  const body = base32(bytes, ALPHABET);
   const text = body + checkGroup(body);
   return text.match(/.{4}/g)!.join('-');
 }
@@ -49,22 +50,6 @@ export function normalizeRecoveryCode(typed: string): string {
 }
 
 function checkGroup(body: string): string {
-  return base32(createHash('sha256').update(`felhom-recovery-code:${body}`).digest()).slice(0, 4);
+  return base32(createHash('sha256').update(`felhom-recovery-code:${body}`).digest(), ALPHABET).slice(0, 4);
 }
 
-function base32(bytes: Uint8Array): string {
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += ALPHABET[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    value &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += ALPHABET[(value << (5 - bits)) & 31];
-  return out;
-}

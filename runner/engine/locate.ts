@@ -154,8 +154,8 @@ export async function locateEngine(options: LocateEngineOptions = {}): Promise<L
   let projectRoot: string | undefined = options.projectRoot ? resolve(options.projectRoot) : undefined;
   let root: string;
   if (options.engineHome) root = resolve(options.engineHome);
-  else if (projectRoot) root = join(projectRoot, '.engine');
   else if (fromEnv) root = resolve(fromEnv);
+  else if (projectRoot) root = join(projectRoot, '.engine');
   else {
     projectRoot = findProjectRoot();
     root = join(projectRoot, '.engine');

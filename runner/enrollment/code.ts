@@ -13,6 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { BOX_ID_PATTERN } from '../hub/protocol.js';
 import { EnrollmentError } from './errors.js';
+import { base32 } from '../../lib/base32.js';
 
 /** Hex digits of the trust root fingerprint a code carries: 128 bits, beyond a second-preimage search. */
 export const TRUST_ROOT_HEX = 32;
@@ -27,27 +28,13 @@ export interface EnrollmentCode {
   readonly trustRoot: string;
 }
 
-function base32(bytes: Uint8Array): string {
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  return out;
-}
 
 /** A new code for `box` whose trust root is the key with `fingerprint`. */
 export function newEnrollmentCode(box: string, fingerprint: string): EnrollmentCode {
   if (!BOX_ID_PATTERN.test(box)) throw new EnrollmentError('EENROLL_CODE', `box: expected a box id (lower-case letters, digits, dashes), got ${JSON.stringify(box)}`, { kind: 'usage' });
   const trustRoot = normaliseFingerprint(fingerprint).slice(0, TRUST_ROOT_HEX);
   if (trustRoot.length < TRUST_ROOT_HEX) throw new EnrollmentError('EENROLL_CODE', `fingerprint: expected at least ${TRUST_ROOT_HEX} hex digits`, { kind: 'usage' });
-  const secret = base32(randomBytes(15)).match(/.{4}/g)!.join('-');
+  const secret = base32(randomBytes(15), BASE32).match(/.{4}/g)!.join('-');
   return { box, code: `${box}.${secret}.${trustRoot}`, trustRoot };
 }
 

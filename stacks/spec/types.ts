@@ -187,7 +187,7 @@ export interface PbsIdentity {
 
 export type StorageSpec = DirStorageSpec | NfsStorageSpec | CifsStorageSpec | PbsStorageSpec;
 
-/** Seed §8 key custody: who can open the offsite backup key. */
+/** Key custody (docs/architecture.md#key-custody): who can open the offsite backup key. */
 export type KeyCustody = 'customer-only' | 'zero-knowledge-escrow' | 'operator-managed';
 
 export interface BackupSpec {

@@ -284,6 +284,9 @@ function configParameters(params: RequestParameters): ConfigMap {
   for (const [key, value] of Object.entries(params)) {
     if (CONTROL_PARAMETERS.has(key)) continue;
     config[key] = Array.isArray(value) ? value.join(',') : value;
+    // PVE keeps a guest's description as comment lines of its config file and reads it back
+    // with a newline at the end (the proxmoxve provider appends one to match).
+    if (key === 'description' && config[key] !== '' && !config[key]!.endsWith('\n')) config[key] += '\n';
   }
   return config;
 }

@@ -351,3 +351,32 @@ export function perlPattern(pattern: string): RegExp {
   }
   return regex;
 }
+
+/**
+ * The answer typed as PVE's JSON writer types it, by the method's `returns` schema: a stored
+ * value the schema calls `integer` or `number` goes out as a JSON number, a `boolean` as 0 or 1
+ * (PVE's own encoding), so a client that decodes into typed fields (the proxmoxve provider's Go
+ * structs) reads what it would read from a PVE host. Anything the schema does not type, and any
+ * value that is not a clean number, is left as it is.
+ */
+export function typedReturn(returns: unknown, data: unknown): unknown {
+  const schema = returns as { type?: string; properties?: Record<string, ParameterSchema>; items?: unknown } | undefined;
+  if (!schema || data === null || data === undefined) return data;
+  if (Array.isArray(data)) return schema.type === 'array' && schema.items ? data.map((item) => typedReturn(schema.items, item)) : data;
+  if (typeof data === 'object' && schema.properties) {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(data as Record<string, unknown>)) out[key] = typedValue(schema.properties[key], value);
+    return out;
+  }
+  return typedValue(schema as ParameterSchema, data);
+}
+
+function typedValue(schema: ParameterSchema | undefined, value: unknown): unknown {
+  if (!schema || typeof value !== 'string') return value;
+  if ((schema.type === 'integer' && /^-?\d+$/.test(value)) || (schema.type === 'number' && /^-?\d+(\.\d+)?$/.test(value))) return Number(value);
+  if (schema.type === 'boolean') {
+    const normal = normalBoolean(value);
+    return normal === '1' ? 1 : normal === '0' ? 0 : value;
+  }
+  return value;
+}

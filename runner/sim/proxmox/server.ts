@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handlers, SimApiError, SimHost } from './api.js';
 import { selfSignedCertificate } from './certificate.js';
-import { PveApiSchema, PVE_HOST_SCHEMA, validateParameters, type RequestParameters } from './schema.js';
+import { PveApiSchema, PVE_HOST_SCHEMA, typedReturn, validateParameters, type RequestParameters } from './schema.js';
 import { parseTokenHeader, StateStore, type InitialStateOptions, type SimFaults, type SimMedium, type SimState } from './state.js';
 
 export interface SimulatorOptions extends InitialStateOptions {
@@ -230,7 +230,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     const sim = new SimHost(state, schema);
     const data = handler(sim, { method, template: route.template, params, user: auth.user });
     if (method !== 'GET') await store.save();
-    send(response, 200, 'OK', { data });
+    send(response, 200, 'OK', { data: typedReturn(route.method.returns, data) });
   };
 
   const server: Server = createServer({ key, cert }, (request, response) => {

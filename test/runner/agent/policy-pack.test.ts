@@ -21,8 +21,10 @@ import { agentWorld, BOX, boxSpec } from '../../helpers/agent-fixture.js';
 function standIns(box: ResolvedBox, web: BuiltImage): ResolvedBox {
   const apps = box.apps.map((app) => {
     const pinned = app.manifest.services.every((service) => service.digest);
+    // The stand-in has one service, so the catalog's backup hooks (which name the app's own services) go.
+    const { backup: _hooks, ...catalog } = app.manifest;
     const manifest: AppManifest = {
-      ...app.manifest,
+      ...catalog,
       http: { service: 'web', port: 8080 },
       services: [{ name: 'web', image: web.image, tag: web.tag, ...(pinned ? { digest: web.digest } : {}), ports: [8080], resources: { memoryMiB: 64 } }],
       volumes: [],

@@ -22,7 +22,7 @@ t.test('snapshot, health check, rollback and snapshot removal over the PVE API',
   await sim.control('PUT', '/_sim/containers/200', { healthy: false });
   t.same(await ops.healthCheck(200), { healthy: false, detail: 'running but reports no network address' });
   await ops.rollback(200, 'felhom-predeploy');
-  t.equal((await sim.api.get<Record<string, string>>('/nodes/pve/lxc/200/config')).memory, '4096', 'the config is back');
+  t.equal((await sim.api.get<Record<string, string>>('/nodes/pve/lxc/200/config')).memory, 4096, 'the config is back');
   t.match(await sim.api.get('/nodes/pve/lxc/200/status/current'), { status: 'running' }, 'and the guest started again');
   await ops.deleteSnapshot(200, 'felhom-predeploy');
   t.same((await sim.api.get<{ name: string }[]>('/nodes/pve/lxc/200/snapshot')).map((item) => item.name), ['current']);

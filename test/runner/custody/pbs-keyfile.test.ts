@@ -78,7 +78,7 @@ t.test('round trip: the same key comes back, a wrong passphrase is refused', asy
   t.equal(created.fingerprint, PBS_VECTOR_FINGERPRINT);
   const refused = await openKeyfile(created.text, 'wrong passphrase').catch((error: unknown) => error);
   t.ok(refused instanceof PbsKeyfileError);
-  t.match(refused, { code: 'EKEYFILE_WRONG_PASSPHRASE', kind: 'stalled', exitCode: 1 });
+  t.match(refused, { code: 'EKEYFILE_WRONG_PASSPHRASE', kind: 'stalled', fault: 'input' });
   t.match((refused as Error).message, /password hint: the usual/);
   t.notOk((refused as Error).message.includes('wrong passphrase') && (refused as Error).message.includes('right'), 'the passphrase is not in the error');
 });

@@ -1,6 +1,7 @@
 // The record step: the report and audit record go into the outbox first, then the journal entry
 // turns final (or waiting, for a box-side failure); never announced, so a stop cannot cut it off.
 import t from 'tap';
+import { FelhomError } from '../../../../lib/errors.js';
 import { type EnvelopeOutcome, type EnvelopeRun } from '../../../../runner/agent/context.js';
 import { runSteps } from '../../../../runner/agent/steps/index.js';
 import { recordStep } from '../../../../runner/agent/steps/record.js';
@@ -17,10 +18,10 @@ async function finished(w: ContextWorld, outcome: EnvelopeOutcome, state: 'recei
 
 const cases: { name: string; outcome: EnvelopeOutcome; from?: 'received'; state: string; report: object }[] = [
   { name: 'a success', outcome: { outcome: 'succeeded', durationMs: 12, counts: { create: 1, update: 0, delete: 0, replace: 0, same: 3 } }, state: 'succeeded', report: { outcome: 'succeeded', serial: 2, durationMs: 12, engine: { created: 1, same: 3 } } },
-  { name: 'a refusal', from: 'received', outcome: { outcome: 'rejected', error: Object.assign(new Error('envelope expired'), { code: 'EEXPIRED' }) }, state: 'rejected', report: { outcome: 'rejected', reason: { code: 'EEXPIRED', message: 'envelope expired' } } },
+  { name: 'a refusal', from: 'received', outcome: { outcome: 'rejected', error: new FelhomError('EEXPIRED', 'stalled', 'envelope expired') }, state: 'rejected', report: { outcome: 'rejected', reason: { code: 'EEXPIRED', message: 'envelope expired' } } },
   {
     name: 'a box-side failure waits with its schedule',
-    outcome: { outcome: 'failed', error: Object.assign(new Error('secret tunnel-token is missing'), { code: 'ESECRET' }), retry: { attempt: 1, nextAt: '2030-01-01T00:00:00.000Z' } },
+    outcome: { outcome: 'failed', error: new FelhomError('ESECRET', 'waiting', 'secret tunnel-token is missing'), retry: { attempt: 1, nextAt: '2030-01-01T00:00:00.000Z' } },
     state: 'waiting',
     report: { outcome: 'failed', reason: { code: 'ESECRET' } },
   },

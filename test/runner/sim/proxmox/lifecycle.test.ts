@@ -76,7 +76,7 @@ t.test('an LXC is created from the golden template with its bulk mount point, re
 
   t.match(await api.post('/nodes/pve/lxc', { vmid: 200, ostemplate: TEMPLATE }).catch((error: unknown) => error), { status: 500, message: /CT 200 already exists on node 'pve'/ });
   await api.put('/nodes/pve/lxc/200/config', { memory: 16384, delete: 'tags' });
-  t.equal((await api.get<Record<string, string>>('/nodes/pve/lxc/200/config')).memory, '16384');
+  t.equal((await api.get<Record<string, string>>('/nodes/pve/lxc/200/config')).memory, 16384, 'typed as PVE types it: a number');
   t.match(await api.put('/nodes/pve/lxc/200/config', { memory: 2048, digest: config.digest }).catch((error: unknown) => error), { status: 500, message: /detected modified configuration/ });
 
   t.match(await api.get('/nodes/pve/lxc/200/status/current'), { status: 'stopped', maxmem: 16384 * 2 ** 20, name: 'customer' });
@@ -103,7 +103,7 @@ t.test('snapshots are taken, listed, rolled back to and deleted', async (t) => {
   await api.put('/nodes/pve/lxc/200/config', { memory: 2048 });
   t.match(await api.get('/nodes/pve/lxc/200/snapshot/predeploy/config'), { memory: '12288' });
   await api.runTask('POST', 'pve', '/nodes/pve/lxc/200/snapshot/predeploy/rollback', { start: 1 });
-  t.equal((await api.get<Record<string, string>>('/nodes/pve/lxc/200/config')).memory, '12288');
+  t.equal((await api.get<Record<string, string>>('/nodes/pve/lxc/200/config')).memory, 12288);
   t.match(await api.get('/nodes/pve/lxc/200/status/current'), { status: 'running' });
   await api.runTask('DELETE', 'pve', '/nodes/pve/lxc/200/snapshot/predeploy');
   t.same((await api.get<{ name: string }[]>('/nodes/pve/lxc/200/snapshot')).map((item) => item.name), ['current']);
@@ -131,7 +131,7 @@ t.test('vzdump writes an archive without the bulk mount point, and a restore ont
   await bare.api.runTask('POST', 'pve', '/nodes/pve/lxc', { vmid: 200, ostemplate: archive!.volid, restore: 1, storage: 'local-lvm', unique: 1 });
   const restored = await bare.api.get<Record<string, string>>('/nodes/pve/lxc/200/config');
   t.equal(restored.hostname, 'customer');
-  t.equal(restored.memory, '12288');
+  t.equal(restored.memory, 12288);
   t.equal(restored.rootfs, 'local-lvm:vm-200-disk-0,size=96G');
   t.match(restored.mp0, /^usb-media:200\/vm-200-disk-1\.raw,mp=\/mnt\/bulk\/usb-media,backup=0,size=1800G$/);
   t.not(/hwaddr=([^,]+)/.exec(restored.net0!)![1], /hwaddr=([^,]+)/.exec(original.net0!)![1], 'unique=1 gives a new MAC');
