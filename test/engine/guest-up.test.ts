@@ -91,7 +91,13 @@ t.test('the guest tier comes up on Docker, keeps a hot volume through an image c
   // given a new stack, when the guest tier is brought up, then networks, volumes and containers exist, running and healthy
   const up = await engine.run('up', program(box), target);
   t.ok(up.counts.create >= 12, `up created the tier (${up.counts.create} resources)`);
-  const running = await containers(daemon);
+  // Traefik is not a dependency of any app, so up does not wait for its health check: give its
+  // first check time to run (start period 10 s, interval 10 s) before reading the verdict.
+  let running = await containers(daemon);
+  for (let tries = 0; running.get('traefik')?.health === 'starting' && tries < 60; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    running = await containers(daemon);
+  }
   for (const name of ['traefik', 'site-web', 'notes-db', 'notes-web']) {
     t.match(running.get(name), { state: 'running', health: 'healthy' }, `${name} runs and is healthy`);
   }
