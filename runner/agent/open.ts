@@ -4,12 +4,11 @@
  * validator and resolver. The CLI and the tests' child agent both start here; the program
  * factory is injectable (docs/agent.md "Programs").
  */
-import type { BodyValidator } from '../envelope/index.js';
 import { HubClient } from '../hub/client.js';
 import { AuditLog } from '../state/audit.js';
 import { Journal } from '../state/journal.js';
 import type { Tier } from '../../stacks/spec/types.js';
-import { Agent, type AgentEngineOptions, type AgentHostOptions, type AgentRuntime } from './agent.js';
+import { Agent, type AgentEngineOptions, type AgentHostOptions, type AgentRuntime, type AgentSpecRules } from './agent.js';
 import { AgentSetupError } from './errors.js';
 import { SecretRegistry } from './logger.js';
 import type { ProgramFactory } from './program.js';
@@ -76,17 +75,6 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
     AuditLog.open(AuditLog.fileIn(layout.root), { onTornTail: 'quarantine', ...(options.clock ? { clock: options.clock } : {}) }),
     openAgentState(layout),
   ]);
-  const { catalogLookup } = await import('../../stacks/spec/catalog.js');
-  const { validateBoxSpec } = await import('../../stacks/spec/validate.js');
-  const { resolveBox } = await import('../../stacks/spec/resolve.js');
-  const { loadGoldenTemplate } = await import('../../templates/lib/golden.js');
-  const catalog = catalogLookup();
-  const sizing = loadGoldenTemplate().sizing;
-  const validateBody: BodyValidator = (body, type) => {
-    if (type !== 'spec') return [];
-    const result = validateBoxSpec(body, { catalog });
-    return result.ok ? [] : result.problems.map((problem) => `${problem.path || '(root)'}: ${problem.message}`);
-  };
   let programFor = options.programFor;
   let requiredPlugins = options.requiredPlugins;
   let policyPack = options.policyPack;
@@ -109,7 +97,7 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
       ...(policyPack ? { policyPack } : {}),
       ...(options.engineGraceMs !== undefined ? { graceMs: options.engineGraceMs } : {}),
     },
-    spec: { resolve: (spec) => resolveBox(spec, catalog, sizing), validateBody },
+    spec: await specRules(),
     host: {
       ...(options.hostOperations ? { operations: options.hostOperations } : {}),
       ...(options.storageMonitor ? { storageMonitor: options.storageMonitor } : {}),
@@ -123,4 +111,25 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
       ...(options.stopSignal ? { stopSignal: options.stopSignal } : {}),
     },
   });
+}
+
+/**
+ * How the agent reads a spec: the box-spec validator over the project's catalog for received
+ * spec bodies (each problem as `path: message`), and the resolver with the golden template's sizing.
+ */
+export async function specRules(): Promise<AgentSpecRules> {
+  const { catalogLookup } = await import('../../stacks/spec/catalog.js');
+  const { validateBoxSpec } = await import('../../stacks/spec/validate.js');
+  const { resolveBox } = await import('../../stacks/spec/resolve.js');
+  const { loadGoldenTemplate } = await import('../../templates/lib/golden.js');
+  const catalog = catalogLookup();
+  const sizing = loadGoldenTemplate().sizing;
+  return {
+    resolve: (spec) => resolveBox(spec, catalog, sizing),
+    validateBody: (body, type) => {
+      if (type !== 'spec') return [];
+      const result = validateBoxSpec(body, { catalog });
+      return result.ok ? [] : result.problems.map((problem) => `${problem.path || '(root)'}: ${problem.message}`);
+    },
+  };
 }

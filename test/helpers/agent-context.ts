@@ -9,16 +9,14 @@ import type { Test } from 'tap';
 import { HubClient } from '../../runner/hub/client.js';
 import { AuditLog } from '../../runner/state/audit.js';
 import { Journal, type JournalEntry } from '../../runner/state/journal.js';
-import { formatEnvelope, parseEnvelope, type BodyValidator, type EnvelopeContent } from '../../runner/envelope/index.js';
-import { AgentContext, type AgentOptions, type EnvelopeRun } from '../../runner/agent/context.js';
+import { formatEnvelope, parseEnvelope, type EnvelopeContent } from '../../runner/envelope/index.js';
+import { AgentContext, type AgentOptions, type EnvelopeOutcome, type EnvelopeRun } from '../../runner/agent/context.js';
+import { FelhomError } from '../../lib/errors.js';
 import { workItem, type WorkItem } from '../../runner/agent/envelope-item.js';
 import type { JobInput } from '../../runner/agent/jobs/index.js';
+import { specRules } from '../../runner/agent/open.js';
 import { verifyForBox } from '../../runner/agent/steps/verify.js';
 import { loadOrCreateStackPassphrase, openAgentState, prepareStateDir } from '../../runner/agent/state-dir.js';
-import { catalogLookup } from '../../stacks/spec/catalog.js';
-import { resolveBox } from '../../stacks/spec/resolve.js';
-import { validateBoxSpec } from '../../stacks/spec/validate.js';
-import { loadGoldenTemplate } from '../../templates/lib/golden.js';
 import type { Tier } from '../../stacks/spec/types.js';
 import { agentWorld, BOX, engineRunner, type AgentWorld } from './agent-fixture.js';
 import { testProgramFactory } from './agent-program.js';
@@ -45,13 +43,6 @@ export async function contextWorld(t: Test, change: (options: AgentOptions) => A
   const world = await agentWorld(t);
   const layout = await prepareStateDir(world.stateDir);
   const [journal, audit, agent] = await Promise.all([Journal.open(layout.root), AuditLog.open(AuditLog.fileIn(layout.root)), openAgentState(layout)]);
-  const catalog = catalogLookup();
-  const sizing = loadGoldenTemplate().sizing;
-  const validateBody: BodyValidator = (body, type) => {
-    if (type !== 'spec') return [];
-    const result = validateBoxSpec(body, { catalog });
-    return result.ok ? [] : result.problems.map((problem) => `${problem.path || '(root)'}: ${problem.message}`);
-  };
   const tier = worldOptions.tier ?? 'host';
   const options: AgentOptions = {
     box: BOX,
@@ -59,7 +50,7 @@ export async function contextWorld(t: Test, change: (options: AgentOptions) => A
     stores: { layout, trustPath: world.trustPath, journal, audit, agent },
     hub: new HubClient({ url: world.hub.hub.url, token: world.apiKey, timeoutMs: 10_000 }),
     engine: { engines: engineRunner(), passphrase: await loadOrCreateStackPassphrase(layout), programFor: testProgramFactory(world.outputDir, world.counter) },
-    spec: { resolve: (spec) => resolveBox(spec, catalog, sizing), validateBody },
+    spec: await specRules(),
   };
   const ctx = new AgentContext(change(options));
   const item = async (content: Partial<EnvelopeContent> & { body: unknown }, source?: 'spec' | 'job') => {
@@ -89,3 +80,25 @@ export async function contextWorld(t: Test, change: (options: AgentOptions) => A
   };
   return { world, ctx, journal, audit, item, applied, received, job };
 }
+
+/** A serial-2 `refresh` job that went through the steps up to the outcome given (`running` by default, or refused at `received`). */
+export async function finishedRun(w: ContextWorld, outcome: EnvelopeOutcome, state: 'received' | 'running' = 'running'): Promise<EnvelopeRun> {
+  const run = await w.received(await w.item({ type: 'job', serial: 2, body: { action: 'refresh' } }));
+  if (state === 'running') {
+    await w.journal.transition(run.entry!.id, 'verified');
+    run.entry = await w.journal.transition(run.entry!.id, 'running');
+  }
+  return { ...run, verified: null, outcome };
+}
+
+/** The outcomes the record and report steps are tried with: the journal state each leaves and the report it makes. */
+export const FINISHED_CASES: { name: string; outcome: EnvelopeOutcome; from?: 'received'; state: string; report: object }[] = [
+  { name: 'a success', outcome: { outcome: 'succeeded', durationMs: 12, counts: { create: 1, update: 0, delete: 0, replace: 0, same: 3 } }, state: 'succeeded', report: { outcome: 'succeeded', serial: 2, durationMs: 12, engine: { created: 1, same: 3 } } },
+  { name: 'a refusal', from: 'received', outcome: { outcome: 'rejected', error: new FelhomError('EEXPIRED', 'stalled', 'envelope expired') }, state: 'rejected', report: { outcome: 'rejected', reason: { code: 'EEXPIRED', message: 'envelope expired' } } },
+  {
+    name: 'a box-side failure waits with its schedule',
+    outcome: { outcome: 'failed', error: new FelhomError('ESECRET', 'waiting', 'secret tunnel-token is missing'), retry: { attempt: 1, nextAt: '2030-01-01T00:00:00.000Z' } },
+    state: 'waiting',
+    report: { outcome: 'failed', reason: { code: 'ESECRET' } },
+  },
+];

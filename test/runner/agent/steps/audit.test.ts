@@ -2,28 +2,19 @@
 // however often the step runs (a kill between the append and the outbox update repeats it).
 import t from 'tap';
 import { verifyAuditLog } from '../../../../runner/state/audit.js';
-import { type EnvelopeOutcome, type EnvelopeRun } from '../../../../runner/agent/context.js';
+import type { EnvelopeOutcome } from '../../../../runner/agent/context.js';
 import { auditStep } from '../../../../runner/agent/steps/audit.js';
 import { runSteps } from '../../../../runner/agent/steps/index.js';
 import { recordStep } from '../../../../runner/agent/steps/record.js';
 import { BOX } from '../../../helpers/agent-fixture.js';
-import { contextWorld, type ContextWorld } from '../../../helpers/agent-context.js';
-
-async function finished(w: ContextWorld, outcome: EnvelopeOutcome, state: 'received' | 'running' = 'running'): Promise<EnvelopeRun> {
-  const run = await w.received(await w.item({ type: 'job', serial: 2, body: { action: 'refresh' } }));
-  if (state === 'running') {
-    await w.journal.transition(run.entry!.id, 'verified');
-    run.entry = await w.journal.transition(run.entry!.id, 'running');
-  }
-  return { ...run, verified: null, outcome };
-}
+import { contextWorld, finishedRun } from '../../../helpers/agent-context.js';
 
 const outcomes: EnvelopeOutcome[] = [{ outcome: 'succeeded' }, { outcome: 'failed', error: Object.assign(new Error('no'), { code: 'ECAPABILITY' }) }];
 
 for (const outcome of outcomes) {
   t.test(`audit: a ${outcome.outcome} envelope's entry, once`, async (t) => {
     const w = await contextWorld(t);
-    const run = await finished(w, outcome);
+    const run = await finishedRun(w, outcome);
     await runSteps(w.ctx, [recordStep], run);
     for (let again = 0; again < 3; again++) await runSteps(w.ctx, [auditStep], run);
     // as after a kill before the outbox said so
@@ -39,7 +30,7 @@ for (const outcome of outcomes) {
 
 t.test('audit has nothing to do before the record step', async (t) => {
   const w = await contextWorld(t);
-  const run = await finished(w, { outcome: 'succeeded' });
+  const run = await finishedRun(w, { outcome: 'succeeded' });
   await runSteps(w.ctx, [auditStep], run);
   t.same((await verifyAuditLog(w.audit.file)).entries, []);
 });
