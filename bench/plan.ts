@@ -13,9 +13,15 @@ import { repoRoot } from '../templates/lib/paths.js';
 /** The home box with `count` apps cycling through the catalog. */
 export function boxWithApps(count: number): unknown {
   const root = repoRoot();
-  const spec = parse(readFileSync(join(root, 'examples', 'home-box.yaml'), 'utf8')) as { spec: { apps: unknown[] } };
-  const templates = [...loadCatalog().keys()];
-  spec.spec.apps = Array.from({ length: count }, (_, index) => ({ name: `app-${index + 1}`, template: templates[index % templates.length] }));
+  const spec = parse(readFileSync(join(root, 'examples', 'home-box.yaml'), 'utf8')) as { spec: { apps: unknown[]; guests: { memoryMiB?: number }[] } };
+  const catalog = loadCatalog();
+  const templates = [...catalog.keys()];
+  const chosen = Array.from({ length: count }, (_, index) => templates[index % templates.length]!);
+  spec.spec.apps = chosen.map((template, index) => ({ name: `app-${index + 1}`, template }));
+  // The guest gets room for its apps, as the spec's validator asks (each manifest's minMemoryMiB).
+  const needed = chosen.reduce((sum, template) => sum + (catalog.get(template)?.minMemoryMiB ?? 0), 0);
+  const guest = spec.spec.guests[0]!;
+  guest.memoryMiB = Math.max(guest.memoryMiB ?? 0, needed);
   return spec;
 }
 

@@ -92,5 +92,5 @@ export async function run(): Promise<void> {
   const engine = await locateEngine().catch(() => undefined);
   const proxmoxve = engine?.plugins.find((plugin) => plugin.name === 'proxmoxve');
   if (!proxmoxve) console.log('host-tier up of the example box against the simulator, and the no-op cycle after it: not measured, the proxmoxve provider plugin is not installed (npm run engine:install)');
-  else console.log(`host-tier up against the simulator: not measured yet with proxmoxve ${proxmoxve.version} (the end-to-end wiring is listed as open in docs/pve-simulator.md)`);
+  else console.log(`host-tier up of the example box against the simulator: not measured with proxmoxve ${proxmoxve.version}, whose storage and backup-job resources panic on create (docs/pve-simulator.md#provider-storage-panic)`);
 }
