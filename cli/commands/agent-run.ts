@@ -17,6 +17,30 @@ import { duration } from './envelope-io.js';
 import type { Agent } from '../../runner/agent/agent.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from '../../runner/agent/logger.js';
 
+/** The environment variable `--state-backend` defaults to. */
+export const STATE_BACKEND_ENV = 'FELHOM_STATE_BACKEND';
+
+/**
+ * The state backend the options or the environment name, checked: a `postgres://`, `postgresql://`
+ * or `s3://` URL, for the edge tier only. A box's host and guest tiers keep their state on the box:
+ * a stack's state decides what the engine changes, and neither the hub nor its database may hold
+ * that for a box (docs/engine.md "State backends").
+ */
+export function stateBackendOption(options: Record<string, unknown>, env: NodeJS.ProcessEnv, tier: Tier): string | undefined {
+  const given = options.stateBackend as string | undefined;
+  const url = given ?? (env[STATE_BACKEND_ENV] || undefined);
+  if (url === undefined) return undefined;
+  const source = given !== undefined ? '--state-backend' : `$${STATE_BACKEND_ENV}`;
+  if (!/^(?:postgres|postgresql|s3):\/\/[^\s]+$/.test(url)) throw usageError(`${source}: expected a postgres://, postgresql:// or s3:// URL`);
+  try {
+    new URL(url);
+  } catch {
+    throw usageError(`${source}: not a URL`);
+  }
+  if (tier !== 'edge') throw usageError(`${source}: only the edge tier keeps its state off the machine; the ${tier} tier's state stays in <state>/engine on the box`);
+  return url;
+}
+
 /** The options `agent run` and `agent once` share. */
 export function agentOptions(command: Command): Command {
   return command
@@ -26,6 +50,7 @@ export function agentOptions(command: Command): Command {
     .requiredOption('--state <dir>', 'the agent state directory')
     .requiredOption('--trust <store>', 'the box trust store (felhom trust init)')
     .option('--api-key-file <file>', 'the hub API key (default: <state>/keys/hub-api-key)')
+    .option('--state-backend <url>', `edge tier only: keep the Pulumi state in PostgreSQL (postgres://…) or S3 (s3://…) instead of <state>/engine (default: $${STATE_BACKEND_ENV})`)
     .option('--log-level <level>', `least important log lines kept: ${LOG_LEVELS.join(', ')} (--debug: debug)`, 'info')
     .option('--log-format <format>', 'json (one object per line, for journald) or text (engine steps as progress lines; default on a terminal)');
 }
@@ -67,6 +92,7 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
     import('../../runner/agent/engine-supply.js'),
     import('../../runner/agent/state-dir.js'),
   ]);
+  const stateBackend = stateBackendOption(options, context.env, options.tier as Tier);
   const secrets = new SecretRegistry();
   // The engine home the command's environment names (FELHOM_ENGINE_HOME), else the project's `.engine/`.
   const engineHome = context.env.FELHOM_ENGINE_HOME ? resolve(context.cwd, context.env.FELHOM_ENGINE_HOME) : undefined;
@@ -99,6 +125,7 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
       logger,
     }),
     ...(await hostOperationsFor(options.tier as Tier, context.env, resolve(context.cwd, options.state as string))),
+    ...(stateBackend ? { stateBackend } : {}),
     logger,
     secrets,
     env: context.env,

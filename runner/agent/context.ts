@@ -58,6 +58,12 @@ export interface AgentEngineOptions {
    * @default - no policy pack
    */
   readonly policyPack?: string;
+  /**
+   * Where the stacks' Pulumi state lives instead of the file backend under `<state>/engine`: a
+   * `postgres://` or `s3://` URL (the edge tier's agent off the hub's disk; docs/engine.md "State
+   * backends"). A secret: redacted from logs. @default - the file backend
+   */
+  readonly stateBackend?: string;
   /** Pulumi project name of the agent's stacks. @default felhom */
   readonly projectName?: string;
   /** How long a running engine operation may go on after the stop signal. @default 120 000 ms */

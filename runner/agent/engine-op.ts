@@ -48,6 +48,7 @@ async function stackTarget(ctx: AgentContext, box: ResolvedBox): Promise<StackTa
     projectName: ctx.engine.projectName ?? 'felhom',
     stackName: ctx.stackName,
     stateDir: ctx.stores.layout.engine,
+    ...(ctx.engine.stateBackend ? { backendUrl: ctx.engine.stateBackend } : {}),
     passphrase: ctx.engine.passphrase,
     ...(plugins ? { requiredPlugins: plugins } : {}),
     ...(policyPack !== undefined ? await policyTarget(ctx, box, policyPack) : {}),

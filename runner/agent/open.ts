@@ -24,6 +24,8 @@ export interface OpenAgentOptions {
   readonly requiredPlugins?: AgentEngineOptions['requiredPlugins'];
   /** @default 120 000 ms */
   readonly engineGraceMs?: number;
+  /** Where the stacks' Pulumi state lives (a `postgres://` or `s3://` URL). @default - the file backend in `<state>/engine` */
+  readonly stateBackend?: string;
   readonly hostOperations?: AgentHostOptions['operations'];
   readonly storageMonitor?: AgentHostOptions['storageMonitor'];
   readonly logger?: AgentRuntime['logger'];
@@ -67,6 +69,7 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
   const apiKey = await readSecretFile(apiKeyFile);
   if (!apiKey) throw new AgentSetupError(`no hub API key in ${apiKeyFile}: write the key \`felhom hub enroll\` printed there (mode 0600)`);
   secrets.add(apiKey);
+  if (options.stateBackend) registerBackendSecrets(options.stateBackend, secrets);
   const passphrase = await loadOrCreateStackPassphrase(layout);
   const [journal, audit, state] = await Promise.all([
     Journal.open(layout.root, options.clock ? { clock: options.clock } : {}),
@@ -96,6 +99,7 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
       ...(requiredPlugins ? { requiredPlugins } : {}),
       ...(policyPack ? { policyPack } : {}),
       ...(options.engineGraceMs !== undefined ? { graceMs: options.engineGraceMs } : {}),
+      ...(options.stateBackend ? { stateBackend: options.stateBackend } : {}),
     },
     spec: await specRules(),
     host: {
@@ -132,4 +136,15 @@ export async function specRules(): Promise<AgentSpecRules> {
       return result.ok ? [] : result.problems.map((problem) => `${problem.path || '(root)'}: ${problem.message}`);
     },
   };
+}
+
+/** A state backend URL's password (and the whole URL) is redacted from every log line. */
+function registerBackendSecrets(url: string, secrets: SecretRegistry): void {
+  secrets.add(url);
+  try {
+    const password = decodeURIComponent(new URL(url).password);
+    if (password) secrets.add(password);
+  } catch {
+    // the CLI checked the URL; a library caller's odd one is still redacted whole
+  }
 }

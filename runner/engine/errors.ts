@@ -24,9 +24,15 @@ export abstract class EngineError extends FelhomError {
   }
 }
 
-/** Another engine process holds the stack (the file backend's lock): retry later. */
+/** Another engine process holds the stack (a lock in its state backend): retry later. */
 export class EngineBusyError extends EngineError {
   override readonly code = 'EENGINE_BUSY';
+  override readonly kind = 'waiting';
+}
+
+/** The stack's state backend (a PostgreSQL server, say) cannot be read: retry later. */
+export class EngineBackendError extends EngineError {
+  override readonly code = 'EENGINE_BACKEND';
   override readonly kind = 'waiting';
 }
 

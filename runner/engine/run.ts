@@ -9,12 +9,10 @@
  * holding the agent's own stack lock (runner/state/lock.ts): that lock is what makes "no other
  * engine of ours is running" true.
  */
-import { readdir, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, sep } from 'node:path';
 import { CommandError, ConcurrentUpdateError, StackNotFoundError, type EngineEvent, type OpMap, type PulumiFn, type Stack } from '@pulumi/pulumi/automation/index.js';
-import { isProcessAlive } from '../state/process.js';
 import {
+  EngineBackendError,
   EngineBusyError,
   EngineCancelledError,
   EngineError,
@@ -26,6 +24,7 @@ import {
   EngineRunError,
 } from './errors.js';
 import { EngineNotInstalledError, locateEngine, PluginNotInstalledError, requirePlugins, type InstalledPlugin, type LocatedEngine } from './locate.js';
+import { engineLocks } from './locks.js';
 import { createWorkspace } from './workspace.js';
 import { oneLine, renderDiagnostics, stepFromMetadata, type EngineDiagnostic, type EngineStep } from './diff.js';
 
@@ -41,6 +40,7 @@ export interface ChangeCounts {
 }
 
 export type { EngineDiagnostic, EngineStep, PropertyChange } from './diff.js';
+export { engineLocks, type EngineLock } from './locks.js';
 
 export interface EngineOutcome {
   readonly operation: EngineOperation;
@@ -206,16 +206,20 @@ export class EngineRunner {
   }
 
   /**
-   * Clears what a killed engine leaves behind: its file-backend lock (only when the process that
+   * Clears what a killed engine leaves behind: its lock in the file or PostgreSQL backend (runner/engine/locks.ts; only when the process that
    * wrote it is dead on this host: a live one gets {@link EngineBusyError}) and pending
    * operations (`refresh --clear-pending-creates`). Hold the agent's stack lock while calling it.
    */
   async recover(program: PulumiFn, target: StackTarget, options: RunOptions = {}): Promise<RecoveryOutcome> {
     const logger = options.logger ?? silent;
-    const locks = await engineLocks(target);
+    const locks = await engineLocks(target).catch((error: unknown) => {
+      // The driver's message names the server and the reason, never the URL's password.
+      throw new EngineBackendError(`the state backend cannot be read: ${firstLine(error instanceof Error ? error.message : String(error))}`, { cause: error });
+    });
     const live = locks.filter((lock) => !lock.stale);
     if (live.length > 0) {
-      throw new EngineBusyError(`stack ${target.stackName} is locked by a running engine (pid ${live.map((lock) => lock.pid).join(', ')}); retry later`);
+      const holders = live.map((lock) => `pid ${lock.pid ?? '?'}${lock.hostname && lock.hostname !== hostname() ? ` on ${lock.hostname}` : ''}`);
+      throw new EngineBusyError(`stack ${target.stackName} is locked by a running engine (${holders.join(', ')}); retry later`);
     }
     let stack: Stack;
     try {
@@ -226,14 +230,12 @@ export class EngineRunner {
     for (const lock of locks) {
       logger.warn('removing a stale engine lock', { file: lock.file, pid: lock.pid });
       try {
-        // On a file backend `pulumi cancel` deletes the stack's lock files (pulumi/pulumi#9100).
+        // On a file or PostgreSQL backend `pulumi cancel` deletes the stack's locks (pulumi/pulumi#9100).
         await stack.cancel();
       } catch {
         // an older CLI refuses: the lock is ours to remove, its writer is dead
       }
-      await unlink(lock.file).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
+      await lock.remove();
     }
     const deployment = await stack.exportStack().catch(() => undefined);
     // Only the shape is read (never logged: exportStack decrypts secrets).
@@ -266,45 +268,6 @@ export class EngineRunner {
   }
 }
 
-/** One file-backend lock file: `<stateDir>/.pulumi/locks/<org>/<project>/<stack>/<uuid>.json`. */
-export interface EngineLockFile {
-  readonly file: string;
-  readonly pid: number | undefined;
-  readonly hostname: string | undefined;
-  /** Written by a process that is dead on this host. */
-  readonly stale: boolean;
-}
-
-/** The engine lock files of `target`'s stack, each judged stale or live by its pid. */
-export async function engineLocks(target: Pick<StackTarget, 'stateDir' | 'projectName' | 'stackName'>, isAlive: (pid: number) => boolean = isProcessAlive): Promise<EngineLockFile[]> {
-  const root = join(target.stateDir, '.pulumi', 'locks');
-  let names: string[];
-  try {
-    names = await readdir(root, { recursive: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const suffix = `${sep}${target.projectName}${sep}${target.stackName}${sep}`;
-  const locks: EngineLockFile[] = [];
-  for (const name of names) {
-    const file = join(root, name);
-    if (!name.endsWith('.json') || !`${sep}${name}`.includes(suffix)) continue;
-    let content: { pid?: unknown; hostname?: unknown } = {};
-    try {
-      content = JSON.parse(await readFile(file, 'utf8')) as typeof content;
-    } catch {
-      // an unreadable lock file is judged by what we know: nothing, so it is not ours to call stale
-    }
-    const pid = typeof content.pid === 'number' ? content.pid : undefined;
-    const host = typeof content.hostname === 'string' ? content.hostname : undefined;
-    // A pid means something only on the host that wrote it.
-    const stale = pid !== undefined && host === hostname() && !isAlive(pid);
-    locks.push({ file, pid, hostname: host, stale });
-  }
-  return locks;
-}
-
 /** Turns whatever an engine operation threw into an {@link EngineError}, by class. */
 export function mapEngineError(error: unknown, programError: unknown, signal: AbortSignal | undefined): EngineError {
   if (error instanceof EngineError) return error;
@@ -319,7 +282,12 @@ export function mapEngineError(error: unknown, programError: unknown, signal: Ab
   }
   if (error instanceof ConcurrentUpdateError) return new EngineBusyError('another engine update holds the stack; retry later', { cause: error });
   if (error instanceof StackNotFoundError) return new EngineRunError('the stack does not exist in the backend', { cause: error, code: 'ESTACK_NOT_FOUND' });
-  if (error instanceof CommandError) return new EngineRunError(`the engine failed: ${engineFailureLine(error)}`, { cause: error });
+  if (error instanceof CommandError) {
+    const line = engineFailureLine(error);
+    // The state backend down (a PostgreSQL server restarting, say) is the environment's, for later.
+    if (/unable to open (?:state database|bucket)/.test(line)) return new EngineBackendError(`the state backend cannot be opened: ${line}`, { cause: error });
+    return new EngineRunError(`the engine failed: ${line}`, { cause: error });
+  }
   return new EngineRunError(`the engine failed: ${firstLine(error instanceof Error ? error.message : String(error))}`, { cause: error });
 }
 

@@ -53,3 +53,27 @@ t.test('agent once --log-level warn keeps only warnings and errors; a bad level 
   t.equal(bad.code, 2);
   t.match(bad.stderr, /^felhom: EUSAGE: --log-level: expected one of debug, info, warn, error, got "loud"$/m);
 });
+
+t.test('--state-backend (or $FELHOM_STATE_BACKEND) is for the edge tier, a postgres:// or s3:// URL', async (t) => {
+  const world = await agentWorld(t);
+  await world.publish({ tier: 'edge', serial: 1, body: boxSpec() as never });
+  const base = (tier: string) => ['agent', 'once', '--hub', world.hub.hub.url, '--box', BOX, '--tier', tier, '--state', world.stateDir, '--trust', world.trustPath, '--json'];
+  const url = 'postgres://felhom:cli-backend-pw-99@127.0.0.1:1/felhom?sslmode=disable';
+
+  const host = await felhom([...base('host'), '--state-backend', url]);
+  t.equal(host.code, 2, 'the host tier: a usage error');
+  t.match(host.stderr, /--state-backend: only the edge tier keeps its state off the machine; the host tier's state stays in <state>\/engine on the box/);
+  const fromEnv = await felhom(base('guest'), { env: { FELHOM_STATE_BACKEND: url } });
+  t.equal(fromEnv.code, 2);
+  t.match(fromEnv.stderr, /\$FELHOM_STATE_BACKEND: only the edge tier/, 'names the variable it came from');
+  const scheme = await felhom([...base('edge'), '--state-backend', 'mysql://felhom:cli-backend-pw-99@db/felhom']);
+  t.equal(scheme.code, 2);
+  t.match(scheme.stderr, /--state-backend: expected a postgres:\/\/, postgresql:\/\/ or s3:\/\/ URL/);
+  for (const result of [host, fromEnv, scheme]) t.notOk(result.stderr.includes('cli-backend-pw-99'), 'the refusal does not echo the URL');
+
+  // the edge tier takes it: the cycle runs (and here fails on the missing cloudflare plugin, before any engine)
+  const env = { FELHOM_ENGINE_HOME: await engineHomeWithout(t, ['cloudflare']), FELHOM_STATE_BACKEND: url };
+  const edge = await felhom(base('edge'), { env });
+  t.match(JSON.parse(edge.stdout), { status: 'done', engineRuns: 0, items: [{ outcome: 'failed', reason: { code: 'EPLUGIN_MISSING' } }] });
+  t.notOk(edge.stderr.includes('cli-backend-pw-99') || edge.stdout.includes('cli-backend-pw-99'), 'no password in the output');
+});

@@ -9,6 +9,7 @@ import t from 'tap';
 import { locateEngine } from '../../runner/engine/locate.js';
 import { createWorkspace } from '../../runner/engine/workspace.js';
 import { LocalFile } from '../helpers/agent-program.js';
+import { SlowFile } from '../helpers/slow-resource.js';
 import { startPostgres } from '../helpers/postgres.js';
 
 t.test('a stack brought up with a postgres:// backend keeps its state in PostgreSQL', async (t) => {
@@ -61,4 +62,54 @@ t.test('a stack brought up with a postgres:// backend keeps its state in Postgre
 
 t.test('createWorkspace refuses a backend URL it does not know', async (t) => {
   await t.rejects(createWorkspace({ projectName: 'p', stackName: 's', program: async () => ({}), stateDir: t.testdir(), backendUrl: 'ftp://x', passphrase: 'p', engine: await locateEngine() }), /backendUrl must be/);
+});
+
+t.test('a killed engine leaves its lock row in the PostgreSQL backend; recover clears it, a live one waits', async (t) => {
+  const { EngineRunner } = await import('../../runner/engine/run.js');
+  const { engineLocks } = await import('../../runner/engine/locks.js');
+  const { EngineBackendError, EngineBusyError } = await import('../../runner/engine/errors.js');
+  const { writeFile } = await import('node:fs/promises');
+  const engine = new EngineRunner();
+  const postgres = await startPostgres(t);
+  const backendUrl = `${await postgres.createDatabase()}?sslmode=disable`;
+  const root = await mkdtemp(join(tmpdir(), 'felhom-engine-pg-lock-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const release = join(root, 'release');
+  t.teardown(() => writeFile(release, ''));
+  const target = { projectName: 'felhom', stackName: 'hb-0001.edge', stateDir: join(root, 'state'), backendUrl, passphrase: randomBytes(18).toString('base64url') };
+  const program = (slow: boolean) => async () => {
+    new LocalFile('marker', { path: join(root, 'marker.txt'), content: 'edge\n' });
+    if (slow) new SlowFile('slow', { path: join(root, 'slow.txt'), release });
+  };
+  t.equal((await engine.run('up', program(false), target)).counts.create, 2, 'the stack and its file');
+
+  // when an up is under way, then its lock is a row in the database, held by a live engine
+  const running = engine.run('up', program(true), target).catch((error: unknown) => error);
+  let locks = await engineLocks(target);
+  for (let tries = 0; locks.length === 0 && tries < 600; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    locks = await engineLocks(target);
+  }
+  t.match(locks, [{ stale: false, pid: Number }], 'the running engine holds a lock row');
+  await t.rejects(engine.recover(program(false), target), EngineBusyError, 'recover waits for a live engine');
+
+  // when that engine is killed (kill -9), then its lock stays behind, stale
+  process.kill(locks[0]!.pid!, 'SIGKILL');
+  t.ok(await running, 'the killed up failed');
+  await writeFile(release, '');
+  t.match(await engineLocks(target), [{ stale: true, file: /^pulumi_state:.*\.pulumi\/locks\/organization\/felhom\/hb-0001\.edge\/.*\.json$/ }], 'the lock row outlives its engine');
+  await t.rejects(engine.run('up', program(false), target), EngineBusyError, 'and the engine refuses to update the stack');
+
+  const outcome = await engine.recover(program(false), target);
+  t.same(outcome, { staleLocksRemoved: 1, refreshed: true }, 'recover removes the dead engine\'s lock and refreshes');
+  t.same(await engineLocks(target), [], 'no lock row left');
+  const after = await engine.run('up', program(false), target);
+  t.equal(after.counts.create + after.counts.update, 0, 'the stack works again');
+
+  const down = { ...target, backendUrl: 'postgres://felhom:hunter2-password@127.0.0.1:1/felhom?sslmode=disable' };
+  const error = await engine.recover(program(false), down).catch((e: unknown) => e);
+  t.type(error, EngineBackendError, 'an unreachable backend: retry later');
+  t.match(error, { code: 'EENGINE_BACKEND', kind: 'waiting', message: /the state backend cannot be read: .*ECONNREFUSED/ });
+  t.notOk(String((error as Error).message).includes('hunter2'), 'the password is not in the message');
+  await engine.run('destroy', program(false), target);
 });
