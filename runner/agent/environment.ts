@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as pulumi from '@pulumi/pulumi';
+import type * as pulumi from '@pulumi/pulumi';
 import type * as openpgp from 'openpgp';
 import { decryptSecret, readPrivateKey, SecretError } from '../envelope/index.js';
 import type { TierEnvironment } from '../../stacks/environment.js';
@@ -70,10 +70,12 @@ export async function agentEnvironment(specBody: unknown, options: AgentEnvironm
     options.secrets.add(value);
     values.set(key, value);
   }
+  // Loaded only when a program is about to run: an idle agent never carries the Pulumi SDK.
+  const { secret } = await import('@pulumi/pulumi');
   const lookup = (reference: SecretRef): pulumi.Output<string> => {
     const value = values.get(keyOf(reference));
     if (value === undefined) throw new SecretError(`secret ${'ref' in reference ? `ref ${reference.ref}` : '(encrypted)'} was not resolved before the run`);
-    return pulumi.secret(value);
+    return secret(value);
   };
   return {
     secret: lookup,

@@ -85,7 +85,7 @@ async function openLocked(options: OpenAgentOptions, layout: StateLayout, lock: 
     const program = await import('./program.js');
     programFor = await program.realProgramFactory();
     requiredPlugins ??= program.tierPlugins;
-    policyPack ??= await (await import('../../policies/pack.js')).compiledPolicyPackDirectory();
+    policyPack ??= await (await import('../../policies/pack-directory.js')).compiledPolicyPackDirectory();
   }
   return new Agent({
     box: options.box,
