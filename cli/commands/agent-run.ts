@@ -12,10 +12,10 @@ import type { HostOperations } from '../../runner/agent/deploy.js';
 import type { StorageMonitor } from '../../runner/agent/storage-health.js';
 import type { CommandContext, CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
-import { styleFor, textLogger } from '../progress.js';
+import { commandLogger } from '../progress.js';
 import { duration } from './envelope-io.js';
 import type { Agent } from '../../runner/agent/agent.js';
-import { LOG_LEVELS, type Logger, type LogLevel } from '../../runner/agent/logger.js';
+import { LOG_LEVELS, type Logger } from '../../runner/agent/logger.js';
 
 /** The options `agent run` and `agent once` share. */
 export function agentOptions(command: Command): Command {
@@ -59,8 +59,7 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
   const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
   if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
   if (!TIERS.includes(options.tier as Tier)) throw usageError(`--tier: expected one of ${TIERS.join(', ')}, got ${JSON.stringify(options.tier)}`);
-  if (!LOG_LEVELS.includes(options.logLevel as LogLevel)) throw usageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
-  const [{ openAgent }, { LazyEngineRunner }, { jsonLogger, SecretRegistry, isJournalStream }, { HubSuppliedEngines }, { readSecretFile, stateLayout }] = await Promise.all([
+  const [{ openAgent }, { LazyEngineRunner }, { SecretRegistry }, { HubSuppliedEngines }, { readSecretFile, stateLayout }] = await Promise.all([
     import('../../runner/agent/open.js'),
     import('../../runner/engine/lazy-runner.js'),
     import('../../runner/agent/logger.js'),
@@ -70,19 +69,7 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
   const secrets = new SecretRegistry();
   // The engine home the command's environment names (FELHOM_ENGINE_HOME), else the project's `.engine/`.
   const engineHome = context.env.FELHOM_ENGINE_HOME ? resolve(context.cwd, context.env.FELHOM_ENGINE_HOME) : undefined;
-  const level = context.debug ? 'debug' : (options.logLevel as LogLevel);
-  const format = options.logFormat ?? (context.out.terminal.stderr ? 'text' : 'json');
-  if (format !== 'json' && format !== 'text') throw usageError(`--log-format: expected json or text, got ${JSON.stringify(format)}`);
-  const logger =
-    format === 'text'
-      ? textLogger({ write: (line) => context.out.warn(line), style: styleFor(context.out.terminal.stderr, context.env), level, secrets })
-      : jsonLogger({
-          stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) },
-          secrets,
-          level,
-          // Under systemd, stderr is the journal: each line carries its priority.
-          journald: isJournalStream(context.env),
-        });
+  const logger = await commandLogger(context, options, secrets);
   const agent = await openAgent({
     box: options.box as string,
     tier: options.tier as Tier,
