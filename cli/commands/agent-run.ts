@@ -4,7 +4,7 @@
  * (no new step starts; a running engine operation gets a grace period). Logs are JSON lines
  * on stderr, with every secret the agent holds redacted.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
@@ -99,7 +99,8 @@ const command: CommandModule = {
   configure(command: Command) {
     agentOptions(command)
       .option('--drift-interval <duration>', 'how often to check drift (refresh + preview)', '6h')
-      .option('--wait <seconds>', 'long-poll wait per cycle', '60');
+      .option('--wait <seconds>', 'long-poll wait per cycle', '60')
+      .option('--local-api <dir>', "the guests' local API (tokens, a socket per guest), served on the host tier with FELHOM_PROXMOX_API (default: <state>/local-api)");
   },
   async run(context, _args, options) {
     const driftIntervalMs = duration(String(options.driftInterval), '--drift-interval');
@@ -116,9 +117,19 @@ const command: CommandModule = {
     for (;;) {
       try {
         const { agent, logger } = await openCliAgent(context, options, { stopSignal: stop });
+        const state = resolve(context.cwd, options.state as string);
+        const { agentLocalApiFromEnv } = await import('../../runner/local-api/agent-local-api.js');
+        const localApi = await agentLocalApiFromEnv(agent, { env: context.env, stateDir: state, dir: options.localApi ? resolve(context.cwd, options.localApi as string) : join(state, 'local-api') }).catch(async (error: unknown) => {
+          await agent.close();
+          throw error;
+        });
+        // A guest a newly applied spec adds gets its socket after the cycle that applied it.
+        const onCycle = localApi ? () => void localApi.refresh().catch((error: unknown) => logger.warn('local API refresh failed', { message: (error as Error).message })) : undefined;
         try {
-          await runDaemon(agent, { stopSignal: stop, waitSeconds, driftIntervalMs, logger });
+          if (localApi) logger.info('local API serving', { guests: await localApi.refresh() });
+          await runDaemon(agent, { stopSignal: stop, waitSeconds, driftIntervalMs, logger, ...(onCycle ? { onCycle } : {}) });
         } finally {
+          await localApi?.close();
           await agent.close();
         }
         return 0;
