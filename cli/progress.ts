@@ -5,6 +5,8 @@
  */
 import type { EngineEvent } from '@pulumi/pulumi/automation/index.js';
 import type { Logger, LogLevel, SecretRegistry } from '../runner/agent/logger.js';
+import type { CommandContext } from './command.js';
+import { usageError } from './errors.js';
 
 export interface Style {
   readonly color: boolean;
@@ -108,4 +110,27 @@ export function textLogger(options: { write: (line: string) => void; style: Styl
     warn: (message, fields) => emit('warn', message, fields),
     error: (message, fields) => emit('error', message, fields),
   };
+}
+
+/**
+ * The logger of a long-running command (`agent run|once`, `controller run|once`) from its
+ * `--log-level` and `--log-format`: text lines on a terminal, else JSON lines (with journald
+ * priorities under systemd); every secret in `secrets` redacted. A bad value is a usage error
+ * naming the option.
+ */
+export async function commandLogger(context: CommandContext, options: { logLevel?: unknown; logFormat?: unknown }, secrets: SecretRegistry): Promise<Logger> {
+  const { LOG_LEVELS, jsonLogger, isJournalStream } = await import('../runner/agent/logger.js');
+  if (!LOG_LEVELS.includes(options.logLevel as LogLevel)) throw usageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
+  const level = context.debug ? 'debug' : (options.logLevel as LogLevel);
+  const format = options.logFormat ?? (context.out.terminal.stderr ? 'text' : 'json');
+  if (format !== 'json' && format !== 'text') throw usageError(`--log-format: expected json or text, got ${JSON.stringify(format)}`);
+  return format === 'text'
+    ? textLogger({ write: (line) => context.out.warn(line), style: styleFor(context.out.terminal.stderr, context.env), level, secrets })
+    : jsonLogger({
+        stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) },
+        secrets,
+        level,
+        // Under systemd, stderr is the journal: each line carries its priority.
+        journald: isJournalStream(context.env),
+      });
 }

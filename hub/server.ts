@@ -260,7 +260,9 @@ const MAX_MESSAGE_CHARS = 1000;
 /** Most audit entries one upload may carry; a box sends the rest in the next one. */
 export const MAX_AUDIT_ENTRIES_PER_UPLOAD = 1000;
 
-const AUDIT_FIELDS = new Set(['seq', 'time', 'actor', 'action', 'box', 'tier', 'envelopeDigest', 'outcome', 'reason', 'prevHash', 'hash']);
+const AUDIT_FIELDS = new Set(['seq', 'time', 'actor', 'action', 'box', 'tier', 'envelopeDigest', 'outcome', 'reason', 'vmIds', 'prevHash', 'hash']);
+/** Most guests one audit entry may name. */
+const MAX_AUDIT_VMIDS = 64;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
@@ -292,6 +294,9 @@ export function parseAuditEntries(body: Record<string, unknown>): AuditEntry[] {
       if (r === null || typeof r !== 'object' || Object.keys(r).some((field) => field !== 'code' && field !== 'message') || !isShortString(r.code, 64) || !isShortString(r.message, MAX_MESSAGE_CHARS)) {
         throw bad('reason', `expected { code, message } (code at most 64, message at most ${MAX_MESSAGE_CHARS} characters)`);
       }
+    }
+    if (e.vmIds !== undefined && !(Array.isArray(e.vmIds) && e.vmIds.length > 0 && e.vmIds.length <= MAX_AUDIT_VMIDS && e.vmIds.every((id) => Number.isSafeInteger(id) && (id as number) >= 100))) {
+      throw bad('vmIds', `expected 1 to ${MAX_AUDIT_VMIDS} guest ids (whole numbers >= 100)`);
     }
   });
   return entries as AuditEntry[];

@@ -4,7 +4,7 @@
  * (no new step starts; a running engine operation gets a grace period). Logs are JSON lines
  * on stderr, with every secret the agent holds redacted.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { TIERS, type Tier } from '../../stacks/spec/types.js';
@@ -12,10 +12,10 @@ import type { HostOperations } from '../../runner/agent/deploy.js';
 import type { StorageMonitor } from '../../runner/agent/storage-health.js';
 import type { CommandContext, CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
-import { styleFor, textLogger } from '../progress.js';
+import { commandLogger } from '../progress.js';
 import { duration } from './envelope-io.js';
 import type { Agent } from '../../runner/agent/agent.js';
-import { LOG_LEVELS, type Logger, type LogLevel } from '../../runner/agent/logger.js';
+import { LOG_LEVELS, type Logger } from '../../runner/agent/logger.js';
 
 /** The environment variable `--state-backend` defaults to. */
 export const STATE_BACKEND_ENV = 'FELHOM_STATE_BACKEND';
@@ -84,8 +84,7 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
   const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
   if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
   if (!TIERS.includes(options.tier as Tier)) throw usageError(`--tier: expected one of ${TIERS.join(', ')}, got ${JSON.stringify(options.tier)}`);
-  if (!LOG_LEVELS.includes(options.logLevel as LogLevel)) throw usageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
-  const [{ openAgent }, { LazyEngineRunner }, { jsonLogger, SecretRegistry, isJournalStream }, { HubSuppliedEngines }, { readSecretFile, stateLayout }] = await Promise.all([
+  const [{ openAgent }, { LazyEngineRunner }, { SecretRegistry }, { HubSuppliedEngines }, { readSecretFile, stateLayout }] = await Promise.all([
     import('../../runner/agent/open.js'),
     import('../../runner/engine/lazy-runner.js'),
     import('../../runner/agent/logger.js'),
@@ -96,19 +95,7 @@ export async function openCliAgent(context: CommandContext, options: Record<stri
   const secrets = new SecretRegistry();
   // The engine home the command's environment names (FELHOM_ENGINE_HOME), else the project's `.engine/`.
   const engineHome = context.env.FELHOM_ENGINE_HOME ? resolve(context.cwd, context.env.FELHOM_ENGINE_HOME) : undefined;
-  const level = context.debug ? 'debug' : (options.logLevel as LogLevel);
-  const format = options.logFormat ?? (context.out.terminal.stderr ? 'text' : 'json');
-  if (format !== 'json' && format !== 'text') throw usageError(`--log-format: expected json or text, got ${JSON.stringify(format)}`);
-  const logger =
-    format === 'text'
-      ? textLogger({ write: (line) => context.out.warn(line), style: styleFor(context.out.terminal.stderr, context.env), level, secrets })
-      : jsonLogger({
-          stream: { write: (chunk: string) => context.out.warn(chunk.trimEnd()) },
-          secrets,
-          level,
-          // Under systemd, stderr is the journal: each line carries its priority.
-          journald: isJournalStream(context.env),
-        });
+  const logger = await commandLogger(context, options, secrets);
   const agent = await openAgent({
     box: options.box as string,
     tier: options.tier as Tier,
@@ -139,7 +126,8 @@ const command: CommandModule = {
   configure(command: Command) {
     agentOptions(command)
       .option('--drift-interval <duration>', 'how often to check drift (refresh + preview)', '6h')
-      .option('--wait <seconds>', 'long-poll wait per cycle', '60');
+      .option('--wait <seconds>', 'long-poll wait per cycle', '60')
+      .option('--local-api <dir>', "the guests' local API (tokens, a socket per guest), served on the host tier with FELHOM_PROXMOX_API (default: <state>/local-api)");
   },
   async run(context, _args, options) {
     const driftIntervalMs = duration(String(options.driftInterval), '--drift-interval');
@@ -156,9 +144,19 @@ const command: CommandModule = {
     for (;;) {
       try {
         const { agent, logger } = await openCliAgent(context, options, { stopSignal: stop });
+        const state = resolve(context.cwd, options.state as string);
+        const { agentLocalApiFromEnv } = await import('../../runner/local-api/agent-local-api.js');
+        const localApi = await agentLocalApiFromEnv(agent, { env: context.env, stateDir: state, dir: options.localApi ? resolve(context.cwd, options.localApi as string) : join(state, 'local-api') }).catch(async (error: unknown) => {
+          await agent.close();
+          throw error;
+        });
+        // A guest a newly applied spec adds gets its socket after the cycle that applied it.
+        const onCycle = localApi ? () => void localApi.refresh().catch((error: unknown) => logger.warn('local API refresh failed', { message: (error as Error).message })) : undefined;
         try {
-          await runDaemon(agent, { stopSignal: stop, waitSeconds, driftIntervalMs, logger });
+          if (localApi) logger.info('local API serving', { guests: await localApi.refresh() });
+          await runDaemon(agent, { stopSignal: stop, waitSeconds, driftIntervalMs, logger, ...(onCycle ? { onCycle } : {}) });
         } finally {
+          await localApi?.close();
           await agent.close();
         }
         return 0;

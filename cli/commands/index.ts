@@ -24,6 +24,7 @@ export const groups: Readonly<Record<string, string>> = {
   'hub operator': "operator accounts at the hub (each with a token of its own)",
   audit: 'the customer-visible audit log',
   agent: 'the box agent',
+  controller: 'the in-guest controller (inside the customer LXC)',
   sim: 'simulators for tests and demos (not production components)',
 };
 
@@ -60,6 +61,8 @@ export const commands: readonly CommandEntry[] = [
   { path: ['agent', 'check'], summary: 'list every missing secret, plugin and permission this box needs', load: () => import('./agent-check.js') },
   { path: ['agent', 'once'], summary: 'run one agent cycle against the hub and exit', load: () => import('./agent-once.js') },
   { path: ['agent', 'run'], summary: 'run the box agent until stopped', load: () => import('./agent-run.js') },
+  { path: ['controller', 'once'], summary: 'run one in-guest controller cycle and exit', load: () => import('./controller-once.js') },
+  { path: ['controller', 'run'], summary: 'run the in-guest controller until stopped', load: () => import('./controller-run.js') },
   { path: ['completion'], summary: 'print a shell completion script for bash, zsh or fish', load: () => import('./completion.js') },
   { path: ['sim', 'proxmox'], summary: 'run a Proxmox VE API simulator (test and demo tool)', load: () => import('./sim-proxmox.js') },
   { path: ['preview'], summary: 'preview one tier of a box spec on the real engine', load: () => import('./preview.js') },

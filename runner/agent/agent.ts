@@ -17,12 +17,13 @@
  * audit entry is appended only if the log does not already hold it. So a kill at any moment
  * loses nothing and repeats nothing a person would see twice.
  */
-import type { Reason } from '../state/audit.js';
-import type { Tier } from '../../stacks/spec/types.js';
+import type { AuditLog, Reason } from '../state/audit.js';
+import type { BoxSpec, Tier } from '../../stacks/spec/types.js';
 import { checkDrift, checkEscrowAccesses, checkStorage, type DriftResult } from './checks.js';
 import { AgentContext, StepFailure, type AgentOptions, type CycleRun, type ItemResult, type StepName } from './context.js';
 import { errorKind, StoppingError, toReason, type ErrorKind } from './errors.js';
 import { tidy } from './outbox.js';
+import { lastAppliedSpec } from './specs.js';
 import { runSteps, type Step } from './steps/index.js';
 import { fetchStep, takeStep } from './steps/fetch.js';
 import { recoverStep } from './steps/recover.js';
@@ -111,6 +112,22 @@ export class Agent {
   /** refresh + preview of the last applied spec; reports drift counts, never corrects. */
   checkDrift(): Promise<DriftResult> {
     return checkDrift(this.#ctx);
+  }
+
+  /** The agent's audit log, the one writer of its file in this process (the local API appends to it too). */
+  get audit(): AuditLog {
+    return this.#ctx.stores.audit;
+  }
+
+  /** The spec last applied to this stack, or undefined before the first apply. */
+  async appliedSpec(): Promise<BoxSpec | undefined> {
+    if (!this.#ctx.stores.journal.lastApplied(this.box, this.tier)?.specDigest) return undefined;
+    return lastAppliedSpec(this.#ctx);
+  }
+
+  /** The hub's audit head after the last upload, null when unknown. */
+  auditHubHead(): { seq: number; hash: string } | null {
+    return this.#ctx.stores.agent.data.auditHubHead ?? null;
   }
 
   /** When the last drift check ran, if ever. */

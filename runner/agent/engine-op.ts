@@ -14,7 +14,7 @@ import type { AgentContext } from './context.js';
 /** What the restore mode adds to a tier program's environment. */
 export type ProgramExtras = Pick<TierEnvironment, 'adoptGuests' | 'storagesOnly'>;
 
-const DEFAULT_GRACE_MS = 120_000;
+export const DEFAULT_GRACE_MS = 120_000;
 
 /** One engine operation; a resumed job first clears what a killed engine left behind. */
 export async function engineOp(ctx: AgentContext, operation: EngineOperation, spec: BoxSpec, resumed: boolean, box?: ResolvedBox, extra: ProgramExtras = {}): Promise<EngineOutcome> {
@@ -65,13 +65,16 @@ async function policyTarget(ctx: AgentContext, box: ResolvedBox, pack: string): 
 
 /** Aborts `graceMs` after the stop signal: the engine gets that long to finish on its own. */
 function engineSignal(ctx: AgentContext): { signal: AbortSignal; dispose: () => void } | undefined {
-  const stop = ctx.runtime.stopSignal;
+  return graceSignal(ctx.runtime.stopSignal, ctx.engine.graceMs ?? DEFAULT_GRACE_MS, ctx.log);
+}
+
+/** A signal that aborts `graceMs` after `stop` (the agent's and the controller's engine runs). */
+export function graceSignal(stop: AbortSignal | undefined, graceMs: number, log: { warn(message: string, fields?: Record<string, unknown>): void }): { signal: AbortSignal; dispose: () => void } | undefined {
   if (!stop) return undefined;
-  const graceMs = ctx.engine.graceMs ?? DEFAULT_GRACE_MS;
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const onStop = () => {
-    ctx.log.warn('stop requested; letting the engine operation finish', { graceMs });
+    log.warn('stop requested; letting the engine operation finish', { graceMs });
     timer = setTimeout(() => controller.abort(), graceMs);
   };
   if (stop.aborted) onStop();

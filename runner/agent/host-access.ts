@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { HostOperations } from './deploy.js';
 import { PROXMOX_TOKEN_REF } from './environment.js';
 import { AgentSetupError } from './errors.js';
-import { ProxmoxApiOperations } from './proxmox-api-operations.js';
+import { ProxmoxApiOperations, type ProxmoxApiOptions } from './proxmox-api-operations.js';
 import { readSecretFile } from './state-dir.js';
 import { findmntIdentity, pveStorageProbe, StorageMonitor } from './storage-health.js';
 
@@ -26,10 +26,10 @@ export interface HostAccess {
 
 const LOOPBACK = /^https:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/?$/;
 
-/** Host operations and the storage monitor over the PVE API, or nothing when FELHOM_PROXMOX_API is unset. */
-export async function proxmoxApiAccess(env: NodeJS.ProcessEnv, stateDir: string): Promise<HostAccess> {
+/** How to reach the PVE API FELHOM_PROXMOX_API names, with the host tier's token; undefined when it is unset. */
+export async function proxmoxApiOptions(env: NodeJS.ProcessEnv, stateDir: string): Promise<(ProxmoxApiOptions & { readonly token: string; readonly ca?: string }) | undefined> {
   const endpoint = env.FELHOM_PROXMOX_API;
-  if (!endpoint) return {};
+  if (!endpoint) return undefined;
   if (!/^https:\/\/[^/\s]+\/?$/.test(endpoint)) throw new AgentSetupError(`FELHOM_PROXMOX_API: expected https://<host>:<port>, got ${JSON.stringify(endpoint)}`);
   const tokenFile = join(stateDir, 'secrets', PROXMOX_TOKEN_REF);
   const token = await readSecretFile(tokenFile);
@@ -43,7 +43,15 @@ export async function proxmoxApiAccess(env: NodeJS.ProcessEnv, stateDir: string)
     }
   }
   const node = env.FELHOM_PROXMOX_NODE || hostname().split('.')[0]!;
-  const operations = new ProxmoxApiOperations({ endpoint, token, node, ...(ca ? { ca } : { insecure: LOOPBACK.test(endpoint) }) });
+  return { endpoint, token, node, ...(ca ? { ca } : { insecure: LOOPBACK.test(endpoint) }) };
+}
+
+/** Host operations and the storage monitor over the PVE API, or nothing when FELHOM_PROXMOX_API is unset. */
+export async function proxmoxApiAccess(env: NodeJS.ProcessEnv, stateDir: string): Promise<HostAccess> {
+  const api = await proxmoxApiOptions(env, stateDir);
+  if (!api) return {};
+  const { endpoint, token, node, ca } = api;
+  const operations = new ProxmoxApiOperations(api);
   let mountIdentity = findmntIdentity;
   if (env.FELHOM_PROXMOX_SIMULATED === '1') {
     const { simulatedMountIdentity } = await import('../sim/proxmox/control-client.js');

@@ -34,6 +34,8 @@ export function auditBase(ctx: AgentContext, entry: JournalEntry, verified: Veri
     box: ctx.box,
     tier: ctx.tier,
     envelopeDigest: entry.id,
+    // A job about one guest (snapshot, rollback) names it: that tenant sees it through the local API.
+    ...(verified && verified.header.type === 'job' && Number.isSafeInteger(verified.body.vmId) && (verified.body.vmId as number) >= 100 ? { vmIds: [verified.body.vmId as number] } : {}),
   };
 }
 

@@ -5,8 +5,8 @@
  * envelope (runner/envelope/), hold its serial as the rollback floor before acting, deploy it
  * inside {@link guardedDeploy} (snapshot through the local API, health check, rollback when
  * unhealthy), and report the outcome to the hub directly. The deploy itself is injected: the
- * guest program through the runner's engine in `felhom controller once` (still to wire), a
- * stand-in in tests.
+ * guest program through the runner's engine in `felhom controller once|run`
+ * (runner/controller/engine-deploy.ts), a program of dynamic providers or a stand-in in tests.
  *
  * State (`<state>/controller.json`): the spec ETag last finished and the rollback floor.
  */
@@ -16,6 +16,7 @@ import { EnvelopeError, parseEnvelope, payloadDigest, verifyEnvelope, type BodyV
 import type { HubClient } from '../hub/client.js';
 import type { ReportRequest } from '../hub/protocol.js';
 import type { LocalApiClient } from '../local-api/client.js';
+import { toReason } from '../agent/errors.js';
 import { DurableStore } from '../state/store.js';
 import { guardedDeploy, GuardedDeployError } from './guarded-deploy.js';
 
@@ -36,9 +37,19 @@ export interface ControllerCycleOptions {
   readonly trust: TrustStore;
   readonly localApi: LocalApiClient;
   readonly stateDir: string;
+  /**
+   * Checks made before the snapshot (the spec resolves, the engine's plugins are there): a failure
+   * is reported `failed` with its reason, and nothing is snapshotted or deployed.
+   * @default - none
+   */
+  readonly prepare?: (body: Record<string, unknown>, serial: number) => Promise<void>;
   /** Runs the verified guest spec (the guest program through the engine). */
   readonly deploy: (body: Record<string, unknown>, serial: number) => Promise<void>;
   readonly healthCheck: () => Promise<{ healthy: boolean; detail: string }>;
+  /** Long-poll wait for a new spec. @default - none: the hub answers at once */
+  readonly waitSeconds?: number;
+  /** Ends a long poll early (a stop). */
+  readonly signal?: AbortSignal;
   /** The box spec validator. @default - the envelope's own checks only */
   readonly validateBody?: BodyValidator;
   readonly now?: () => Date;
@@ -64,7 +75,11 @@ function jobIdOf(envelope: string): string {
 
 export async function controllerCycle(options: ControllerCycleOptions): Promise<ControllerCycleResult> {
   const state = await openState(options.stateDir);
-  const poll = await options.hub.fetchSpec(options.box, 'guest', { etag: state.data.specEtag });
+  const poll = await options.hub.fetchSpec(options.box, 'guest', {
+    etag: state.data.specEtag,
+    ...(options.waitSeconds ? { waitSeconds: options.waitSeconds } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   if (poll.status !== 'changed') return { status: 'idle' };
   const jobId = jobIdOf(poll.envelope);
   const report = async (request: Omit<ReportRequest, 'jobId' | 'tier'>) => {
@@ -96,6 +111,16 @@ export async function controllerCycle(options: ControllerCycleOptions): Promise<
     data.lastSerial = serial;
   });
   const started = Date.now();
+  if (options.prepare) {
+    try {
+      await options.prepare(verified.body, serial);
+    } catch (error) {
+      // Whatever stops it here, the floor is held: the spec is reported, never left half-way.
+      const reason = toReason(error);
+      await report({ outcome: 'failed', serial, durationMs: Date.now() - started, reason });
+      return { status: 'failed', serial, jobId, reason };
+    }
+  }
   try {
     await guardedDeploy({
       localApi: options.localApi,

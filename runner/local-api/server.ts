@@ -364,9 +364,11 @@ export class LocalApiServer {
     if (Number.isNaN(since)) return this.#refuse(socket, verb, 400, 'ELOCAL_BAD_REQUEST', 'sinceSeq: expected a whole number');
     const verification = await verifyAuditLog(this.#o.audit.file);
     const guests = (await this.#o.grants()).length;
-    // One guest: the customer sees every operator and agent action. Several: their own calls only
-    // (a host-tier entry does not say which tenant it concerns).
-    const visible = (entry: AuditEntry) => entry.actor === `guest:${socket.guest}` || (guests === 1 && !entry.actor.startsWith('guest:'));
+    // One guest: the customer sees every operator and agent action. Several: their own calls, and
+    // the operator and agent actions whose entry names their guest (`vmIds`); an entry naming no
+    // guest concerns the host as a whole, or another tenant as far as anyone can tell.
+    const visible = (entry: AuditEntry) =>
+      entry.actor === `guest:${socket.guest}` || (!entry.actor.startsWith('guest:') && (guests === 1 || (entry.vmIds ?? []).includes(grant.vmId)));
     const entries = verification.entries.filter((entry) => entry.seq > since && visible(entry));
     await this.#audit(socket.guest, verb, 'succeeded', 'OK', `audit log read by guest ${grant.guest} (${entries.length} entries after seq ${since})`);
     return { ok: verification.ok, head: verification.head, problems: verification.problems.length, hubHead: (await this.#o.hubHead?.()) ?? null, entries };

@@ -45,6 +45,13 @@ export interface AuditRecord {
   readonly envelopeDigest: string | null;
   readonly outcome: AuditOutcome;
   readonly reason?: Reason;
+  /**
+   * The guests (Proxmox CT ids) the action concerns, so each tenant of a multi-guest box sees the
+   * operator actions on its own guest (the local API's `audit` verb). Covered by the hash when
+   * present; entries written before the field existed have none and verify as they did.
+   * @default - absent: the host as a whole, or not known
+   */
+  readonly vmIds?: readonly number[];
 }
 
 export interface AuditEntry extends AuditRecord {
@@ -285,6 +292,7 @@ export class AuditLog {
       envelopeDigest: record.envelopeDigest,
       outcome: record.outcome,
       ...(record.reason ? { reason: { code: record.reason.code, message: record.reason.message } } : {}),
+      ...(record.vmIds && record.vmIds.length > 0 ? { vmIds: [...new Set(record.vmIds)].sort((a, b) => a - b) } : {}),
       prevHash: this.#head?.hash ?? GENESIS_HASH,
     };
     const entry: AuditEntry = { ...unsigned, hash: auditEntryHash(unsigned) };
