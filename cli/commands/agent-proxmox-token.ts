@@ -25,7 +25,7 @@ const command: CommandModule = {
       .option('--json', 'print the result as JSON');
   },
   async run(context, _args, options) {
-    const endpoint = (options.endpoint as string | undefined) ?? context.env.FELHOM_PROXMOX_API ?? 'https://127.0.0.1:8006';
+    const endpoint = (options.endpoint as string | undefined) || context.env.FELHOM_PROXMOX_API || 'https://127.0.0.1:8006';
     let rootToken: string | undefined;
     if (options.rootTokenFile) {
       const { readSecretFile } = await import('../../runner/agent/state-dir.js');
@@ -38,7 +38,7 @@ const command: CommandModule = {
       if (rootToken === undefined) throw usageError(`--root-token-file: ${file} does not exist`);
     } else rootToken = context.env[ROOT_TOKEN_ENV];
     if (!rootToken) throw usageError(`--root-token-file: no root credential: pass a file holding root@pam's API token, or set $${ROOT_TOKEN_ENV} (never on the command line)`);
-    const caFile = (options.ca as string | undefined) ?? context.env.FELHOM_PROXMOX_CA;
+    const caFile = (options.ca as string | undefined) || context.env.FELHOM_PROXMOX_CA;
     let ca: string | undefined;
     if (caFile) {
       try {

@@ -153,9 +153,14 @@ export class Access {
     if (missing) throw permissionError(`${path}, ${missing}`);
   }
 
+  /** Whether root@pam's own code paths let this request through (root@pam, or its token without separation: see {@link rootOnly}). */
+  get actsAsRoot(): boolean {
+    return this.isRootUser || this.#rootToken();
+  }
+
   /** A root@pam-only code path (PVE's `raise_perm_exc` with its own reason). */
   rootOnly(reason: string): void {
-    if (!this.isRootUser && !this.#rootToken()) throw permissionError(reason);
+    if (!this.actsAsRoot) throw permissionError(reason);
   }
 
   /**

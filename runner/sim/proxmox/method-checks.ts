@@ -9,7 +9,7 @@ import type { Access } from './access.js';
 import { splitList } from './formats.js';
 import type { RequestParameters } from './schema.js';
 import type { ConfigMap, SimState } from './state.js';
-import { SimApiError } from './errors.js';
+import { parameterError, SimApiError } from './errors.js';
 
 /** A `<storage>:<size>` value of rootfs/mpN: a new volume to allocate on that storage. */
 const NEW_DISK = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(\d+(\.\d+)?)$/i;
@@ -36,7 +36,7 @@ function checkBridge(access: Access, net: string): void {
 
 /** PVE::Storage::check_volume_access for a volume id, with the content type the caller expects. */
 export function checkVolumeAccess(access: Access, state: SimState, vmid: number, volid: string, type: string): void {
-  if (access.authid === 'root@pam') return;
+  if (access.actsAsRoot) return;
   const match = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(.+)$/i.exec(volid);
   if (!match) {
     access.rootOnly('Only root can pass arbitrary filesystem paths.');
@@ -64,7 +64,7 @@ export function checkVolumeAccess(access: Access, state: SimState, vmid: number,
  * scripts, bind mounts).
  */
 export function checkContainerConfig(access: Access, state: SimState, vmid: number, old: ConfigMap | undefined, changes: ConfigMap, deleted: readonly string[], unprivileged: boolean): void {
-  if (access.authid === 'root@pam') return;
+  if (access.actsAsRoot) return;
   const vm = `/vms/${vmid}`;
   const one = (key: string, removing: boolean): void => {
     if (key === 'cores' || key === 'cpuunits' || key === 'cpulimit') access.check(vm, ['VM.Config.CPU']);
@@ -103,7 +103,7 @@ export function checkContainerConfig(access: Access, state: SimState, vmid: numb
 
 /** create_vm's checks, before the worker: who may create or restore `vmid`, from which archive, onto which storages. */
 export function checkCreateContainer(access: Access, state: SimState, params: RequestParameters, config: ConfigMap, exists: boolean): void {
-  if (access.authid === 'root@pam') return;
+  if (access.actsAsRoot) return;
   const vmid = Number(params.vmid);
   const restore = params.restore === '1';
   const unprivileged = params.unprivileged === undefined ? !restore : params.unprivileged === '1';
@@ -129,16 +129,15 @@ const ROOT_ONLY_BACKUP_OPTIONS = ['tmpdir', 'dumpdir', 'script', 'job-id'];
 
 /** assert_param_permission_common of pve-manager's Backup API. */
 function checkBackupOptions(access: Access, params: RequestParameters): void {
-  if (access.authid === 'root@pam') return;
   for (const key of ROOT_ONLY_BACKUP_OPTIONS) {
-    if (params[key] !== undefined && !access.isRootUser) throw new SimApiError(400, `Parameter verification failed. ${key}: Only root may set this option.`);
+    if (params[key] !== undefined) throw parameterError({ [key]: 'Only root may set this option.' });
   }
   if (['bwlimit', 'ionice', 'performance'].some((key) => params[key] !== undefined)) access.check('/', ['Sys.Modify']);
 }
 
 /** vzdump: VM.Backup on every guest, space on the backup storage, Datastore.Allocate for its own retention. */
 export function checkVzdump(access: Access, params: RequestParameters, vmids: readonly string[], storage: string): void {
-  if (access.authid === 'root@pam') return;
+  if (access.actsAsRoot) return;
   checkBackupOptions(access, params);
   if (params['prune-backups'] !== undefined) access.check(`/storage/${storage}`, ['Datastore.Allocate']);
   access.check(`/storage/${storage}`, ['Datastore.AllocateSpace']);
@@ -147,7 +146,7 @@ export function checkVzdump(access: Access, params: RequestParameters, vmids: re
 
 /** A backup job's create or update (Sys.Modify on / is the schema's): Datastore.Allocate on its storage, old and new. */
 export function checkBackupJob(access: Access, params: RequestParameters, current?: ConfigMap): void {
-  if (access.authid === 'root@pam') return;
+  if (access.actsAsRoot) return;
   checkBackupOptions(access, params);
   const storage = typeof params.storage === 'string' ? params.storage : undefined;
   if (storage) access.check(`/storage/${storage}`, ['Datastore.Allocate']);
