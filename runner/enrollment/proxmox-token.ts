@@ -80,8 +80,11 @@ function notFound(error: unknown): boolean {
   return error instanceof PveApiError && error.status === 500 && /does not exist|no such/i.test(error.message);
 }
 
-/** Checks every field before anything is sent, naming the field; the credential is never echoed. */
-async function checkInput(options: MintOptions): Promise<void> {
+/**
+ * Checks every field before anything is sent, naming the field (the credential is never echoed),
+ * and reads the token file the state has (undefined when none).
+ */
+async function checkInput(options: MintOptions, tokenFile: string): Promise<string | undefined> {
   if (!ENDPOINT.test(options.endpoint)) throw inputError(`endpoint: expected https://<host>:<port>, got ${JSON.stringify(options.endpoint)}`);
   const root = TOKEN.exec(options.rootToken.trim());
   if (!root) throw inputError('root credential: expected an API token USER@REALM!TOKENID=SECRET (root@pam, without privilege separation); what was given is not one');
@@ -93,11 +96,18 @@ async function checkInput(options: MintOptions): Promise<void> {
     throw inputError(`state: ${options.stateDir} does not exist (run felhom agent enroll first)`);
   }
   if (!info.isDirectory()) throw inputError(`state: ${options.stateDir} is not a directory`);
+  try {
+    return await readSecretFile(tokenFile);
+  } catch (cause) {
+    throw inputError(`state: ${(cause as Error).message}`);
+  }
 }
 
 /** Mints (or checks and repairs) the agent's scoped token; see the module comment. */
 export async function mintProxmoxToken(options: MintOptions): Promise<MintResult> {
-  await checkInput(options);
+  const secrets = join(options.stateDir, 'secrets');
+  const tokenFile = join(secrets, PROXMOX_TOKEN_REF);
+  const stored = await checkInput(options, tokenFile);
   const say = options.onStep ?? (() => {});
   const changes: string[] = [];
   const change = (line: string) => {
@@ -178,14 +188,6 @@ export async function mintProxmoxToken(options: MintOptions): Promise<MintResult
     }
   }
 
-  const secrets = join(options.stateDir, 'secrets');
-  const tokenFile = join(secrets, PROXMOX_TOKEN_REF);
-  let stored: string | undefined;
-  try {
-    stored = await readSecretFile(tokenFile);
-  } catch (cause) {
-    throw inputError(`state: ${(cause as Error).message}`);
-  }
   const tokenPath = `${userPath}/token/${PROXMOX_AGENT_TOKEN_ID}`;
   const existing = await call(`reading token ${PROXMOX_AGENT_TOKEN}`, async () => {
     try {
