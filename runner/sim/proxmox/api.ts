@@ -10,16 +10,12 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { checkPropertyString, type ParameterSchema, type PveApiSchema, type RequestParameters } from './schema.js';
 import { splitList } from './formats.js';
 import { defaultIdentity, mediumKey, type ConfigMap, type SimContainer, type SimMedium, type SimState, type SimTask, type SimVolume } from './state.js';
-import { FelhomError } from '../../../lib/errors.js';
+import type { Access } from './access.js';
+import { accessHandlers } from './access-api.js';
+import { SimApiError } from './errors.js';
+import { checkBackupJob, checkContainerConfig, checkCreateContainer, checkResize, checkVzdump } from './method-checks.js';
 
-/** A refusal with PVE's HTTP status and message (the message becomes the status line). */
-export class SimApiError extends FelhomError {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super('ESIM_API', 'generic', message, { fault: 'input' });
-    this.status = status;
-  }
-}
+export { SimApiError };
 
 export interface ApiRequest {
   readonly method: string;
@@ -29,6 +25,8 @@ export interface ApiRequest {
   readonly params: RequestParameters;
   /** The token's user, `root@pam!felhom`. */
   readonly user: string;
+  /** What this request may do (its token's privileges on the host's ACLs). */
+  readonly access: Access;
 }
 
 type Handler = (sim: SimHost, request: ApiRequest) => unknown;
@@ -370,6 +368,8 @@ function createContainer(sim: SimHost, request: ApiRequest): string {
   const restore = flag(params, 'restore');
   const existing = sim.state.containers[String(vmid)];
   if (existing && !(restore && flag(params, 'force'))) throw new SimApiError(500, `CT ${vmid} already exists on node '${existing.node}'`);
+  const { unprivileged: _unprivileged, ...checked } = configParameters(params);
+  checkCreateContainer(request.access, sim.state, params, checked, existing !== undefined);
   if (existing) sim.unlocked(existing);
   const [templateStorage] = ostemplate.split(':');
   const volume = (): SimVolume => {
@@ -424,7 +424,9 @@ function updateConfig(sim: SimHost, request: ApiRequest): null {
   const digest = text(params, 'digest');
   if (digest && digest !== digestOf(guest.config)) throw new SimApiError(500, 'detected modified configuration - file changed by other user? Try again.');
   const config = { ...guest.config };
-  for (const key of splitList(text(params, 'delete') ?? '')) {
+  const deleted = splitList(text(params, 'delete') ?? '');
+  checkContainerConfig(request.access, sim.state, guest.vmid, guest.config, configParameters(params), deleted, guest.config.unprivileged !== '0');
+  for (const key of deleted) {
     if (key === 'rootfs') throw new SimApiError(500, 'unable to delete required option \'rootfs\'');
     const value = config[key];
     if (value !== undefined && /^mp\d+$/.test(key)) {
@@ -476,11 +478,12 @@ function deleteContainer(sim: SimHost, { params, user }: ApiRequest): string {
   });
 }
 
-function vzdump(sim: SimHost, { params, user }: ApiRequest): string {
+function vzdump(sim: SimHost, { params, user, access }: ApiRequest): string {
   const node = required(params, 'node');
   const storage = text(params, 'storage') ?? 'local';
   const vmids = flag(params, 'all') ? Object.keys(sim.state.containers) : splitList(text(params, 'vmid') ?? '');
   if (vmids.length === 0) throw new SimApiError(400, 'no guests selected');
+  checkVzdump(access, params, vmids, storage);
   const guests = vmids.map((vmid) => sim.guest(node, vmid));
   return sim.task(node, 'vzdump', vmids.length === 1 ? vmids[0]! : '', user, () => {
     const { config, medium } = sim.activeStorage(storage, 'backup');
@@ -531,12 +534,13 @@ function rollbackSnapshot(sim: SimHost, { params, user }: ApiRequest): string {
 }
 
 /** `pct resize`: grows a volume (PVE refuses to shrink); `size` is `<n>G` (the new size) or `+<n>G` (added). */
-function resizeVolume(sim: SimHost, { params, user }: ApiRequest): string {
+function resizeVolume(sim: SimHost, { params, user, access }: ApiRequest): string {
   const guest = sim.guest(required(params, 'node'), required(params, 'vmid'));
   sim.unlocked(guest);
   const disk = required(params, 'disk');
   const value = guest.config[disk];
   if (!VOLUME_KEY.test(disk) || value === undefined) throw new SimApiError(500, `disk '${disk}' does not exist`);
+  checkResize(access, value);
   const size = /^(\+)?(\d+)G$/.exec(required(params, 'size'));
   if (!size) throw new SimApiError(400, "size: expected '<n>G' or '+<n>G'");
   const current = Number(/(?:^|,)size=(\d+)G/.exec(value)?.[1] ?? 0);
@@ -561,11 +565,18 @@ function deleteSnapshot(sim: SimHost, { params, user }: ApiRequest): string {
   }, { vmid: guest.vmid, name: 'snapshot-delete' });
 }
 
-function taskOf(sim: SimHost, params: RequestParameters): SimTask {
+/** A task by UPID; someone else's needs `privilege` on its node. */
+function taskOf(sim: SimHost, params: RequestParameters, access: Access, privilege: 'Sys.Audit' | 'Sys.Modify'): SimTask {
   const upid = required(params, 'upid');
   const task = sim.state.tasks[upid];
   if (!task || task.node !== required(params, 'node')) throw new SimApiError(500, `unable to parse worker upid '${upid}'`);
+  if (task.user !== access.authid) access.check(`/nodes/${task.node}`, [privilege]);
   return task;
+}
+
+/** PVE lists a storage to whoever may audit it or allocate space on it. */
+function mayListStorage(access: Access, id: string): boolean {
+  return access.has(`/storage/${id}`, ['Datastore.Audit', 'Datastore.AllocateSpace'], true);
 }
 
 function taskStatus(task: SimTask): Record<string, unknown> {
@@ -620,10 +631,11 @@ function updateStorage(sim: SimHost, { params }: ApiRequest): Record<string, unk
   return { storage: id, type: config.type };
 }
 
-function updateJob(sim: SimHost, { params }: ApiRequest): null {
+function updateJob(sim: SimHost, { params, access }: ApiRequest): null {
   const id = required(params, 'id');
   const job = sim.state.backupJobs[id];
   if (!job) throw new SimApiError(500, `job '${id}' does not exist`);
+  checkBackupJob(access, params, job);
   const digest = text(params, 'digest');
   if (digest && digest !== digestOf(job)) throw new SimApiError(500, 'detected modified configuration - file changed by other user? Try again.');
   const next = { ...job };
@@ -637,10 +649,6 @@ function jobView(id: string, job: ConfigMap): Record<string, unknown> {
   const view: Record<string, unknown> = { ...job, id, type: 'vzdump' };
   if (job['exclude-path'] !== undefined) view['exclude-path'] = splitList(job['exclude-path']);
   return view;
-}
-
-function tokenInfo(token: SimState['tokens'][number]): Record<string, unknown> {
-  return { privsep: token.privsep, expire: token.expire, ...(token.comment !== undefined ? { comment: token.comment } : {}) };
 }
 
 /** The handlers, by method and schema path. A schema path without one answers 501 (not simulated). */
@@ -668,22 +676,22 @@ export const handlers: Readonly<Record<string, Handler>> = {
     while (sim.state.containers[String(id)]) id++;
     return String(id);
   },
-  'GET /cluster/resources': (sim, { params }) => {
+  'GET /cluster/resources': (sim, { params, access }) => {
     const type = text(params, 'type');
     const resources: Record<string, unknown>[] = [];
-    if (!type || type === 'vm') for (const guest of Object.values(sim.state.containers)) resources.push({ ...guestSummary(guest), id: `lxc/${guest.vmid}`, node: guest.node });
+    if (!type || type === 'vm') for (const guest of Object.values(sim.state.containers).filter((candidate) => access.has(`/vms/${candidate.vmid}`, ['VM.Audit']))) resources.push({ ...guestSummary(guest), id: `lxc/${guest.vmid}`, node: guest.node });
     if (!type || type === 'node') for (const node of sim.state.nodes) resources.push({ id: `node/${node.node}`, type: 'node', node: node.node, status: node.status });
     if (!type || type === 'storage') {
-      for (const [id, config] of Object.entries(sim.state.storages)) {
+      for (const [id, config] of Object.entries(sim.state.storages).filter(([candidate]) => mayListStorage(access, candidate))) {
         const status = storageStatus(sim, id, config);
         for (const node of sim.state.nodes) resources.push({ id: `storage/${node.node}/${id}`, type: 'storage', node: node.node, storage: id, status: status.active ? 'available' : 'unknown', plugintype: config.type, content: config.content, maxdisk: status.total, disk: status.used, shared: status.shared });
       }
     }
     return resources;
   },
-  'GET /storage': (sim, { params }) => {
+  'GET /storage': (sim, { params, access }) => {
     const type = text(params, 'type');
-    return Object.entries(sim.state.storages).filter(([, config]) => !type || config.type === type).map(([id, config]) => publicStorage(id, config));
+    return Object.entries(sim.state.storages).filter(([id, config]) => (!type || config.type === type) && mayListStorage(access, id)).map(([id, config]) => publicStorage(id, config));
   },
   'POST /storage': createStorage,
   'GET /storage/{storage}': (sim, { params }) => {
@@ -697,12 +705,12 @@ export const handlers: Readonly<Record<string, Handler>> = {
     delete sim.state.storages[id];
     return null;
   },
-  'GET /nodes/{node}/storage': (sim, { params }) => {
+  'GET /nodes/{node}/storage': (sim, { params, access }) => {
     sim.node(required(params, 'node'));
     const content = text(params, 'content');
     const only = text(params, 'storage');
     return Object.entries(sim.state.storages)
-      .filter(([id, config]) => (!only || id === only) && (!content || splitList(config.content ?? '').includes(content)))
+      .filter(([id, config]) => (!only || id === only) && (!content || splitList(config.content ?? '').includes(content)) && mayListStorage(access, id))
       .filter(([, config]) => !flag(params, 'enabled') || config.disable !== '1')
       .map(([id, config]) => storageStatus(sim, id, config));
   },
@@ -727,11 +735,11 @@ export const handlers: Readonly<Record<string, Handler>> = {
         ...(volume.notes !== undefined ? { notes: volume.notes } : {}),
       }));
   },
-  'GET /nodes/{node}/lxc': (sim, { params }) => {
+  'GET /nodes/{node}/lxc': (sim, { params, access }) => {
     const node = required(params, 'node');
     sim.node(node);
     sim.settle();
-    return Object.values(sim.state.containers).filter((guest) => guest.node === node).map(guestSummary);
+    return Object.values(sim.state.containers).filter((guest) => guest.node === node && access.has(`/vms/${guest.vmid}`, ['VM.Audit'])).map(guestSummary);
   },
   'POST /nodes/{node}/lxc': createContainer,
   'GET /nodes/{node}/lxc/{vmid}': (sim, { params }) => {
@@ -789,8 +797,9 @@ export const handlers: Readonly<Record<string, Handler>> = {
   'PUT /nodes/{node}/lxc/{vmid}/resize': resizeVolume,
   'POST /nodes/{node}/vzdump': vzdump,
   'GET /cluster/backup': (sim) => Object.entries(sim.state.backupJobs).map(([id, job]) => jobView(id, job)),
-  'POST /cluster/backup': (sim, { params }) => {
+  'POST /cluster/backup': (sim, { params, access }) => {
     const id = text(params, 'id') ?? `backup-${randomUUID().slice(0, 13)}`;
+    checkBackupJob(access, params);
     if (sim.state.backupJobs[id]) throw new SimApiError(500, `Job '${id}' already exists`);
     if (!flag(params, 'all') && text(params, 'vmid') === undefined && text(params, 'pool') === undefined) throw new SimApiError(400, "one of 'vmid', 'all' or 'pool' is required");
     const job = configParametersOf(params);
@@ -813,49 +822,28 @@ export const handlers: Readonly<Record<string, Handler>> = {
     delete sim.state.backupJobs[id];
     return null;
   },
-  'GET /nodes/{node}/tasks': (sim, { params }) => {
+  'GET /nodes/{node}/tasks': (sim, { params, access }) => {
     const node = required(params, 'node');
     sim.node(node);
     const vmid = text(params, 'vmid');
+    const all = access.has(`/nodes/${node}`, ['Sys.Audit']);
     return Object.values(sim.state.tasks)
-      .filter((task) => task.node === node && (!vmid || task.id === vmid))
+      .filter((task) => task.node === node && (!vmid || task.id === vmid) && (all || task.user === access.authid))
       .map((task) => {
         const status = taskStatus(task);
         return { ...status, ...(status.status === 'stopped' ? { status: task.exitstatus, endtime: Math.floor(task.endsAt / 1000) } : {}) };
       });
   },
-  'GET /nodes/{node}/tasks/{upid}/status': (sim, { params }) => taskStatus(taskOf(sim, params)),
-  'GET /nodes/{node}/tasks/{upid}/log': (sim, { params }) => {
-    const task = taskOf(sim, params);
+  'GET /nodes/{node}/tasks/{upid}/status': (sim, { params, access }) => taskStatus(taskOf(sim, params, access, 'Sys.Audit')),
+  'GET /nodes/{node}/tasks/{upid}/log': (sim, { params, access }) => {
+    const task = taskOf(sim, params, access, 'Sys.Audit');
     const lines = Date.now() < task.endsAt ? task.log.slice(0, -1) : task.log;
     return lines.map((line, index) => ({ n: index + 1, t: line }));
   },
-  'DELETE /nodes/{node}/tasks/{upid}': (sim, { params }) => {
-    const task = taskOf(sim, params);
+  'DELETE /nodes/{node}/tasks/{upid}': (sim, { params, access }) => {
+    const task = taskOf(sim, params, access, 'Sys.Modify');
     if (Date.now() < task.endsAt) Object.assign(sim.state.tasks, { [task.upid]: { ...task, endsAt: Date.now(), exitstatus: 'interrupted by signal' } });
     return null;
   },
-  'GET /access/users/{userid}/token': (sim, { params }) => {
-    const userid = required(params, 'userid');
-    return sim.state.tokens.filter((token) => token.userid === userid).map((token) => ({ tokenid: token.tokenid, ...tokenInfo(token) }));
-  },
-  'GET /access/users/{userid}/token/{tokenid}': (sim, { params }) => {
-    const token = sim.state.tokens.find((candidate) => candidate.userid === required(params, 'userid') && candidate.tokenid === required(params, 'tokenid'));
-    if (!token) throw new SimApiError(500, `no such token '${required(params, 'tokenid')}' for user '${required(params, 'userid')}'`);
-    return tokenInfo(token);
-  },
-  'POST /access/users/{userid}/token/{tokenid}': (sim, { params }) => {
-    const userid = required(params, 'userid');
-    const tokenid = required(params, 'tokenid');
-    if (sim.state.tokens.some((token) => token.userid === userid && token.tokenid === tokenid)) throw new SimApiError(500, `Token already exists.`);
-    const token = { userid, tokenid, value: randomUUID(), privsep: (text(params, 'privsep') ?? '1') === '1' ? 1 as const : 0 as const, expire: Number(text(params, 'expire') ?? 0), ...(text(params, 'comment') !== undefined ? { comment: text(params, 'comment')! } : {}) };
-    sim.state.tokens.push(token);
-    return { 'full-tokenid': `${userid}!${tokenid}`, value: token.value, info: tokenInfo(token) };
-  },
-  'DELETE /access/users/{userid}/token/{tokenid}': (sim, { params }) => {
-    const at = sim.state.tokens.findIndex((token) => token.userid === required(params, 'userid') && token.tokenid === required(params, 'tokenid'));
-    if (at < 0) throw new SimApiError(500, `no such token '${required(params, 'tokenid')}' for user '${required(params, 'userid')}'`);
-    sim.state.tokens.splice(at, 1);
-    return null;
-  },
+  ...Object.fromEntries(Object.entries(accessHandlers).map(([route, handler]) => [route, (sim: SimHost, request: ApiRequest) => handler(sim.state, request)])),
 };

@@ -81,6 +81,15 @@ const verifiers: Record<string, Verifier> = {
   'pve-userid': (v) => {
     if (!USER_ID.test(v)) throw new FormatError(`value '${v}' does not look like a valid user name`);
   },
+  'pve-roleid': (v) => {
+    if (!/^[A-Za-z0-9.\-_]+$/.test(v)) throw new FormatError(`role name '${v}' contains invalid characters`);
+  },
+  'pve-groupid': (v) => {
+    if (!/^[A-Za-z0-9.\-_]+$/.test(v)) throw new FormatError(`group name '${v}' contains invalid characters`);
+  },
+  'pve-tokenid': (v) => {
+    if (!/^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/.test(v)) throw new FormatError(`value '${v}' does not look like a valid token ID`);
+  },
   'pve-realm': (v) => {
     if (!/^[A-Za-z][A-Za-z0-9.\-_]+$/.test(v)) throw new FormatError(`value '${v}' does not look like a valid realm`);
   },

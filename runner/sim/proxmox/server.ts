@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Access, schemaPrivileges } from './access.js';
 import { handlers, SimApiError, SimHost } from './api.js';
 import { selfSignedCertificate } from './certificate.js';
 import { PveApiSchema, PVE_HOST_SCHEMA, typedReturn, validateParameters, type RequestParameters } from './schema.js';
@@ -115,7 +116,11 @@ function authenticate(state: SimState, header: string | undefined): { user: stri
   if (!parsed) return 'invalid';
   const token = state.tokens.find((candidate) => candidate.userid === parsed.userid && candidate.tokenid === parsed.tokenid);
   if (!token || !sameSecret(token.value, parsed.secret)) return 'invalid';
-  if (token.expire > 0 && token.expire < Date.now() / 1000) return 'invalid';
+  const now = Date.now() / 1000;
+  if (token.expire > 0 && token.expire < now) return 'invalid';
+  // PVE refuses a token whose user is gone, disabled or expired.
+  const owner = state.users[token.userid];
+  if (!owner || owner.enable === 0 || (owner.expire > 0 && owner.expire < now)) return 'invalid';
   return { user: `${token.userid}!${token.tokenid}` };
 }
 
@@ -184,6 +189,7 @@ function takeReplyFault(state: SimState, method: string, path: string): { status
 /** Starts the simulator; it serves until `close()`. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   const schema = await PveApiSchema.load(options.schemaFile ?? PVE_HOST_SCHEMA);
+  const privileges = schemaPrivileges(schema);
   const store = await StateStore.open(options.stateFile, options);
   const { key, cert } = await selfSignedCertificate();
   const log = options.log ?? (() => {});
@@ -227,8 +233,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
 
     const handler = handlers[`${method} ${route.template}`];
     if (!handler) return fail(response, 501, `Method '${method} ${route.template}' is in PVE's schema but not simulated`);
+    // PVE's permission check of the method (its schema's `permissions`), before the handler.
+    const access = new Access(state, privileges, auth.user);
+    access.checkMethod(route.method, params);
     const sim = new SimHost(state, schema);
-    const data = handler(sim, { method, template: route.template, params, user: auth.user });
+    const data = handler(sim, { method, template: route.template, params, user: auth.user, access });
     if (method !== 'GET') await store.save();
     send(response, 200, 'OK', { data: typedReturn(route.method.returns, data) });
   };
@@ -237,7 +246,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     const started = Date.now();
     handle(request, response)
       .catch((error: unknown) => {
-        if (error instanceof SimApiError) fail(response, error.status, error.message);
+        if (error instanceof SimApiError && error.errors) send(response, error.status, error.message, { errors: error.errors, data: null });
+        else if (error instanceof SimApiError) fail(response, error.status, error.message);
         else {
           log(`simulator error: ${(error as Error).stack ?? String(error)}`);
           fail(response, 500, `simulator error: ${(error as Error).message}`);

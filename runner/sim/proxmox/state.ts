@@ -1,8 +1,8 @@
 /**
  * What the simulated Proxmox host holds: its node, storage definitions, the media behind them
  * (a USB disk, a NAS export, a PBS datastore: they outlive the host, so a bare host can restore
- * from them), containers with snapshots, backup jobs, tasks, API tokens and the faults a test
- * has switched on. Kept in memory and, with a state file, written after every change
+ * from them), containers with snapshots, backup jobs, tasks, its users, groups, roles, ACLs and
+ * API tokens (PVE's user.cfg), and the faults a test has switched on. Kept in memory and, with a state file, written after every change
  * (atomic rename), so a restarted simulator and `refresh` see what `up` did.
  */
 import { randomUUID } from 'node:crypto';
@@ -85,6 +85,24 @@ export interface SimToken {
   readonly comment?: string;
 }
 
+/** A user of user.cfg. `root@pam` always exists and can do anything. */
+export interface SimUser {
+  enable: 0 | 1;
+  /** Epoch seconds; 0 never. */
+  expire: number;
+  comment?: string;
+  groups: string[];
+}
+
+/** One ACL entry: `roleid` for `ugid` (a user, group or token id) on `path`. */
+export interface SimAcl {
+  readonly path: string;
+  readonly type: 'user' | 'group' | 'token';
+  readonly ugid: string;
+  readonly roleid: string;
+  propagate: 0 | 1;
+}
+
 /** A fault a test switched on. `count` replies are affected, then the fault clears; unset is for good. */
 export interface TaskFault {
   /** Task type (`vzcreate`, `vzstart`, `vzdump`, `vzrestore`, `vzrollback`, …). */
@@ -126,6 +144,11 @@ export interface SimState {
   backupJobs: Record<string, ConfigMap>;
   tasks: Record<string, SimTask>;
   tokens: SimToken[];
+  users: Record<string, SimUser>;
+  groups: Record<string, { comment?: string }>;
+  /** The roles made through the API, by id: their privileges (the built-in ones are not stored). */
+  roles: Record<string, string[]>;
+  acl: SimAcl[];
   faults: SimFaults;
   /** Task duration in milliseconds. */
   taskDelayMs: number;
@@ -176,10 +199,18 @@ export function initialState(options: InitialStateOptions = {}): SimState {
     backupJobs: {},
     tasks: {},
     tokens: [{ userid: token.userid, tokenid: token.tokenid, value: token.secret, privsep: 0, expire: 0, comment: 'felhom agent' }],
+    ...accessDefaults([token.userid]),
     faults: { tasks: [], replies: [], nodes: [] },
     taskDelayMs: options.taskDelayMs ?? 300,
     nextPid: 1000,
   };
+}
+
+/** A fresh user.cfg: root@pam and the owners of the given tokens, no groups, roles or ACLs. */
+function accessDefaults(tokenOwners: readonly string[]): Pick<SimState, 'users' | 'groups' | 'roles' | 'acl'> {
+  const users: Record<string, SimUser> = { 'root@pam': { enable: 1, expire: 0, groups: [] } };
+  for (const owner of tokenOwners) users[owner] ??= { enable: 1, expire: 0, groups: [] };
+  return { users, groups: {}, roles: {}, acl: [] };
 }
 
 /**
@@ -246,6 +277,8 @@ export class StateStore {
           throw new Error(`${file}: not a simulator state file (expected nodes and storages)`);
         }
         state.faults ??= { tasks: [], replies: [], nodes: [] };
+        // A state file from before the simulator kept user.cfg: its token owners become users.
+        if (!state.users) Object.assign(state, accessDefaults((state.tokens ?? []).map((token) => token.userid)));
         return new StateStore(state, file);
       }
     }
