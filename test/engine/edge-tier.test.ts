@@ -1,9 +1,7 @@
 // The edge tier on the real engine: the cloudflare plugin (6.17.0) knows every type and property
 // the edge program uses, and `felhom preview --tier edge` of both example boxes prints its diff
-// with the token masked. Kept out of the default `npm test` (package.json "tap".exclude) only
-// while the cloudflare plugin cannot be had on the project's machines (docs/engine.md, "The
-// cloudflare plugin"); `npm run test:edge` runs it, and fails naming the plugin where it is
-// missing: it never skips.
+// with the token masked. Part of `npm test`; `npm run test:edge` runs it alone. Where the
+// cloudflare plugin is missing it fails naming it and how to install it: it never skips.
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { felhom } from '../helpers/cli.js';
