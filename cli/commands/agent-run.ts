@@ -127,7 +127,8 @@ const command: CommandModule = {
     agentOptions(command)
       .option('--drift-interval <duration>', 'how often to check drift (refresh + preview)', '6h')
       .option('--wait <seconds>', 'long-poll wait per cycle', '60')
-      .option('--local-api <dir>', "the guests' local API (tokens, a socket per guest), served on the host tier with FELHOM_PROXMOX_API (default: <state>/local-api)");
+      .option('--local-api <dir>', "the guests' local API (tokens, a socket per guest), served on the host tier with FELHOM_PROXMOX_API (default: <state>/local-api)")
+      .option('--controller-package <deb>', 'the felhom-agent package the agent installs into each guest with the controller, through pct (default: $FELHOM_CONTROLLER_PACKAGE, else <state>/controller.deb)');
   },
   async run(context, _args, options) {
     const driftIntervalMs = duration(String(options.driftInterval), '--drift-interval');
@@ -146,16 +147,57 @@ const command: CommandModule = {
         const { agent, logger } = await openCliAgent(context, options, { stopSignal: stop });
         const state = resolve(context.cwd, options.state as string);
         const { agentLocalApiFromEnv } = await import('../../runner/local-api/agent-local-api.js');
-        const localApi = await agentLocalApiFromEnv(agent, { env: context.env, stateDir: state, dir: options.localApi ? resolve(context.cwd, options.localApi as string) : join(state, 'local-api') }).catch(async (error: unknown) => {
+        const localApiDir = options.localApi ? resolve(context.cwd, options.localApi as string) : join(state, 'local-api');
+        const localApi = await agentLocalApiFromEnv(agent, { env: context.env, stateDir: state, dir: localApiDir }).catch(async (error: unknown) => {
           await agent.close();
           throw error;
         });
-        // A guest a newly applied spec adds gets its socket after the cycle that applied it.
-        const onCycle = localApi ? () => void localApi.refresh().catch((error: unknown) => logger.warn('local API refresh failed', { message: (error as Error).message })) : undefined;
+        // The controller of each guest, deployed by this agent through pct (docs/agent.md "Deploying the controller").
+        const { agentControllerRollout } = await import('../../runner/enrollment/controller-deploy.js');
+        const { readSecretFile, stateLayout } = await import('../../runner/agent/state-dir.js');
+        const packageOption = (options.controllerPackage as string | undefined) ?? context.env.FELHOM_CONTROLLER_PACKAGE;
+        const rollout = await agentControllerRollout({
+          agent,
+          localApi,
+          localApiDir,
+          env: context.env,
+          hubUrl: (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL!,
+          hubApiKey: async () => {
+            const file = options.apiKeyFile ? resolve(context.cwd, options.apiKeyFile as string) : stateLayout(state).hubApiKey;
+            const key = await readSecretFile(file);
+            if (!key) throw new Error(`the box's hub API key is missing: ${file}`);
+            return key;
+          },
+          trustPath: resolve(context.cwd, options.trust as string),
+          packageFile: packageOption ? resolve(context.cwd, packageOption) : join(state, 'controller.deb'),
+          log: logger,
+        }).catch(async (error: unknown) => {
+          await localApi?.close();
+          await agent.close();
+          throw error;
+        });
+        if ('off' in rollout && options.tier === 'host') logger.info('controller deployment off', { reason: rollout.off });
+        // One rollout at a time (installing a package into a guest can outlast a cycle), awaited before the local API closes.
+        let rolling: Promise<void> | undefined;
+        const afterCycle = async () => {
+          await localApi?.refresh();
+          if (!('run' in rollout) || rolling) return;
+          rolling = rollout.run().finally(() => {
+            rolling = undefined;
+          });
+          await rolling;
+        };
+        const warn = (error: unknown) => logger.warn('local API refresh or controller rollout failed', { message: (error as Error).message });
+        // A guest a newly applied spec adds gets its socket, then its controller, after the cycle that applied it.
+        const onCycle = localApi ? () => void afterCycle().catch(warn) : undefined;
         try {
-          if (localApi) logger.info('local API serving', { guests: await localApi.refresh() });
+          if (localApi) {
+            logger.info('local API serving', { guests: await localApi.refresh() });
+            void afterCycle().catch(warn);
+          }
           await runDaemon(agent, { stopSignal: stop, waitSeconds, driftIntervalMs, logger, ...(onCycle ? { onCycle } : {}) });
         } finally {
+          await (rolling as Promise<void> | undefined)?.catch(() => undefined);
           await localApi?.close();
           await agent.close();
         }

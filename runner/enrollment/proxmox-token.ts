@@ -1,6 +1,6 @@
 /**
  * The agent mints its own scoped Proxmox API token at set-up (docs/agent.md "The agent's Proxmox
- * API token", seed §6: enrollment first, then the token, then the customer LXC). With a root
+ * API token", architecture.md#enrollment: enrollment first, then the token, then the customer LXC). With a root
  * credential given once (an API token of root@pam without privilege separation), it makes, or
  * brings back to what {@link PROXMOX_AGENT_GRANTS} says:
  *
