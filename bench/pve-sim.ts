@@ -35,7 +35,7 @@ export async function run(): Promise<void> {
   console.log(`start-up (schema ${sim.schema.methodCount} methods, certificate): ${(performance.now() - started).toFixed(0)} ms (target < 2000 ms)`);
   try {
     const create = sim.schema.match('POST', '/nodes/pve/lxc')!.method!;
-    const params = { node: 'pve', vmid: '200', ostemplate: `local:vztmpl/${GOLDEN_TEMPLATE_FILE}`, memory: '12288', cores: '4', rootfs: 'local-lvm:96', mp0: 'usb-media:1800,mp=/mnt/bulk/usb-media,backup=0', net0: 'name=eth0,bridge=vmbr0,ip=192.168.1.50/24,gw=192.168.1.1', features: 'nesting=1,keyctl=1', hostname: 'customer', tags: 'felhom' };
+    const params = { node: 'pve', vmid: '200', ostemplate: `local:vztmpl/${GOLDEN_TEMPLATE_FILE}`, memory: '12288', cores: '4', rootfs: 'local-lvm:96', mp0: 'usb-media:1800,mp=/mnt/bulk/usb-media,backup=0', net0: 'name=eth0,bridge=vmbr0,ip=192.168.1.50/24,gw=192.168.1.1', features: 'nesting=1', hostname: 'customer', tags: 'felhom' };
     const checks = 20_000;
     const checkStart = performance.now();
     for (let index = 0; index < checks; index++) validateParameters(create, params);

@@ -62,7 +62,7 @@ export class CustomerLxc extends pulumi.ComponentResource {
         unprivileged: args.unprivileged ?? true,
         features: {
           nesting: args.features?.nesting ?? true,
-          keyctl: args.features?.keyctl ?? true,
+          keyctl: args.features?.keyctl ?? false,
           fuse: args.features?.fuse ?? false,
         },
         operatingSystem: { templateFileId: args.osTemplateFileId, type: args.osType ?? 'debian' },

@@ -27,7 +27,12 @@ export function bulkMountPath(storage: string): string {
 export interface CustomerLxcFeatures {
   /** Nested namespaces, needed by Docker. @default - true */
   readonly nesting?: boolean;
-  /** The keyctl() system call, needed by runc in an unprivileged container. @default - true */
+  /**
+   * The keyctl() system call. Must stay off: PVE lets only root@pam (a password login, never an API
+   * token such as the agent's) set a feature flag other than nesting, and runc needs no keyctl in an
+   * unprivileged LXC (LXC's seccomp answers ENOSYS, which runc takes as "no session keyring").
+   * @default - false
+   */
   readonly keyctl?: boolean;
   /** FUSE mounts. @default - false: apps get storage as mount points */
   readonly fuse?: boolean;
@@ -174,7 +179,7 @@ export const customerLxcRules: readonly Rule<CustomerLxcArgs>[] = [
   },
   {
     field: 'features.keyctl',
-    check: (a) => (a.features?.keyctl === false ? 'expected keyctl on: runc in an unprivileged guest needs it, got false' : undefined),
+    check: (a) => (a.features?.keyctl === true ? "expected keyctl off: PVE lets only root@pam set it, never an API token such as the agent's, and runc runs without it; got true" : undefined),
   },
   { field: 'mountPoints', check: (a) => mountPointProblems(a.mountPoints ?? []) },
   {

@@ -8,7 +8,7 @@ import { asArray, asRecord, describe, isLxcContainer, quoted } from '../resource
 import type { PolicyContext, PolicyResource, PolicyRule } from '../types.js';
 
 /** Container features Docker inside an unprivileged LXC needs; every other feature stays off. */
-export const DOCKER_FEATURES: readonly string[] = ['nesting', 'keyctl'];
+export const DOCKER_FEATURES: readonly string[] = ['nesting'];
 
 /** The spec's guest a container resource implements, matched by VM id. */
 export function guestOf(resource: PolicyResource, context: PolicyContext): ResolvedGuest | undefined {
@@ -18,9 +18,9 @@ export function guestOf(resource: PolicyResource, context: PolicyContext): Resol
 
 export const guestHardening: PolicyRule = {
   name: 'guest-hardening',
-  description: 'The customer LXC is unprivileged, has only the features Docker needs (nesting, keyctl), and no host bind mount besides its declared bulk mount points.',
+  description: 'The customer LXC is unprivileged, has only the feature Docker needs (nesting), and no host bind mount besides its declared bulk mount points.',
   level: 'mandatory',
-  remediation: 'Create the guest through CustomerLxc with unprivileged: true, features nesting and keyctl only, and bulk storage only through spec.guests[].mounts.',
+  remediation: 'Create the guest through CustomerLxc with unprivileged: true, the nesting feature only, and bulk storage only through spec.guests[].mounts.',
   tiers: ['host'],
   needsBox: false,
   checkResource(resource, context) {

@@ -137,9 +137,9 @@ export function validateGoldenTemplate(value: unknown): Problem[] {
   const features = root.features === undefined ? undefined : check.object(root.features, 'features', ['nesting', 'keyctl', 'fuse'], ['nesting', 'keyctl', 'fuse']);
   if (features) {
     for (const key of ['nesting', 'keyctl', 'fuse'] as const) if (features[key] !== undefined) check.boolean(features[key], joinPath('features', key));
-    // Docker will not start in an unprivileged LXC without these two.
+    // Docker will not start in an unprivileged LXC without nesting; keyctl is root@pam's alone to set.
     if (root.unprivileged === true && features.nesting === false) check.add('features.nesting', 'Docker in an unprivileged LXC needs nesting: true');
-    if (root.unprivileged === true && features.keyctl === false) check.add('features.keyctl', 'Docker in an unprivileged LXC needs keyctl: true');
+    if (features.keyctl === true) check.add('features.keyctl', 'expected keyctl: false: PVE lets only root@pam set it, never the agent\'s API token, and runc in an unprivileged LXC runs without it');
   }
 
   const sizing = root.sizing === undefined ? undefined : check.object(root.sizing, 'sizing', ['cores', 'memoryMiB', 'swapMiB', 'diskGiB'], ['cores', 'memoryMiB', 'swapMiB', 'diskGiB']);

@@ -1,18 +1,20 @@
 // The customer LXC through the real engine and the real proxmoxve plugin, against the PVE API
 // simulator (runner/sim/proxmox/, checked against PVE's own API schema): created from the golden
 // template, a second run changes nothing, a memory change is an in-place update, and a change made
-// by hand on the host shows as drift on refresh. The storages and backup jobs of the full host tier
+// by hand on the host shows as drift on refresh. All of it with the agent's own scoped token, as
+// `felhom agent proxmox-token` mints it (nesting only: no token may set keyctl). The storages and backup jobs of the full host tier
 // cannot run on proxmoxve 8.3.0 (docs/pve-simulator.md#provider-storage-panic).
 // There is no skipping: without the engine or the plugin the test fails and says how to install it.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as proxmoxve from '@muhlba91/pulumi-proxmoxve';
 import type * as pulumi from '@pulumi/pulumi';
 import { CustomerLxc } from '../../components/customer-lxc.js';
 import { providerVersion } from '../../engine/plugins.js';
+import { mintProxmoxToken } from '../../runner/enrollment/proxmox-token.js';
 import { locateEngine, requirePlugins } from '../../runner/engine/locate.js';
 import { createWorkspace } from '../../runner/engine/workspace.js';
 import { GOLDEN_TEMPLATE_FILE } from '../../runner/sim/proxmox/state.js';
@@ -40,7 +42,11 @@ t.test('a customer LXC on the simulated host: create, no-op, update, drift', asy
   const root = await mkdtemp(join(tmpdir(), 'felhom-host-lxc-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const passphrase = randomBytes(18).toString('base64url');
-  const workspace = (memoryMiB: number) => createWorkspace({ projectName: 'host-lxc', stackName: 'hb-0001.host', program: program(sim.sim.url, sim.sim.token, memoryMiB), stateDir: join(root, 'state'), passphrase, engine });
+  await mkdir(join(root, 'agent'), { mode: 0o700 });
+  const minted = await mintProxmoxToken({ endpoint: sim.sim.url, rootToken: sim.sim.token, stateDir: join(root, 'agent'), ca: sim.sim.certificate });
+  const token = (await readFile(minted.tokenFile, 'utf8')).trim();
+  t.match(token, /^felhom-agent@pve!agent=/, "the agent's own token, not root's");
+  const workspace = (memoryMiB: number) => createWorkspace({ projectName: 'host-lxc', stackName: 'hb-0001.host', program: program(sim.sim.url, token, memoryMiB), stateDir: join(root, 'state'), passphrase, engine });
 
   // when the program first runs, then the container exists on the host, from the golden template
   const { stack } = await workspace(4096);
@@ -50,6 +56,7 @@ t.test('a customer LXC on the simulated host: create, no-op, update, drift', asy
   const config = await sim.api.get<Record<string, unknown>>('/nodes/pve/lxc/200/config');
   t.equal(Number(config.memory), 4096, 'memory as declared');
   t.equal(config.hostname, 'customer');
+  t.equal(config.features, 'nesting=1', 'nesting, the one feature flag a token may set');
 
   // when it runs again unchanged, then nothing changes
   const again = await stack.preview();

@@ -10,7 +10,7 @@ t.test('the shipped golden template is Debian 13 with Docker in an unprivileged 
   t.equal(template.os.release, '13');
   t.match(template.os.templateFile, /^debian-13-standard_.*_amd64\.tar\.zst$/);
   t.equal(template.unprivileged, true);
-  t.same(template.features, { nesting: true, keyctl: true, fuse: false });
+  t.same(template.features, { nesting: true, keyctl: false, fuse: false });
   t.same(template.sizing, { cores: 2, memoryMiB: 4096, swapMiB: 512, diskGiB: 32 });
   t.ok(template.guest.docker.packages.includes('docker-ce'));
   t.ok(template.guest.docker.packages.includes('docker-compose-plugin'));
@@ -27,13 +27,14 @@ function shippedDocument(): Record<string, any> {
   return structuredClone(loadGoldenTemplate()) as unknown as Record<string, any>;
 }
 
-t.test('given an unprivileged template without nesting or keyctl, validation names both features', async (t) => {
+t.test('given an unprivileged template without nesting, or with keyctl, validation names both features', async (t) => {
   const document = shippedDocument();
   document.features.nesting = false;
-  document.features.keyctl = false;
+  document.features.keyctl = true;
   const problems = validateGoldenTemplate(document);
   t.same(problems.map((problem) => problem.path), ['features.nesting', 'features.keyctl']);
   t.match(problems[0]!.message, /needs nesting: true/);
+  t.match(problems[1]!.message, /only root@pam/);
 });
 
 t.test('given unknown fields and wrong types, every problem is reported with its path', async (t) => {

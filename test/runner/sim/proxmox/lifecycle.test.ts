@@ -18,7 +18,7 @@ async function createGuest({ api }: TestSimulator, extra: Record<string, string 
   await api.runTask('POST', 'pve', '/nodes/pve/lxc', {
     vmid: 200, hostname: 'customer', ostemplate: TEMPLATE, ostype: 'debian', cores: 4, memory: 12288, swap: 512,
     rootfs: 'local-lvm:96', mp0: 'usb-media:1800,mp=/mnt/bulk/usb-media,backup=0', net0: 'name=eth0,bridge=vmbr0,ip=192.168.1.50/24,gw=192.168.1.1',
-    features: 'nesting=1,keyctl=1', unprivileged: 1, onboot: 1, protection: 1, tags: 'felhom', ...extra,
+    features: 'nesting=1', unprivileged: 1, onboot: 1, protection: 1, tags: 'felhom', ...extra,
   });
 }
 
