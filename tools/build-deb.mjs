@@ -107,6 +107,10 @@ set -e
 if [ "$1" = configure ]; then
   install -d -m 0700 /var/lib/felhom-agent /var/lib/felhom-agent/keys /var/lib/felhom-agent/secrets
   chmod 0700 /var/lib/felhom-agent /var/lib/felhom-agent/keys /var/lib/felhom-agent/secrets
+  # The guests' local-API sockets: traversable (never listable), since each guest's unprivileged
+  # root reaches its own through a bind mount (docs/agent.md "Deploying the controller").
+  install -d -m 0711 /var/lib/felhom-local-api
+  chmod 0711 /var/lib/felhom-local-api
   chmod 0640 /etc/felhom/agent.env
   if [ -d /run/systemd/system ]; then
     systemctl daemon-reload || true

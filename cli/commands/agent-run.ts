@@ -128,6 +128,7 @@ const command: CommandModule = {
       .option('--drift-interval <duration>', 'how often to check drift (refresh + preview)', '6h')
       .option('--wait <seconds>', 'long-poll wait per cycle', '60')
       .option('--local-api <dir>', "the guests' local API (tokens, a socket per guest), served on the host tier with FELHOM_PROXMOX_API (default: <state>/local-api)")
+      .option('--local-api-sockets <dir>', "where each guest's socket directory is made, bind-mounted into its LXC: every directory above it must be traversable by others (default: <local-api>/sockets)")
       .option('--controller-package <deb>', 'the felhom-agent package the agent installs into each guest with the controller, through pct (default: $FELHOM_CONTROLLER_PACKAGE, else <state>/controller.deb)');
   },
   async run(context, _args, options) {
@@ -148,7 +149,8 @@ const command: CommandModule = {
         const state = resolve(context.cwd, options.state as string);
         const { agentLocalApiFromEnv } = await import('../../runner/local-api/agent-local-api.js');
         const localApiDir = options.localApi ? resolve(context.cwd, options.localApi as string) : join(state, 'local-api');
-        const localApi = await agentLocalApiFromEnv(agent, { env: context.env, stateDir: state, dir: localApiDir }).catch(async (error: unknown) => {
+        const socketDir = options.localApiSockets ? resolve(context.cwd, options.localApiSockets as string) : undefined;
+        const localApi = await agentLocalApiFromEnv(agent, { env: context.env, stateDir: state, dir: localApiDir, ...(socketDir ? { socketDir } : {}) }).catch(async (error: unknown) => {
           await agent.close();
           throw error;
         });

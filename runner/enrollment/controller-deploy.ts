@@ -3,9 +3,11 @@
  * controller"; architecture.md#enrollment: the controller is the agent's product, never the reverse). As root on the
  * Proxmox host, through `pct` ({@link GuestShell}), in this order:
  *
- *   1. mount   the guest's local-API socket directory (`<state>/local-api/sockets/<guest>/`) is
- *              bind-mounted at `/var/lib/felhom/local-api` (the highest free `mpN`; PVE lets only root@pam
- *              set bind mounts, which no API token is, so this is pct's, not the API's);
+ *   1. mount   the guest's local-API socket directory (`<sockets>/<guest>/`) is bind-mounted at
+ *              `/var/lib/felhom/local-api` by an `lxc.mount.entry` line in the guest's configuration
+ *              (PVE lets only root@pam make a bind mount, which no API token is; guest-shell.ts says
+ *              why not as an `mpN`); every directory above it must be traversable by others, since
+ *              LXC mounts it as the guest's unprivileged root;
  *   2. package the felhom-agent package the agent was given (`--controller-package`) is
  *              installed in the guest with apt, unless that version is there already;
  *   3. credentials the controller's own hub API key (registered at the hub by its hash, guest tier
@@ -14,7 +16,9 @@
  *   4. files   `/var/lib/felhom-controller/keys/{hub-api-key,local-api-token}` (0600), the box's
  *              trust store as `/var/lib/felhom-controller/trust.json`, `/etc/felhom/controller.env`
  *              and the unit `templates/systemd/felhom-controller.service`;
- *   5. service `systemctl daemon-reload`, `enable`, `restart` of felhom-controller in the guest.
+ *   5. service `systemctl daemon-reload`, `enable` felhom-controller in the guest; then, if the
+ *              guest runs, a reboot when it does not see its socket yet (LXC mounts it at start; the
+ *              unit starts at that boot), else `systemctl restart`.
  *
  * The credentials travel only as files pushed from a private temporary directory that is removed
  * afterwards; the agent keeps neither (the hub and the token file keep their hashes). A failure
@@ -23,7 +27,7 @@
  * recorded in `<state>/local-api/controllers.json` and audited as `controller.deploy`.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -66,8 +70,8 @@ export interface DeployedController {
   readonly vmId: number;
   readonly deployedAt: string;
   readonly packageVersion: string;
-  /** The `mpN` key the socket directory is mounted with. */
-  readonly mountKey: string;
+  /** The `lxc.mount.entry` that bind-mounts the socket directory. */
+  readonly mountEntry: string;
 }
 
 interface DeploymentsData {
@@ -139,12 +143,19 @@ export interface DeployControllerOptions {
   readonly clock?: () => Date;
 }
 
-/** The `mpN` key whose value bind-mounts `source` at the guest's local-API directory, if any. */
-export function socketMountKey(config: Record<string, string>, source: string): string | undefined {
-  for (const [key, value] of Object.entries(config)) {
-    if (!/^mp\d+$/.test(key)) continue;
-    const [volume, ...options] = value.split(',');
-    if (volume === source && options.includes(`mp=${GUEST_LOCAL_API_DIR}`)) return key;
+/** The `lxc.mount.entry` value that bind-mounts `source` at the guest's local-API directory (fstab form; the target relative to the guest's root). */
+export function socketMountEntry(source: string): string {
+  if (/\s/.test(source)) throw new ControllerDeployError('-', 'mount', `the socket directory ${JSON.stringify(source)} has white space, which an lxc.mount.entry cannot carry`);
+  return `${source} ${GUEST_LOCAL_API_DIR.slice(1)} none bind,create=dir 0 0`;
+}
+
+/** The first directory from `/` down to `dir` that others cannot traverse, with its mode; undefined when all can be. */
+export async function untraversable(dir: string): Promise<{ dir: string; mode: number } | undefined> {
+  const parts = dir.split('/').filter(Boolean);
+  for (let depth = 0; depth <= parts.length; depth += 1) {
+    const path = `/${parts.slice(0, depth).join('/')}`;
+    const mode = (await stat(path)).mode & 0o7777;
+    if ((mode & 0o001) === 0) return { dir: path, mode };
   }
   return undefined;
 }
@@ -168,16 +179,15 @@ export async function deployController(o: DeployControllerOptions): Promise<Depl
     const version = await packageVersion(o.packageFile);
 
     // 1. The socket directory, bind-mounted.
-    const config = await o.shell.config(vmId).catch(fail('mount'));
-    let mountKey = socketMountKey(config, o.socketDir);
-    if (!mountKey) {
-      // From the top: the host tier's own mount points take mp0, mp1, ... in the spec's order.
-      let index = 255;
-      while (index >= 0 && `mp${index}` in config) index -= 1;
-      if (index < 0) throw new ControllerDeployError(name, 'mount', 'every mount point mp0..mp255 is taken');
-      mountKey = `mp${index}`;
-      await o.shell.set(vmId, mountKey, `${o.socketDir},mp=${GUEST_LOCAL_API_DIR},backup=0`).catch(fail('mount'));
-      o.log?.info('controller: local-API socket mounted', { guest: name, vmId, mountKey });
+    const blocked = await untraversable(o.socketDir).catch(fail('mount'));
+    if (blocked) {
+      throw new ControllerDeployError(name, 'mount', `${blocked.dir} (mode ${blocked.mode.toString(8).padStart(4, '0')}) is not traversable by others, and the guest's root must reach ${o.socketDir}: serve the sockets from a directory it may traverse (agent run --local-api-sockets, as the packaged unit does with /var/lib/felhom-local-api)`);
+    }
+    const mountEntry = socketMountEntry(o.socketDir);
+    const mounted = (await o.shell.mountEntries(vmId).catch(fail('mount'))).includes(mountEntry);
+    if (!mounted) {
+      await o.shell.addMountEntry(vmId, mountEntry).catch(fail('mount'));
+      o.log?.info('controller: local-API socket mount added (at the next start of the guest)', { guest: name, vmId });
     }
 
     // 2. The package, at the agent's version.
@@ -217,9 +227,17 @@ export async function deployController(o: DeployControllerOptions): Promise<Depl
     // 5. The service.
     await inGuest('service', ['systemctl', 'daemon-reload']);
     await inGuest('service', ['systemctl', 'enable', CONTROLLER_UNIT]);
-    await inGuest('service', ['systemctl', 'restart', CONTROLLER_UNIT]);
+    // LXC mounts the socket directory at start: a guest that does not see its socket yet (the mount
+    // was just added, or by an attempt that failed before this step) is rebooted, and the enabled
+    // unit starts at that boot; otherwise the controller is restarted on its new credentials.
+    const running = (await o.shell.status(vmId).catch(fail('service'))) === 'running';
+    if (running) {
+      const socketSeen = (await o.shell.exec(vmId, ['test', '-S', `${GUEST_LOCAL_API_DIR}/api.sock`]).catch(fail('service'))).code === 0;
+      if (socketSeen) await inGuest('service', ['systemctl', 'restart', CONTROLLER_UNIT]);
+      else await o.shell.reboot(vmId).catch(fail('service'));
+    }
 
-    const deployed: DeployedController = { vmId, deployedAt: (o.clock ?? (() => new Date()))().toISOString(), packageVersion: version, mountKey };
+    const deployed: DeployedController = { vmId, deployedAt: (o.clock ?? (() => new Date()))().toISOString(), packageVersion: version, mountEntry };
     await o.deployments.record(name, deployed);
     await audited('succeeded');
     o.log?.info('controller deployed', { guest: name, vmId, version });
@@ -285,7 +303,7 @@ export async function agentControllerRollout(options: {
   const { HubClient } = await import('../hub/client.js');
   const deployments = await ControllerDeployments.open(options.localApiDir);
   const localApi = options.localApi;
-  const shell = new PctGuestShell({ pct });
+  const shell = new PctGuestShell({ pct, ...(options.env.FELHOM_LXC_CONF_DIR ? { confDir: options.env.FELHOM_LXC_CONF_DIR } : {}) });
   return {
     run: async () => {
       const spec = await options.agent.appliedSpec();

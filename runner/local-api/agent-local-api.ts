@@ -15,8 +15,10 @@ import { LocalApiTokens } from './tokens.js';
 export const SOCKETS_DIR = 'sockets';
 
 export interface AgentLocalApiOptions {
-  /** `<state>/local-api`. */
+  /** `<state>/local-api`: the tokens and the controllers deployed. */
   readonly dir: string;
+  /** Where the guests' socket directories are made. @default - `<dir>/sockets` */
+  readonly socketDir?: string;
   readonly operations: GuestOperations;
   readonly rateLimit?: { readonly calls: number; readonly windowMs: number };
   readonly clock?: () => Date;
@@ -44,7 +46,7 @@ export class AgentLocalApi {
     };
     const server = await LocalApiServer.start({
       box: agent.box,
-      socketDir: join(options.dir, SOCKETS_DIR),
+      socketDir: options.socketDir ?? join(options.dir, SOCKETS_DIR),
       tokens,
       audit: agent.audit,
       operations: options.operations,
@@ -83,11 +85,11 @@ export class AgentLocalApi {
  */
 export async function agentLocalApiFromEnv(
   agent: Pick<Agent, 'box' | 'tier' | 'audit' | 'appliedSpec' | 'auditHubHead'>,
-  options: { env: NodeJS.ProcessEnv; stateDir: string; dir: string },
+  options: { env: NodeJS.ProcessEnv; stateDir: string; dir: string; socketDir?: string },
 ): Promise<AgentLocalApi | undefined> {
   if (agent.tier !== 'host') return undefined;
   const [{ proxmoxApiOptions }, { PveGuestOperations }] = await Promise.all([import('../agent/host-access.js'), import('./guest-operations.js')]);
   const api = await proxmoxApiOptions(options.env, options.stateDir);
   if (!api) return undefined;
-  return AgentLocalApi.start(agent, { dir: options.dir, operations: new PveGuestOperations(api) });
+  return AgentLocalApi.start(agent, { dir: options.dir, ...(options.socketDir ? { socketDir: options.socketDir } : {}), operations: new PveGuestOperations(api) });
 }

@@ -134,6 +134,10 @@ export class LocalApiServer {
     if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(guest)) throw new LocalApiRefusal(400, 'ELOCAL_BAD_REQUEST', `guest: ${JSON.stringify(guest)} is not a guest name`);
     const dir = join(this.#o.socketDir, guest);
     await mkdir(dir, { recursive: true, mode: 0o711 });
+    // The guest's root is an unprivileged uid on the host: it must traverse both directories
+    // (never list them), whatever the agent's umask (its unit's is 0077).
+    await chmod(this.#o.socketDir, 0o711);
+    await chmod(dir, 0o711);
     const path = join(dir, SOCKET_NAME);
     await rm(path, { force: true });
     const socket: GuestSocket = { guest, path, server: createServer(), window: { start: 0, calls: 0, refusalAudited: false }, seen: new Map(), chain: Promise.resolve() };

@@ -5,7 +5,7 @@
 // it says why and deploys nothing.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { main } from '../../cli/main.js';
@@ -32,18 +32,22 @@ async function hostWithGuest(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   const caFile = join(world.stateDir, 'sim.pem');
   await writeFile(caFile, sim.sim.certificate);
   const pct = await fakePct(t);
-  await pct.container(200, { hostname: 'customer' });
-  const env = { ...process.env, FELHOM_PROXMOX_API: sim.sim.url, FELHOM_PROXMOX_NODE: 'pve', FELHOM_PROXMOX_CA: caFile, FELHOM_PROXMOX_SIMULATED: '1', FELHOM_PCT: pct.pct };
+  await pct.container(200);
+  const env = { ...process.env, FELHOM_PROXMOX_API: sim.sim.url, FELHOM_PROXMOX_NODE: 'pve', FELHOM_PROXMOX_CA: caFile, FELHOM_PROXMOX_SIMULATED: '1', FELHOM_PCT: pct.pct, FELHOM_LXC_CONF_DIR: pct.confDir };
+  // The guests' socket root, traversable by their unprivileged roots (the package's /var/lib/felhom-local-api)
+  const sockets = join(tempDir(t), 's');
+  await mkdir(sockets);
+  await chmod(join(sockets, '..'), 0o711);
   let stderr = '';
   const stop = new AbortController();
   const start = () =>
-    main(['agent', 'run', '--hub', world.hub.hub.url, '--box', BOX, '--tier', 'host', '--state', world.stateDir, '--trust', world.trustPath, '--log-format', 'json', '--wait', '1'], {
+    main(['agent', 'run', '--hub', world.hub.hub.url, '--box', BOX, '--tier', 'host', '--state', world.stateDir, '--trust', world.trustPath, '--log-format', 'json', '--wait', '1', '--local-api-sockets', sockets], {
       streams: { stdout: { write: () => true }, stderr: { write: (chunk: string) => (stderr += chunk) } },
       env,
       cwd: process.cwd(),
       stopSignal: stop.signal,
     });
-  return { world, pct, stop, start, stderr: () => stderr };
+  return { world, pct, sockets, stop, start, stderr: () => stderr };
 }
 
 async function until(condition: () => boolean | Promise<boolean>, ended: () => boolean): Promise<void> {
@@ -69,15 +73,17 @@ t.test('agent run deploys the controller into the guest of the applied spec, onc
   const hubApiKey = (await readFile(join(keys, 'hub-api-key'), 'utf8')).trim();
   const localApiToken = (await readFile(join(keys, 'local-api-token'), 'utf8')).trim();
   t.match(await new HubClient({ url: host.world.hub.hub.url, token: hubApiKey }).fetchSpec(BOX, 'guest'), { status: 'none' }, "the controller's hub key works");
-  const socket = join(host.world.stateDir, 'local-api', 'sockets', 'customer', 'api.sock');
+  const socket = join(host.sockets, 'customer', 'api.sock');
   t.match(await new LocalApiClient({ socketPath: socket, token: localApiToken }).call('status'), { guest: 'customer', vmId: 200 }, 'and its local-API token');
-  t.match((await host.pct.config(200)).mp255, /\/local-api\/sockets\/customer,mp=\/var\/lib\/felhom\/local-api,backup=0$/);
+  t.match(await host.pct.conf(200), `\nlxc.mount.entry: ${join(host.sockets, 'customer')} var/lib/felhom/local-api none bind,create=dir 0 0\n`, "the guest's socket directory is bind-mounted");
+  t.equal(await host.pct.reboots(200), 1, 'and the guest rebooted once to mount it');
 
   // Later cycles find it deployed: no second package install, no new credentials.
   await new Promise((resolve) => setTimeout(resolve, 2500));
   host.stop.abort();
   t.equal(await running, 0);
-  t.equal((await host.pct.execs(200)).filter((argv) => argv.join(' ') === 'systemctl restart felhom-controller.service').length, 1, 'deployed once');
+  t.equal((await host.pct.execs(200)).filter((argv) => argv.join(' ') === 'systemctl enable felhom-controller.service').length, 1, 'deployed once');
+  t.equal(await host.pct.reboots(200), 1);
   t.equal((await readFile(join(keys, 'hub-api-key'), 'utf8')).trim(), hubApiKey);
   t.match(host.stderr(), /"msg":"controller deployed","guest":"customer","vmId":200/);
   t.notOk(host.stderr().includes(hubApiKey) || host.stderr().includes(localApiToken), 'no credential in the logs');

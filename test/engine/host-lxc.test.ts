@@ -75,4 +75,11 @@ t.test('a customer LXC on the simulated host: create, no-op, update, drift', asy
   t.equal(refresh.summary.resourceChanges?.update, 1, 'refresh records the hand change');
   const preview = await bigger.preview();
   t.equal(preview.changeSummary.update, 1, 'the next apply would restore the declared memory');
+
+  // Why the agent bind-mounts a guest's local-API socket with a raw lxc.mount.entry line and not a
+  // PVE mount point (docs/agent.md "Deploying the controller"): an mpN the program did not declare
+  // is read back by the provider, and the only plan it has for it is a replacement, which protect refuses.
+  await sim.api.put('/nodes/pve/lxc/200/config', { memory: 6144, mp255: '/var/lib/felhom-local-api/customer,mp=/var/lib/felhom/local-api' });
+  await bigger.refresh();
+  await t.rejects(bigger.preview(), /replace \[diff: -mountPoints\][\s\S]*marked for protection/, 'an undeclared mount point would replace the guest');
 });

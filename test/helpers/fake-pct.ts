@@ -1,12 +1,15 @@
 /**
  * A stand-in for Proxmox's `pct` (pct(1)) on a machine that is not a Proxmox host: an executable
- * that keeps each container under `<root>/<vmid>/` (`config.json`, its file system in `rootfs/`,
- * and `exec.log`, one JSON argv per `pct exec`). It does what the agent asks of pct the way pct
- * does it: `config` prints `key: value` lines, `set --<key> <value>` writes the configuration,
- * `push <file> <dest> --perms <octal>` copies into the file system (the directory must exist),
+ * that keeps each container's configuration in PVE's format in `<root>/conf/<vmid>.conf` (the
+ * agent's `$FELHOM_LXC_CONF_DIR`) and the rest under `<root>/<vmid>/` (its file system in
+ * `rootfs/`, `exec.log` with one JSON argv per `pct exec`, `status`, `reboots`). It does what the
+ * agent asks of pct the way pct does it: `status` prints `status: running` (or what `status`
+ * says), `reboot` counts and mounts the configuration's `lxc.mount.entry` lines (as symbolic
+ * links), `push <file> <dest> --perms <octal>` copies into the file system (the
+ * directory must exist),
  * and `exec -- argv` runs mkdir and rm inside the file system, installs a package file with
- * apt-get as `dpkg-deb -x` does, answers dpkg-query from what was installed, and records
- * systemctl. A line in `<root>/fail` makes any call whose arguments contain it fail (exit 1).
+ * apt-get as `dpkg-deb -x` does, answers dpkg-query from what was installed, answers `test -S`,
+ * and records systemctl. A line in `<root>/fail` makes any call whose arguments contain it fail (exit 1).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,18 +29,23 @@ if (fs.existsSync(failFile)) {
   const pattern = fs.readFileSync(failFile, 'utf8').trim();
   if (pattern && process.argv.slice(2).join(' ').includes(pattern)) die(1, 'injected failure: ' + pattern);
 }
-if (!fs.existsSync(path.join(dir, 'config.json'))) die(2, "Configuration file 'nodes/pve/lxc/" + vmid + ".conf' does not exist");
-const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+if (!fs.existsSync(path.join(root, 'conf', vmid + '.conf'))) die(2, "Configuration file 'nodes/pve/lxc/" + vmid + ".conf' does not exist");
 const rootfs = path.join(dir, 'rootfs');
 const inside = (p) => path.join(rootfs, p);
 switch (command) {
-  case 'config':
-    for (const [key, value] of Object.entries(config)) process.stdout.write(key + ': ' + value + '\n');
+  case 'status':
+    process.stdout.write('status: ' + (fs.existsSync(path.join(dir, 'status')) ? fs.readFileSync(path.join(dir, 'status'), 'utf8').trim() : 'running') + '\n');
     break;
-  case 'set': {
-    const key = rest[0].replace(/^--/, '');
-    config[key] = rest[1];
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  case 'reboot': {
+    fs.appendFileSync(path.join(dir, 'reboots'), 'reboot\n');
+    // LXC mounts the configuration's bind mounts at start; here, a symbolic link stands for each.
+    const conf = fs.readFileSync(path.join(root, 'conf', vmid + '.conf'), 'utf8').split('\n[')[0];
+    for (const line of conf.split('\n').filter((l) => l.startsWith('lxc.mount.entry:'))) {
+      const [source, target] = line.slice('lxc.mount.entry:'.length).trim().split(/\s+/);
+      fs.mkdirSync(path.dirname(inside(target)), { recursive: true });
+      fs.rmSync(inside(target), { recursive: true, force: true });
+      fs.symlinkSync(source, inside(target));
+    }
     break;
   }
   case 'push': {
@@ -72,6 +80,10 @@ switch (command) {
       }
       case 'systemctl':
         break;
+      case 'test':
+        if (args[1] !== '-S') die(2, 'test: only -S here');
+        if (!fs.existsSync(inside(args[2])) || !fs.statSync(inside(args[2])).isSocket()) process.exit(1);
+        break;
       default:
         die(127, args[0] + ': command not found');
     }
@@ -85,10 +97,16 @@ switch (command) {
 export interface FakePct {
   /** The executable, for PctGuestShell's `pct` or `$FELHOM_PCT`. */
   readonly pct: string;
+  /** The configuration directory, for PctGuestShell's `confDir` or `$FELHOM_LXC_CONF_DIR`. */
+  readonly confDir: string;
   readonly root: string;
-  /** Creates container `vmId` with this configuration and an empty file system. */
-  container(vmId: number, config?: Record<string, string>): Promise<void>;
-  config(vmId: number): Promise<Record<string, string>>;
+  /** Creates container `vmId` with these configuration lines (after a few of PVE's own) and an empty file system. */
+  container(vmId: number, lines?: readonly string[]): Promise<void>;
+  /** Its configuration file's text. */
+  conf(vmId: number): Promise<string>;
+  /** How many times it was rebooted. */
+  reboots(vmId: number): Promise<number>;
+  setStatus(vmId: number, status: string): Promise<void>;
   rootfs(vmId: number): string;
   /** Every `pct exec` argv so far. */
   execs(vmId: number): Promise<string[][]>;
@@ -103,12 +121,16 @@ export async function fakePct(t: Test): Promise<FakePct> {
   await writeFile(join(root, 'pct.cjs'), SCRIPT);
   return {
     pct,
+    confDir: join(root, 'conf'),
     root,
-    container: async (vmId, config = {}) => {
+    container: async (vmId, lines = []) => {
       await mkdir(join(root, String(vmId), 'rootfs'), { recursive: true });
-      await writeFile(join(root, String(vmId), 'config.json'), JSON.stringify({ arch: 'amd64', hostname: `ct${vmId}`, unprivileged: '1', ...config }));
+      await mkdir(join(root, 'conf'), { recursive: true });
+      await writeFile(join(root, 'conf', `${vmId}.conf`), ['arch: amd64', `hostname: ct${vmId}`, ...lines, 'unprivileged: 1', ''].join('\n'));
     },
-    config: async (vmId) => JSON.parse(await readFile(join(root, String(vmId), 'config.json'), 'utf8')) as Record<string, string>,
+    conf: (vmId) => readFile(join(root, 'conf', `${vmId}.conf`), 'utf8'),
+    reboots: async (vmId) => (await readFile(join(root, String(vmId), 'reboots'), 'utf8').catch(() => '')).split('\n').filter(Boolean).length,
+    setStatus: (vmId, status) => writeFile(join(root, String(vmId), 'status'), status),
     rootfs: (vmId) => join(root, String(vmId), 'rootfs'),
     execs: async (vmId) =>
       (await readFile(join(root, String(vmId), 'exec.log'), 'utf8').catch(() => ''))

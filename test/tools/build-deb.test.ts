@@ -90,6 +90,7 @@ t.test('the agent package installs into a Debian root and its agent runs there',
   t.equal(await mode('var/lib/felhom-agent/keys'), '700');
   t.equal(await mode('var/lib/felhom-agent/secrets'), '700');
   t.equal(await mode('etc/felhom/agent.env'), '640');
+  t.equal(await mode('var/lib/felhom-local-api'), '711', "the guests' socket root is traversable, not listable");
   t.match((await inRoot(root, ['dpkg-query', '-W', '-f=${Conffiles}', 'felhom-agent'])).stdout, /\/etc\/felhom\/agent\.env/);
 
   // and systemd accepts the installed unit as it is, pointing at /usr/bin/felhom

@@ -6,8 +6,8 @@
  * those; a failed step leaves no record and the next attempt finishes the job.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import t from 'tap';
 import {
   CONTROLLER_UNIT,
@@ -17,7 +17,8 @@ import {
   deployController,
   deployMissingControllers,
   packageVersion,
-  socketMountKey,
+  socketMountEntry,
+  untraversable,
 } from '../../../runner/enrollment/controller-deploy.js';
 import { GuestShellError, PctGuestShell, findPct } from '../../../runner/enrollment/guest-shell.js';
 import { writeTrustStore } from '../../../runner/envelope/index.js';
@@ -48,8 +49,10 @@ async function world(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   const box = await hub.enroll(BOX);
   const co = await company(t);
   const pct = await fakePct(t);
-  await pct.container(201, { hostname: 'tenant-a', mp0: 'local-lvm:vm-201-disk-1,mp=/srv/data,size=8G' });
-  await pct.container(202, { hostname: 'tenant-b' });
+  await pct.container(201, ['mp0: local-lvm:vm-201-disk-1,mp=/srv/data,size=8G']);
+  // A snapshot section after the current configuration, as PVE writes it.
+  await appendFile(join(pct.confDir, '201.conf'), '\n[pre-deploy-1]\narch: amd64\nhostname: ct201\nsnaptime: 1796300000\n');
+  await pct.container(202);
   const dir = tempDir(t);
   const trustPath = join(dir, 'trust.json');
   await writeTrustStore(trustPath, await trustOf(['alice']));
@@ -60,12 +63,15 @@ async function world(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
     hub: box,
     tokens: co.tokens,
     deployments,
-    shell: new PctGuestShell({ pct: pct.pct }),
+    shell: new PctGuestShell({ pct: pct.pct, confDir: pct.confDir }),
     trustPath,
     packageFile: await buildPackage(dir, '0.1.0'),
     audit: co.audit,
   };
-  const socketDirOf = (guest: string) => join(co.server.socketPath(guest), '..');
+  const socketDirOf = (guest: string) => dirname(co.server.socketPath(guest));
+  // The guest's root reaches its socket directory as an unprivileged uid: the test's private
+  // temporary directories must be traversable, as the agent's socket root is in production.
+  for (const guest of ['tenant-a', 'tenant-b']) for (let dir = socketDirOf(guest); dir !== '/tmp' && dir !== '/'; dir = dirname(dir)) await chmod(dir, 0o711);
   const guestFile = (vmId: number, path: string) => join(pct.rootfs(vmId), path);
   const credentialsOf = async (vmId: number) => ({
     hubApiKey: (await readFile(guestFile(vmId, '/var/lib/felhom-controller/keys/hub-api-key'), 'utf8')).trim(),
@@ -77,11 +83,15 @@ async function world(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
 t.test('the controller lands in its guest able to reach the hub and its own socket, and nothing else', async (t) => {
   const w = await world(t);
   const deployed = await deployController({ ...w.common, guest: { name: 'tenant-a', vmId: 201 }, socketDir: w.socketDirOf('tenant-a') });
-  t.match(deployed, { vmId: 201, packageVersion: '0.1.0', mountKey: 'mp255' });
+  const entry = `${w.socketDirOf('tenant-a')} var/lib/felhom/local-api none bind,create=dir 0 0`;
+  t.match(deployed, { vmId: 201, packageVersion: '0.1.0', mountEntry: entry });
 
-  const config = await w.pct.config(201);
-  t.equal(config.mp255, `${w.socketDirOf('tenant-a')},mp=${GUEST_LOCAL_API_DIR},backup=0`, "the guest's socket directory is bind-mounted, above the host tier's mount points");
-  t.equal(config.mp0, 'local-lvm:vm-201-disk-1,mp=/srv/data,size=8G', "the host tier's own mount point is untouched");
+  const conf = await w.pct.conf(201);
+  const [current, snapshot] = conf.split('\n[pre-deploy-1]\n');
+  t.match(current, `\nlxc.mount.entry: ${entry}\n`, "the guest's socket directory is bind-mounted by a raw LXC line, in the current configuration");
+  t.notMatch(snapshot, /lxc\.mount\.entry/, "not in the snapshot's");
+  t.match(current, /\nmp0: local-lvm:vm-201-disk-1,mp=\/srv\/data,size=8G\n/, "the host tier's own mount point is untouched");
+  t.equal(await w.pct.reboots(201), 1, 'the guest is rebooted once, for LXC to mount it');
   t.equal(`${GUEST_LOCAL_API_DIR}/api.sock`, DEFAULT_LOCAL_API_SOCKET, 'the controller looks for its socket where it is mounted');
 
   t.equal(await readFile(w.guestFile(201, '/usr/bin/felhom'), 'utf8'), '#!/bin/sh\necho felhom 0.1.0\n', 'the package is installed in the guest');
@@ -92,7 +102,8 @@ t.test('the controller lands in its guest able to reach the hub and its own sock
   t.match(unit, /ExecStart=\/usr\/bin\/felhom controller run/);
   t.match(unit, /--local-api \/var\/lib\/felhom\/local-api\/api\.sock/);
   const execs = (await w.pct.execs(201)).map((argv) => argv.join(' '));
-  t.same(execs.slice(-3), ['systemctl daemon-reload', `systemctl enable ${CONTROLLER_UNIT}`, `systemctl restart ${CONTROLLER_UNIT}`], 'the service is enabled and (re)started last');
+  t.same(execs.slice(-3), ['systemctl daemon-reload', `systemctl enable ${CONTROLLER_UNIT}`, 'test -S /var/lib/felhom/local-api/api.sock'], 'the service is enabled, to start at that boot; the guest did not see its socket yet');
+  t.ok((await stat(w.guestFile(201, '/var/lib/felhom/local-api/api.sock'))).isSocket(), 'after the reboot it does');
   t.notOk(execs.some((line) => line.includes('fhb_') || line.includes('fhl_')), 'no credential on a command line');
 
   const credentials = await w.credentialsOf(201);
@@ -102,7 +113,7 @@ t.test('the controller lands in its guest able to reach the hub and its own sock
   t.match(await w.co.client('tenant-a', credentials.localApiToken).call('status', {}), { vmId: 201 }, 'its token opens its own socket');
   await t.rejects(w.co.client('tenant-b', credentials.localApiToken).call('status', {}), { status: 401 }, "and not another guest's");
 
-  t.match(w.deployments.get('tenant-a'), { vmId: 201, packageVersion: '0.1.0', mountKey: 'mp255' });
+  t.match(w.deployments.get('tenant-a'), { vmId: 201, packageVersion: '0.1.0', mountEntry: entry });
   const entries = await w.co.entries();
   const deploy = entries.filter((entry) => entry.action === 'controller.deploy');
   t.match(deploy, [{ actor: 'agent', outcome: 'succeeded', vmIds: [201] }], 'audited, on its guest');
@@ -110,7 +121,7 @@ t.test('the controller lands in its guest able to reach the hub and its own sock
   t.notOk(log.includes(credentials.hubApiKey) || log.includes(credentials.localApiToken), 'no credential in the audit log');
 });
 
-t.test('deploying again replaces the credentials, keeps the mount, and installs only a new version', async (t) => {
+t.test('deploying again replaces the credentials, keeps the one mount, restarts without a reboot, and installs only a new version', async (t) => {
   const w = await world(t);
   const guest = { name: 'tenant-a', vmId: 201 };
   await deployController({ ...w.common, guest, socketDir: w.socketDirOf('tenant-a') });
@@ -121,8 +132,9 @@ t.test('deploying again replaces the credentials, keeps the mount, and installs 
   await t.rejects(new HubClient({ url: w.hub.hub.url, token: first.hubApiKey }).fetchSpec(BOX, 'guest'), { status: 401 }, 'the old hub key stops working');
   await t.rejects(w.co.client('tenant-a', first.localApiToken).call('status', {}), { status: 401 }, 'the old local token too');
   t.match(await w.co.client('tenant-a', second.localApiToken).call('status', {}), { vmId: 201 });
-  const config = await w.pct.config(201);
-  t.same(Object.keys(config).filter((key) => /^mp\d+$/.test(key)), ['mp0', 'mp255'], 'one socket mount, not two');
+  t.equal((await w.pct.conf(201)).split('lxc.mount.entry:').length - 1, 1, 'one socket mount, not two');
+  t.equal(await w.pct.reboots(201), 1, 'no second reboot');
+  t.same((await w.pct.execs(201)).map((argv) => argv.join(' ')).slice(-1), [`systemctl restart ${CONTROLLER_UNIT}`], 'the controller is restarted instead');
   const installs = () => w.pct.execs(201).then((execs) => execs.filter((argv) => argv.includes('apt-get')).length);
   t.equal(await installs(), 1, 'the same version is not installed twice');
 
@@ -134,20 +146,38 @@ t.test('deploying again replaces the credentials, keeps the mount, and installs 
 
 t.test('a failed step is named and audited, leaves no record, and the next round finishes the job', async (t) => {
   const w = await world(t);
-  await w.pct.failOn('systemctl restart');
+  await w.pct.failOn('systemctl enable');
   const guests = [{ name: 'tenant-a', vmId: 201 }, { name: 'tenant-b', vmId: 202 }];
-  await t.rejects(deployController({ ...w.common, guest: guests[0]!, socketDir: w.socketDirOf('tenant-a') }), { code: 'ECONTROLLER_DEPLOY', step: 'service', message: /controller of guest tenant-a: service: systemctl restart felhom-controller\.service: exit 1: injected failure/ });
+  await t.rejects(deployController({ ...w.common, guest: guests[0]!, socketDir: w.socketDirOf('tenant-a') }), { code: 'ECONTROLLER_DEPLOY', step: 'service', message: /controller of guest tenant-a: service: systemctl enable felhom-controller\.service: exit 1: injected failure/ });
   t.equal(w.deployments.get('tenant-a'), undefined, 'no record of a deploy that did not finish');
   t.match((await w.co.entries()).filter((entry) => entry.action === 'controller.deploy'), [{ outcome: 'failed', vmIds: [201], reason: { code: 'ECONTROLLER_DEPLOY' } }]);
 
   const round = await deployMissingControllers(guests, { ...w.common, socketDirOf: w.socketDirOf });
-  t.same(round.deployed, [], 'both fail while restarting fails');
+  t.same(round.deployed, [], 'both fail while enabling fails');
   t.same(round.failed.map((failure) => failure.guest), ['tenant-a', 'tenant-b']);
   await w.pct.failOn(undefined);
   t.same((await deployMissingControllers(guests, { ...w.common, socketDirOf: w.socketDirOf })).deployed, ['tenant-a', 'tenant-b'], 'the next round deploys both');
   t.same(await deployMissingControllers(guests, { ...w.common, socketDirOf: w.socketDirOf }), { deployed: [], failed: [] }, 'and then has nothing to do');
   t.same((await deployMissingControllers([{ name: 'tenant-a', vmId: 204 }], { ...w.common, socketDirOf: w.socketDirOf })).failed.map((f) => f.guest), ['tenant-a'], 'a guest whose CT id changed is deployed again (CT 204 does not exist here)');
   t.match(await w.co.client('tenant-b', (await w.credentialsOf(202)).localApiToken).call('status', {}), { vmId: 202 });
+  t.equal(await w.pct.reboots(201), 1, 'the mount added by the failed attempt is there: one reboot, by the attempt that finished');
+});
+
+t.test('a socket directory the guest cannot reach is refused before anything is touched; a stopped guest is not started', async (t) => {
+  const w = await world(t);
+  const guest = { name: 'tenant-a', vmId: 201 };
+  await chmod(w.dir, 0o711);
+  const hidden = join(w.dir, 'private', 'sockets', 'tenant-a');
+  await mkdir(hidden, { recursive: true, mode: 0o711 });
+  await chmod(join(w.dir, 'private'), 0o700);
+  await t.rejects(deployController({ ...w.common, guest, socketDir: hidden }), { code: 'ECONTROLLER_DEPLOY', step: 'mount', message: new RegExp(`${join(w.dir, 'private')} \\(mode 0700\\) is not traversable by others.*--local-api-sockets`) });
+  t.notMatch(await w.pct.conf(201), /lxc\.mount\.entry/);
+  t.same(await w.pct.execs(201), [], 'nothing ran in the guest');
+
+  await w.pct.setStatus(201, 'stopped');
+  await deployController({ ...w.common, guest, socketDir: w.socketDirOf('tenant-a') });
+  t.equal(await w.pct.reboots(201), 0, 'a stopped guest is not started: it mounts and starts the controller at its next start');
+  t.notOk((await w.pct.execs(201)).some((argv) => argv.includes('restart')));
 });
 
 t.test('a package that is not felhom-agent, or not a package, is refused before anything is touched', async (t) => {
@@ -159,21 +189,30 @@ t.test('a package that is not felhom-agent, or not a package, is refused before 
   await writeFile(notDeb, 'hello');
   await t.rejects(packageVersion(notDeb), { code: 'ECONTROLLER_PACKAGE', message: /not\.deb: not a Debian package/ });
   t.same(await w.pct.execs(201), [], 'nothing ran in the guest');
-  t.equal((await w.pct.config(201)).mp255, undefined, 'and nothing was mounted');
+  t.notMatch(await w.pct.conf(201), /lxc\.mount\.entry/, 'and nothing was mounted');
   t.throws(() => controllerEnv({ hubUrl: 'https://hub $(x)', box: BOX, guest: 'tenant-a' }), { code: 'ECONTROLLER_DEPLOY', message: /hubUrl/ });
 });
 
 t.test('pct: errors name the call and the guest; a host without pct has none', async (t) => {
   const pct = await fakePct(t);
-  const shell = new PctGuestShell({ pct: pct.pct });
-  await t.rejects(shell.config(999), GuestShellError);
-  await t.rejects(shell.config(999), { code: 'EGUEST_SHELL', message: /pct config 999: exit 2: Configuration file 'nodes\/pve\/lxc\/999\.conf' does not exist/ });
+  const shell = new PctGuestShell({ pct: pct.pct, confDir: pct.confDir });
+  await t.rejects(shell.status(999), GuestShellError);
+  await t.rejects(shell.status(999), { code: 'EGUEST_SHELL', message: /pct status 999: exit 2: Configuration file 'nodes\/pve\/lxc\/999\.conf' does not exist/ });
+  await t.rejects(shell.mountEntries(999), { code: 'EGUEST_SHELL', message: /CT 999: cannot read its configuration .*999\.conf/ });
   await pct.container(300);
-  await t.rejects(shell.set(300, 'mp0; rm', 'x'), { code: 'EGUEST_SHELL', message: /is not a configuration key/ });
+  t.equal(await shell.status(300), 'running');
+  await t.rejects(shell.addMountEntry(300, 'a b\nlxc.hook.pre-start: /evil'), { code: 'EGUEST_SHELL', message: /one line/ });
+  await shell.addMountEntry(300, '/srv/x srv/x none bind 0 0');
+  t.same(await shell.mountEntries(300), ['/srv/x srv/x none bind 0 0']);
+  t.match(await pct.conf(300), /^arch: amd64\nhostname: ct300\nunprivileged: 1\nlxc\.mount\.entry: \/srv\/x srv\/x none bind 0 0\n$/, 'appended to the current configuration');
+  await t.rejects(new PctGuestShell({ pct: pct.pct, confDir: join(pct.root, 'nowhere') }).addMountEntry(300, 'x'), { code: 'EGUEST_SHELL' });
   await t.rejects(shell.push(300, pct.pct, '/no/such/dir/file', 0o600), { message: /pct push 300: exit 255: failed to open/ });
   t.match(await shell.exec(300, ['frobnicate']), { code: 127 }, 'a failed command in the guest is returned, not thrown');
-  await t.rejects(new PctGuestShell({ pct: join(pct.root, 'missing') }).config(300), { code: 'EGUEST_SHELL', message: /missing config/ });
+  await t.rejects(new PctGuestShell({ pct: join(pct.root, 'missing') }).status(300), { code: 'EGUEST_SHELL', message: /missing status/ });
   t.equal(await findPct({ FELHOM_PCT: pct.pct }), pct.pct);
   t.equal(await findPct({ FELHOM_PCT: join(pct.root, 'missing') }), undefined);
-  t.equal(socketMountKey({ mp3: '/srv/sockets/a,mp=/elsewhere', mp4: `/srv/sockets/a,mp=${GUEST_LOCAL_API_DIR}` }, '/srv/sockets/a'), 'mp4');
+  t.equal(socketMountEntry('/srv/sockets/a'), `/srv/sockets/a ${GUEST_LOCAL_API_DIR.slice(1)} none bind,create=dir 0 0`);
+  t.throws(() => socketMountEntry('/srv/my sockets/a'), { code: 'ECONTROLLER_DEPLOY', message: /white space/ });
+  t.equal(await untraversable('/'), undefined);
+  t.match(await untraversable(pct.root), { dir: pct.root, mode: 0o700 }, "a test's temporary directory is private");
 });
