@@ -59,6 +59,7 @@ export const commands: readonly CommandEntry[] = [
   { path: ['audit', 'verify'], summary: "verify an audit log's hash chain", load: () => import('./audit-verify.js') },
   { path: ['agent', 'enroll'], summary: 'enroll this box at the hub with a one-time code', load: () => import('./agent-enroll.js') },
   { path: ['agent', 'proxmox-token'], summary: "mint the agent's own scoped Proxmox API token (root credential from a file, once)", load: () => import('./agent-proxmox-token.js') },
+  { path: ['agent', 'setup'], summary: "set up this Proxmox host in one command: enroll, the agent's own token, the controller package, start the agent", load: () => import('./agent-setup.js') },
   { path: ['agent', 'check'], summary: 'list every missing secret, plugin and permission this box needs', load: () => import('./agent-check.js') },
   { path: ['agent', 'once'], summary: 'run one agent cycle against the hub and exit', load: () => import('./agent-once.js') },
   { path: ['agent', 'run'], summary: 'run the box agent until stopped', load: () => import('./agent-run.js') },
