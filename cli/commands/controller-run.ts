@@ -6,7 +6,7 @@
  * back through the local API when they do not answer, and reports to the hub directly. Stops on
  * SIGTERM/SIGINT. Logs are JSON lines on stderr (text on a terminal), every secret redacted.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Controller } from '../../runner/controller/controller.js';
 import type { Logger } from '../../runner/agent/logger.js';
@@ -37,6 +37,21 @@ export function controllerOptions(command: Command): Command {
     .option('--docker-host <url>', "this guest's Docker daemon (default: unix:///var/run/docker.sock)")
     .option('--log-level <level>', `least important log lines kept: ${LOG_LEVELS.join(', ')} (--debug: debug)`, 'info')
     .option('--log-format <format>', 'json (one object per line, for journald) or text (default on a terminal)');
+}
+
+/** `<host>:<port>` of `--ui-listen` (an IPv6 host in brackets). */
+export function hostPort(value: unknown): { host: string; port: number } {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(String(value));
+  const portNumber = match ? Number(match[2]) : NaN;
+  if (!match || portNumber < 0 || portNumber > 65_535) throw usageError(`--ui-listen: expected <host>:<port>, such as 127.0.0.1:8080, got ${JSON.stringify(value)}`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port: portNumber };
+}
+
+/** The customer's password hash, `<state>/keys/ui-password`; missing or malformed is the set-up's error, naming the file. */
+export async function uiPasswordHash(stateDir: string): Promise<string> {
+  const { UI_PASSWORD_FILE, readUiPasswordHash } = await import('../../runner/controller/ui-password.js');
+  const file = join(stateDir, 'keys', UI_PASSWORD_FILE);
+  return readUiPasswordHash(file);
 }
 
 function port(value: unknown): number {
@@ -96,16 +111,29 @@ export async function openCliController(context: CommandContext, options: Record
 const command: CommandModule = {
   description: 'run the in-guest controller until stopped: pull, verify, snapshot, deploy, health check, report (docs/agent.md)',
   configure(command: Command) {
-    controllerOptions(command).option('--wait <seconds>', 'long-poll wait per cycle', '60');
+    controllerOptions(command)
+      .option('--wait <seconds>', 'long-poll wait per cycle', '60')
+      .option('--ui-listen <host:port>', "serve the customer's audit page there (through the tunnel), its password hash from <state>/keys/ui-password (felhom controller ui-password)");
   },
   async run(context, _args, options) {
     const waitSeconds = Number(options.wait);
     if (!Number.isInteger(waitSeconds) || waitSeconds < 1 || waitSeconds > 60) throw usageError(`--wait: expected 1..60 seconds, got ${String(options.wait)}`);
+    const listen = options.uiListen === undefined ? undefined : hostPort(options.uiListen);
+    const state = resolve(context.cwd, options.state as string);
+    // The hash is read before anything starts: a box without one says so and serves nothing.
+    const passwordHash = listen ? await uiPasswordHash(state) : undefined;
     const { runController } = await import('../../runner/controller/controller.js');
     const { controller, logger } = await openCliController(context, options);
+    let page: { url: string; close(): Promise<void> } | undefined;
     try {
+      if (listen && passwordHash) {
+        const { startAuditPage } = await import('../../runner/controller/audit-page.js');
+        page = await startAuditPage({ localApi: controller.localApi, passwordHash, host: listen.host, port: listen.port });
+        logger.info("customer's audit page serving", { url: page.url });
+      }
       await runController(controller, { stopSignal: context.stopSignal, waitSeconds, logger });
     } finally {
+      await page?.close();
       await controller.close();
     }
     return 0;

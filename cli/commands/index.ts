@@ -65,6 +65,7 @@ export const commands: readonly CommandEntry[] = [
   { path: ['agent', 'run'], summary: 'run the box agent until stopped', load: () => import('./agent-run.js') },
   { path: ['controller', 'once'], summary: 'run one in-guest controller cycle and exit', load: () => import('./controller-once.js') },
   { path: ['controller', 'run'], summary: 'run the in-guest controller until stopped', load: () => import('./controller-run.js') },
+  { path: ['controller', 'ui-password'], summary: "set the customer's audit-page password (from standard input)", load: () => import('./controller-ui-password.js') },
   { path: ['completion'], summary: 'print a shell completion script for bash, zsh or fish', load: () => import('./completion.js') },
   { path: ['sim', 'proxmox'], summary: 'run a Proxmox VE API simulator (test and demo tool)', load: () => import('./sim-proxmox.js') },
   { path: ['preview'], summary: 'preview one tier of a box spec on the real engine', load: () => import('./preview.js') },

@@ -9,6 +9,7 @@
  *
  *   keys/hub-api-key        the controller's own hub credential (guest tier only), 0600
  *   keys/local-api-token    its token for the agent's local API, 0600
+ *   keys/ui-password        the customer's audit-page password, as an scrypt hash (`felhom controller ui-password`)
  *   keys/stack-passphrase   the guest stack's secrets passphrase (generated on first run)
  *   engine/                 the guest stack's file backend
  *   controller.json         the spec ETag last finished and the rollback floor
@@ -95,6 +96,11 @@ export class Controller {
     this.#lock = fields.lock;
     this.#validateBody = fields.validateBody;
     this.#log = fields.options.logger ?? silentLogger;
+  }
+
+  /** The agent's local API as this controller holds it (the customer's audit page reads through it). */
+  get localApi(): LocalApiClient {
+    return this.#localApi;
   }
 
   async #healthCheck(): Promise<HealthResult> {
