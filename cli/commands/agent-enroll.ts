@@ -6,10 +6,19 @@
  * resumes on the credentials it wrote, and says when only a regenerated code can help.
  */
 import { resolve } from 'node:path';
-import type { CommandModule } from '../command.js';
+import type { CommandContext, CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
 
 export const ENROLL_CODE_ENV = 'FELHOM_ENROLL_CODE';
+
+/** The hub URL and the one-time code of `--hub`/`--code` or their environment variables; a usage error naming the missing one. */
+export function hubAndCode(context: CommandContext, options: Record<string, unknown>): { hubUrl: string; code: string } {
+  const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
+  if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
+  const code = (options.code as string | undefined) ?? context.env[ENROLL_CODE_ENV];
+  if (!code) throw usageError(`--code: no code given and $${ENROLL_CODE_ENV} is not set`);
+  return { hubUrl, code };
+}
 
 const command: CommandModule = {
   description: 'enroll this box at the hub with a one-time code: pin the operator keys, make the agent key and hub credential',
@@ -22,10 +31,7 @@ const command: CommandModule = {
       .option('--json', 'print the result as JSON');
   },
   async run(context, _args, options) {
-    const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
-    if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
-    const code = (options.code as string | undefined) ?? context.env[ENROLL_CODE_ENV];
-    if (!code) throw usageError(`--code: no code given and $${ENROLL_CODE_ENV} is not set`);
+    const { hubUrl, code } = hubAndCode(context, options);
     const { enrollBox } = await import('../../runner/enrollment/box.js');
     const stateDir = resolve(context.cwd, options.state as string);
     const result = await enrollBox({

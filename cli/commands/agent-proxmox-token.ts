@@ -8,11 +8,43 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { CommandModule } from '../command.js';
+import type { CommandContext, CommandModule } from '../command.js';
 import { usageError } from '../errors.js';
 
 export const ROOT_TOKEN_ENV = 'FELHOM_PROXMOX_ROOT_TOKEN';
-const LOOPBACK = /^https:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/?$/;
+/** A loopback endpoint: the host's own PVE API, whose self-signed certificate is accepted. */
+export const LOOPBACK = /^https:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/?$/;
+
+/** `--endpoint`, else $FELHOM_PROXMOX_API, else the host's own API. */
+export function proxmoxEndpoint(context: CommandContext, options: Record<string, unknown>): string {
+  return (options.endpoint as string | undefined) || context.env.FELHOM_PROXMOX_API || 'https://127.0.0.1:8006';
+}
+
+/** root@pam's token from `--root-token-file` (0600), else $FELHOM_PROXMOX_ROOT_TOKEN; undefined when neither. */
+export async function rootTokenOption(context: CommandContext, options: Record<string, unknown>): Promise<string | undefined> {
+  if (!options.rootTokenFile) return context.env[ROOT_TOKEN_ENV] || undefined;
+  const { readSecretFile } = await import('../../runner/agent/state-dir.js');
+  const file = resolve(context.cwd, options.rootTokenFile as string);
+  let token: string | undefined;
+  try {
+    token = await readSecretFile(file);
+  } catch (cause) {
+    throw usageError(`--root-token-file: ${(cause as Error).message}`);
+  }
+  if (token === undefined) throw usageError(`--root-token-file: ${file} does not exist`);
+  return token;
+}
+
+/** The PEM of `--ca`, else $FELHOM_PROXMOX_CA; undefined when neither. */
+export async function caOption(context: CommandContext, options: Record<string, unknown>): Promise<string | undefined> {
+  const caFile = (options.ca as string | undefined) || context.env.FELHOM_PROXMOX_CA;
+  if (!caFile) return undefined;
+  try {
+    return await readFile(resolve(context.cwd, caFile), 'utf8');
+  } catch (cause) {
+    throw usageError(`--ca: cannot read ${caFile}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`);
+  }
+}
 
 const command: CommandModule = {
   description: "mint the agent's own scoped Proxmox API token with a root credential given once",
@@ -25,28 +57,10 @@ const command: CommandModule = {
       .option('--json', 'print the result as JSON');
   },
   async run(context, _args, options) {
-    const endpoint = (options.endpoint as string | undefined) || context.env.FELHOM_PROXMOX_API || 'https://127.0.0.1:8006';
-    let rootToken: string | undefined;
-    if (options.rootTokenFile) {
-      const { readSecretFile } = await import('../../runner/agent/state-dir.js');
-      const file = resolve(context.cwd, options.rootTokenFile as string);
-      try {
-        rootToken = await readSecretFile(file);
-      } catch (cause) {
-        throw usageError(`--root-token-file: ${(cause as Error).message}`);
-      }
-      if (rootToken === undefined) throw usageError(`--root-token-file: ${file} does not exist`);
-    } else rootToken = context.env[ROOT_TOKEN_ENV];
+    const endpoint = proxmoxEndpoint(context, options);
+    const rootToken = await rootTokenOption(context, options);
     if (!rootToken) throw usageError(`--root-token-file: no root credential: pass a file holding root@pam's API token, or set $${ROOT_TOKEN_ENV} (never on the command line)`);
-    const caFile = (options.ca as string | undefined) || context.env.FELHOM_PROXMOX_CA;
-    let ca: string | undefined;
-    if (caFile) {
-      try {
-        ca = await readFile(resolve(context.cwd, caFile), 'utf8');
-      } catch (cause) {
-        throw usageError(`--ca: cannot read ${caFile}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`);
-      }
-    }
+    const ca = await caOption(context, options);
     const { mintProxmoxToken } = await import('../../runner/enrollment/proxmox-token.js');
     const result = await mintProxmoxToken({
       endpoint,

@@ -6,14 +6,10 @@
  * guests, write /etc/felhom/agent.env and start the agent. Run it again after a failure: every
  * step is idempotent. The root credential never comes from the command line, where `ps` shows it.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from '../command.js';
-import { usageError } from '../errors.js';
-import { ENROLL_CODE_ENV } from './agent-enroll.js';
-import { ROOT_TOKEN_ENV } from './agent-proxmox-token.js';
-
-const LOOPBACK = /^https:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?\/?$/;
+import { ENROLL_CODE_ENV, hubAndCode } from './agent-enroll.js';
+import { LOOPBACK, ROOT_TOKEN_ENV, caOption, proxmoxEndpoint, rootTokenOption } from './agent-proxmox-token.js';
 
 const command: CommandModule = {
   description: "set up this Proxmox host in one command: enroll, the agent's own Proxmox token, the controller package, the agent started",
@@ -32,31 +28,10 @@ const command: CommandModule = {
       .option('--json', 'print the result as JSON');
   },
   async run(context, _args, options) {
-    const hubUrl = (options.hub as string | undefined) ?? context.env.FELHOM_HUB_URL;
-    if (!hubUrl) throw usageError('--hub: no hub URL given and $FELHOM_HUB_URL is not set');
-    const code = (options.code as string | undefined) ?? context.env[ENROLL_CODE_ENV];
-    if (!code) throw usageError(`--code: no code given and $${ENROLL_CODE_ENV} is not set`);
-    const endpoint = (options.endpoint as string | undefined) || context.env.FELHOM_PROXMOX_API || 'https://127.0.0.1:8006';
-    const { readSecretFile } = await import('../../runner/agent/state-dir.js');
-    let rootToken: string | undefined = context.env[ROOT_TOKEN_ENV];
-    if (options.rootTokenFile) {
-      const file = resolve(context.cwd, options.rootTokenFile as string);
-      try {
-        rootToken = await readSecretFile(file);
-      } catch (cause) {
-        throw usageError(`--root-token-file: ${(cause as Error).message}`);
-      }
-      if (rootToken === undefined) throw usageError(`--root-token-file: ${file} does not exist`);
-    }
-    const caFile = (options.ca as string | undefined) || context.env.FELHOM_PROXMOX_CA;
-    let ca: string | undefined;
-    if (caFile) {
-      try {
-        ca = await readFile(resolve(context.cwd, caFile), 'utf8');
-      } catch (cause) {
-        throw usageError(`--ca: cannot read ${caFile}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`);
-      }
-    }
+    const { hubUrl, code } = hubAndCode(context, options);
+    const endpoint = proxmoxEndpoint(context, options);
+    const rootToken = await rootTokenOption(context, options);
+    const ca = await caOption(context, options);
     const { setUpHost } = await import('../../runner/enrollment/host-setup.js');
     const result = await setUpHost({
       hubUrl,

@@ -2,7 +2,6 @@
 // scrypt hash (from standard input, 0600), and `controller run --ui-listen` serves the page for as
 // long as it runs, through its own local-API socket: a real HTTP client logs in, a wrong password
 // is refused, the log is there. test/runner/controller/audit-page.test.ts shows the page in chromium.
-import { spawn } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
@@ -10,25 +9,10 @@ import { main } from '../../cli/main.js';
 import { hostPort } from '../../cli/commands/controller-run.js';
 import { verifyPassword } from '../../runner/controller/audit-page.js';
 import { readUiPasswordHash, writeUiPasswordHash } from '../../runner/controller/ui-password.js';
-import { felhom } from '../helpers/cli.js';
+import { felhom, felhomWithInput as withInput } from '../helpers/cli.js';
 import { CO_BOX, controllerWorld, GUEST } from '../helpers/controller.js';
 
 const PASSWORD = 'the customer password';
-const root = new URL('../../', import.meta.url).pathname;
-
-function withInput(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${root}bin/felhom.js`, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
 t.test('controller ui-password keeps the hash, 0600, and refuses a short password', async (t) => {
   const state = t.testdir();
   const set = await withInput(['controller', 'ui-password', '--state', state], `${PASSWORD}\nignored second line\n`);

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { decryptSecret } from '../../runner/envelope/index.js';
-import { felhom } from '../helpers/cli.js';
+import { felhom, felhomWithInput } from '../helpers/cli.js';
 import { testKey, writeKeyFiles } from '../helpers/keys.js';
 
 t.test('secrets encrypt --from-env prints a message only the agent key decrypts', async (t) => {
@@ -38,18 +37,7 @@ t.test('secrets encrypt refuses an unset variable and a private key as recipient
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const built = existsSync(`${root}dist/cli/commands/secrets-encrypt.js`);
 
-function spawnFelhom(args: string[], input: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${root}bin/felhom.js`, ...args], { cwd: root, env: { ...process.env, FELHOM_KEY_PASSPHRASE: '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const spawnFelhom = (args: string[], input: string, env: NodeJS.ProcessEnv = {}) => felhomWithInput(args, input, { FELHOM_KEY_PASSPHRASE: '', ...env });
 
 t.test('the built command reads a secret from standard input and refuses a passphrase prompt without a terminal', { skip: built ? false : 'dist/ is not built (npm run build)' }, async (t) => {
   const agent = await testKey('agent');
