@@ -18,12 +18,12 @@ export interface EdgeOutputs {
   readonly tunnelToken: pulumi.Output<string>;
 }
 
-/** Every public hostname and the guest serving it: the controller UI, then the apps. */
+/** Every public hostname and the guest serving it: the controller UI (its own port), then the apps (the guest's Traefik). */
 export function edgeRoutes(box: ResolvedBox): { hostname: string; service: string }[] {
-  const serviceOf = (guestName: string) => box.guests.find((guest) => guest.name === guestName)!.serviceUrl;
+  const guestOf = (guestName: string) => box.guests.find((guest) => guest.name === guestName)!;
   return [
-    { hostname: box.edge.controllerHostname, service: serviceOf(box.edge.controllerGuest) },
-    ...box.apps.map((app) => ({ hostname: app.hostname, service: serviceOf(app.guest) })),
+    { hostname: box.edge.controllerHostname, service: guestOf(box.edge.controllerGuest).controllerUiUrl },
+    ...box.apps.map((app) => ({ hostname: app.hostname, service: guestOf(app.guest).serviceUrl })),
   ];
 }
 

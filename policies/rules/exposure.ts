@@ -90,7 +90,7 @@ function checkEdgeStack(resources: readonly PolicyResource[], context: PolicyCon
   const hostnames = [box.edge.controllerHostname, ...box.apps.map((app) => app.hostname)];
   for (const hostname of hostnames) {
     if (!inDomain(hostname, box.domain)) violations.push({ message: `hostname "${hostname}" lies outside the customer domain ${box.domain}: choose a hostname inside it` });
-    if (!ingress.has(hostname)) violations.push({ message: `hostname "${hostname}" has no ingress rule in the tunnel configuration: it must be routed through the tunnel to the guest's Traefik` });
+    if (!ingress.has(hostname)) violations.push({ message: `hostname "${hostname}" has no ingress rule in the tunnel configuration: it must be routed through the tunnel to its guest` });
     if (!dns.has(hostname)) violations.push({ message: `hostname "${hostname}" has no proxied DNS record to the tunnel` });
   }
   return violations;

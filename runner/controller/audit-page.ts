@@ -119,7 +119,7 @@ export interface AuditPageOptions {
   readonly passwordHash: string;
   /** @default 0 (any free port) */
   readonly port?: number;
-  /** @default 127.0.0.1 (the tunnel connects locally) */
+  /** @default 127.0.0.1; `controller run --ui-listen 0.0.0.0:8080` in a guest, where the host's cloudflared reaches it */
   readonly host?: string;
   readonly clock?: () => Date;
 }

@@ -26,6 +26,8 @@ export const DEFAULTS = {
   nfsOptions: 'vers=4.2',
   bulkMountRoot: '/mnt/bulk',
   dirMountRoot: '/mnt/felhom',
+  /** Where the in-guest controller serves the customer's audit page (`controller run --ui-listen 0.0.0.0:8080`). */
+  controllerUiPort: 8080,
 } as const;
 
 export interface ResolvedMount {
@@ -48,6 +50,8 @@ export interface ResolvedGuest {
   readonly tags: readonly string[];
   /** Where the host's cloudflared reaches this guest's Traefik. */
   readonly serviceUrl: string;
+  /** Where the host's cloudflared reaches this guest's controller UI, the customer's audit page. */
+  readonly controllerUiUrl: string;
 }
 
 export interface ResolvedVolume {
@@ -143,6 +147,7 @@ export function resolveBox(spec: BoxSpec, catalog: CatalogLookup, sizing: Golden
       tags: [...new Set(['felhom', spec.metadata.box, spec.metadata.customer, ...(guest.tags ?? [])])],
       // With DHCP the address is not known ahead; the host resolves the guest by name.
       serviceUrl: `http://${ipv4 === 'dhcp' ? guest.name : ipv4.split('/')[0]}:80`,
+      controllerUiUrl: `http://${ipv4 === 'dhcp' ? guest.name : ipv4.split('/')[0]}:${DEFAULTS.controllerUiPort}`,
     };
   });
   const guestByName = new Map(guests.map((guest) => [guest.name, guest]));

@@ -9,6 +9,7 @@ import { tierProgram } from '../../stacks/index.js';
 import { planEnvironment, type TierEnvironment } from '../../stacks/environment.js';
 import { loadGoldenTemplate } from '../../templates/lib/golden.js';
 import { resolveBox } from '../../stacks/spec/resolve.js';
+import { edgeRoutes } from '../../stacks/edge.js';
 
 const catalog = catalogLookup();
 
@@ -115,4 +116,18 @@ t.test('restore mode on a bare host first builds the storage manifest alone', as
     ['felhom:host:StorageTarget', 'proxmoxve:storage/directory:Directory', 'proxmoxve:storage/nfs:Nfs', 'proxmoxve:storage/pbs:Pbs', 'pulumi:providers:proxmoxve'],
     'the provider and the three storages, no guest, backup job or cloudflared',
   );
+});
+
+t.test("the tunnel takes the controller hostname to the guest's controller UI port and every app to its guest's Traefik", async (t) => {
+  const golden = loadGoldenTemplate();
+  for (const draft of [homeBox(), companyBox()]) {
+    const result = validateBoxSpec(draft, { catalog });
+    if (!result.ok) throw new Error('fixture is invalid');
+    const box = resolveBox(result.spec, catalog, golden.sizing);
+    const routes = edgeRoutes(box);
+    const controllerGuest = box.guests.find((guest) => guest.name === box.edge.controllerGuest)!;
+    t.same(routes[0], { hostname: box.edge.controllerHostname, service: controllerGuest.controllerUiUrl }, `${box.box}: the controller UI first`);
+    t.match(controllerGuest.controllerUiUrl, /:8080$/, 'where controller run --ui-listen 0.0.0.0:8080 serves it');
+    for (const app of box.apps) t.same(routes.find((route) => route.hostname === app.hostname)?.service, box.guests.find((guest) => guest.name === app.guest)!.serviceUrl, `${app.hostname}: its guest's Traefik`);
+  }
 });

@@ -59,7 +59,7 @@ t.test('a hostname missing from the tunnel ingress and DNS is refused', async (t
     r.inputs.config.ingresses = r.inputs.config.ingresses.filter((rule: { hostname?: string }) => rule.hostname !== 'vault.kovacs-otthon.hu');
   });
   t.same(messages(check(exposure, result, 'edge', withoutIngress)), [
-    'hostname "vault.kovacs-otthon.hu" has no ingress rule in the tunnel configuration: it must be routed through the tunnel to the guest\'s Traefik',
+    'hostname "vault.kovacs-otthon.hu" has no ingress rule in the tunnel configuration: it must be routed through the tunnel to its guest',
     'hostname "vault.kovacs-otthon.hu" has no proxied DNS record to the tunnel',
   ]);
 });
