@@ -199,7 +199,9 @@ export class SimHost {
     while (used.has(index)) index++;
     used.add(index);
     const volid = this.allocate(vmid, allocation[1]!, Number(allocation[2]), index);
-    const rest = value.split(',').slice(1).filter((part) => !part.startsWith('size='));
+    // The volume may come as the leading positional part or as `volume=` anywhere (the proxmoxve
+    // provider sends `mp=<path>,volume=<storage>:<size>,...`); PVE prints it first, then the other keys.
+    const rest = value.split(',').filter((part, at) => !(at === 0 && !part.includes('=')) && !part.startsWith('volume=') && !part.startsWith('size='));
     return [volid, ...rest, `size=${allocation[2]}G`].join(',');
   }
 

@@ -73,6 +73,9 @@ t.test('an LXC is created from the golden template with its bulk mount point, re
   t.notOk(config.lock);
   t.match(config.digest, /^[0-9a-f]{40}$/);
   t.match(await api.get('/nodes/pve/storage/usb-media/content'), [{ volid: 'usb-media:200/vm-200-disk-1.raw', vmid: 200, size: 1800 * 2 ** 30 }]);
+  // The volume as a `volume=` key after the path, the way the proxmoxve provider sends it: PVE keeps the path.
+  await api.put('/nodes/pve/lxc/200/config', { mp1: 'mp=/srv/data,volume=local-lvm:4,backup=0' });
+  t.equal((await api.get<Record<string, string>>('/nodes/pve/lxc/200/config')).mp1, 'local-lvm:vm-200-disk-2,mp=/srv/data,backup=0,size=4G');
 
   t.match(await api.post('/nodes/pve/lxc', { vmid: 200, ostemplate: TEMPLATE }).catch((error: unknown) => error), { status: 500, message: /CT 200 already exists on node 'pve'/ });
   await api.put('/nodes/pve/lxc/200/config', { memory: 16384, delete: 'tags' });
